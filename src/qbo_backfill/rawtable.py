@@ -1,0 +1,203 @@
+"""Raw tables, one per entity (`qb_invoice`, ...): DDL and the set-based page upsert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from qbo_backfill.entities import Entity, EntityKind
+from qbo_backfill.records import PreparedPage
+from qbo_backfill.windows import ExtractWindow
+
+STAGE = sql.Identifier("qbo_backfill_stage")
+QUARANTINE_TABLE = "qbo_backfill_quarantine"
+
+
+@dataclass(frozen=True)
+class PageMeta:
+    """Where a page came from: recorded on every row it writes."""
+
+    run_id: int
+    chunk_id: int
+    window: ExtractWindow
+    page_number: int
+    page_size: int
+    request: str
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    inserted: int
+    updated: int
+    unchanged: int
+
+
+class RawTable:
+    """One entity's raw table in one schema; every identifier quoted."""
+
+    def __init__(self, schema: str, entity: Entity) -> None:
+        self.schema = schema
+        self.entity = entity
+        self.table = sql.Identifier(schema, entity.table_name)
+        self.quarantine = sql.Identifier(schema, QUARANTINE_TABLE)
+
+    async def create(self, conn: psycopg.AsyncConnection) -> None:
+        """Create the table, its window index and the quarantine table if missing."""
+        await conn.execute(
+            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+        )
+        await conn.execute(sql.SQL(_TABLE_DDL).format(table=self.table))
+        if self.entity.kind is EntityKind.TRANSACTION:
+            index = sql.Identifier(f"{self.entity.table_name}_txn_date_idx")
+            await conn.execute(sql.SQL(_TXN_DATE_INDEX).format(index=index, table=self.table))
+        await conn.execute(sql.SQL(_QUARANTINE_DDL).format(table=self.quarantine))
+
+    async def upsert_page(
+        self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
+    ) -> UpsertCounts:
+        """COPY the page into the stage, then one INSERT .. ON CONFLICT that only writes
+        rows that are new, newer, or changed; an older version never overwrites a newer."""
+        await self._stage(conn, realm_id, page)
+        cursor = await conn.execute(
+            sql.SQL(_UPSERT).format(table=self.table, stage=STAGE),
+            {
+                "window_start": meta.window.start_utc,
+                "window_end": meta.window.end_utc,
+                "page_number": meta.page_number,
+                "page_size": meta.page_size,
+                "request": meta.request,
+                "run_id": meta.run_id,
+            },
+        )
+        inserted, written = await cursor.fetchone() or (0, 0)
+        await self._quarantine(conn, realm_id, page, meta)
+        return UpsertCounts(inserted, written - inserted, len(page.rows) - written)
+
+    async def _stage(
+        self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage
+    ) -> None:
+        await conn.execute(sql.SQL(_STAGE_DDL).format(stage=STAGE))
+        await conn.execute(sql.SQL("TRUNCATE {}").format(STAGE))
+        copy_sql = sql.SQL("COPY {} (realm_id, id, payload, source_last_updated_utc) FROM STDIN")
+        async with conn.cursor().copy(copy_sql.format(STAGE)) as copy:
+            for row in page.rows:
+                await copy.write_row((realm_id, row.id, row.payload, row.last_updated_utc))
+
+    async def _quarantine(
+        self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
+    ) -> None:
+        if not page.quarantined:
+            return
+        async with conn.cursor() as cursor:
+            await cursor.executemany(
+                sql.SQL(_QUARANTINE_INSERT).format(table=self.quarantine),
+                [
+                    (
+                        realm_id,
+                        self.entity.name,
+                        meta.run_id,
+                        meta.chunk_id,
+                        q.record_id,
+                        q.reason,
+                        q.payload,
+                    )
+                    for q in page.quarantined
+                ],
+            )
+
+    async def rows_in_window(
+        self, conn: psycopg.AsyncConnection, realm_id: str, window: ExtractWindow
+    ) -> int:
+        """Rows of the realm that the window selects at the source, counted in the table."""
+        query, params = self._window_filter(realm_id, window)
+        cursor = await conn.execute(
+            sql.SQL("SELECT count(*) FROM {} WHERE ").format(self.table) + query, params
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    def _window_filter(self, realm_id: str, window: ExtractWindow) -> tuple[sql.Composable, tuple]:
+        if window.is_whole:
+            return sql.SQL("realm_id = %s"), (realm_id,)
+        if self.entity.kind is EntityKind.TRANSACTION:
+            return (
+                sql.SQL("realm_id = %s AND payload->>'TxnDate' >= %s AND payload->>'TxnDate' < %s"),
+                (realm_id, window.start.isoformat(), window.end.isoformat()),
+            )
+        return (
+            sql.SQL(
+                "realm_id = %s AND source_last_updated_utc >= %s AND source_last_updated_utc < %s"
+            ),
+            (realm_id, window.start_utc, window.end_utc),
+        )
+
+
+_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    realm_id TEXT NOT NULL,
+    id BIGINT NOT NULL,
+    payload JSONB NOT NULL,
+    ingested_at_utc TIMESTAMPTZ NOT NULL,
+    extract_window_start_utc TIMESTAMPTZ NOT NULL,
+    extract_window_end_utc TIMESTAMPTZ NOT NULL,
+    page_number INT NOT NULL,
+    page_size INT NOT NULL,
+    request_payload TEXT NOT NULL,
+    source_last_updated_utc TIMESTAMPTZ NOT NULL,
+    run_id BIGINT NOT NULL,
+    PRIMARY KEY (realm_id, id)
+)
+"""
+_TXN_DATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (realm_id, (payload->>'TxnDate'))"
+_QUARANTINE_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    quarantine_id BIGSERIAL PRIMARY KEY,
+    realm_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    run_id BIGINT NOT NULL,
+    chunk_id BIGINT NOT NULL,
+    record_id TEXT,
+    reason TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    quarantined_at_utc TIMESTAMPTZ NOT NULL DEFAULT now()
+)
+"""
+_QUARANTINE_INSERT = """
+INSERT INTO {table} (realm_id, entity, run_id, chunk_id, record_id, reason, payload)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+"""
+_STAGE_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS {stage} (
+    realm_id TEXT NOT NULL,
+    id BIGINT NOT NULL,
+    payload JSONB NOT NULL,
+    source_last_updated_utc TIMESTAMPTZ NOT NULL
+)
+"""
+_UPSERT = """
+WITH written AS (
+    INSERT INTO {table} AS t (realm_id, id, payload, ingested_at_utc, extract_window_start_utc,
+        extract_window_end_utc, page_number, page_size, request_payload,
+        source_last_updated_utc, run_id)
+    SELECT realm_id, id, payload, now(), %(window_start)s, %(window_end)s, %(page_number)s,
+        %(page_size)s, %(request)s, source_last_updated_utc, %(run_id)s
+    FROM {stage}
+    ON CONFLICT (realm_id, id) DO UPDATE SET
+        payload = EXCLUDED.payload,
+        ingested_at_utc = EXCLUDED.ingested_at_utc,
+        extract_window_start_utc = EXCLUDED.extract_window_start_utc,
+        extract_window_end_utc = EXCLUDED.extract_window_end_utc,
+        page_number = EXCLUDED.page_number,
+        page_size = EXCLUDED.page_size,
+        request_payload = EXCLUDED.request_payload,
+        source_last_updated_utc = EXCLUDED.source_last_updated_utc,
+        run_id = EXCLUDED.run_id
+    WHERE t.source_last_updated_utc < EXCLUDED.source_last_updated_utc
+       OR (t.source_last_updated_utc = EXCLUDED.source_last_updated_utc
+           AND t.payload IS DISTINCT FROM EXCLUDED.payload)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
+"""
