@@ -37,11 +37,64 @@ class Entity:
         return self.name in _LISTS_WITH_ACTIVE
 
 
-_TRANSACTIONS = ["Bill", "BillPayment", "CreditCardPayment", "CreditMemo", "Deposit", "Estimate", "Invoice", "JournalEntry", "Payment", "Purchase", "PurchaseOrder", "RefundReceipt", "SalesReceipt", "TimeActivity", "Transfer", "VendorCredit"]
-_LISTS = ["Account", "Budget", "Class", "Customer", "CustomerType", "Department", "Employee", "Item", "PaymentMethod", "TaxAgency", "TaxCode", "TaxRate", "Term", "Vendor"]
-_OTHERS = ["Attachable", "CompanyInfo", "CompanyCurrency", "ExchangeRate", "Preferences", "RecurringTransaction", "TaxClassification"]
+_TRANSACTIONS = [
+    "Bill",
+    "BillPayment",
+    "CreditCardPayment",
+    "CreditMemo",
+    "Deposit",
+    "Estimate",
+    "Invoice",
+    "JournalEntry",
+    "Payment",
+    "Purchase",
+    "PurchaseOrder",
+    "RefundReceipt",
+    "SalesReceipt",
+    "TimeActivity",
+    "Transfer",
+    "VendorCredit",
+]
+_LISTS = [
+    "Account",
+    "Budget",
+    "Class",
+    "Customer",
+    "CustomerType",
+    "Department",
+    "Employee",
+    "Item",
+    "PaymentMethod",
+    "TaxAgency",
+    "TaxCode",
+    "TaxRate",
+    "Term",
+    "Vendor",
+]
+_OTHERS = [
+    "Attachable",
+    "CompanyInfo",
+    "CompanyCurrency",
+    "ExchangeRate",
+    "Preferences",
+    "RecurringTransaction",
+    "TaxClassification",
+]
 _LISTS_WITH_ACTIVE = frozenset(
-    ["Account", "Class", "Customer", "Department", "Employee", "Item", "PaymentMethod", "TaxCode", "TaxRate", "Term", "Vendor", "Budget"]
+    [
+        "Account",
+        "Class",
+        "Customer",
+        "Department",
+        "Employee",
+        "Item",
+        "PaymentMethod",
+        "TaxCode",
+        "TaxRate",
+        "Term",
+        "Vendor",
+        "Budget",
+    ]
 )
 
 CATALOG: dict[str, Entity] = {
