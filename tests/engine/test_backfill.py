@@ -1,0 +1,213 @@
+"""The engine end to end: the local sandbox over real HTTP into a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from qbo_backfill.engine import BackfillOptions, backfill
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.windows import ExtractWindow
+from tests.engine.helpers import (
+    count,
+    run_cli,
+    sandbox_env,
+    sandbox_rows,
+    settings_for,
+    table_rows,
+    tables_in,
+)
+
+pytestmark = pytest.mark.db
+
+YEAR_2025 = ExtractWindow(date(2025, 1, 1), date(2026, 1, 1))
+ALL_YEARS = ExtractWindow(date(2024, 1, 1), date(2026, 1, 1))
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    config = SandboxConfig(customers=60, items=25, invoices=400, rate_limit_per_min=0,
+                           rate_limit_per_sec=0, max_in_flight=10)
+    with Sandbox(config) as sb:
+        yield sb
+
+
+def options(*names: str, window: ExtractWindow = ALL_YEARS, **extra: object) -> BackfillOptions:
+    defaults: dict[str, object] = {"chunk_days": 30, "page_size": 50}
+    return BackfillOptions(entities=tuple(resolve_entity(n) for n in names), window=window,
+                           **(defaults | extra))  # type: ignore[arg-type]
+
+
+def test_copy_is_complete_and_exact_inactive_included(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path
+) -> None:
+    settings = settings_for(sandbox, database_url, schema, home)
+    result = backfill(settings, options("Customer", "Item", "Invoice"))
+    assert result.ok, result.entities
+    for entity in ("Customer", "Item", "Invoice"):
+        expected = sandbox_rows(sandbox, entity)
+        assert table_rows(database_url, schema, f"qb_{entity.lower()}") == expected
+    customers = sandbox_rows(sandbox, "Customer").values()
+    assert any(c.get("Active") is False for c in customers), "the sandbox should hold inactive rows"
+
+
+def test_rerun_resumes_with_no_calls_and_force_rewrites_nothing(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path
+) -> None:
+    settings = settings_for(sandbox, database_url, schema, home)
+    first = backfill(settings, options("Invoice"))
+    before = table_rows(database_url, schema, "qb_invoice")
+    again = backfill(settings, options("Invoice"))
+    assert again.api_calls == 0
+    assert again.entities[0].run_id == first.entities[0].run_id
+    forced = backfill(settings, options("Invoice", force=True))
+    totals = forced.entities[0].totals
+    assert forced.ok
+    assert forced.entities[0].run_id != first.entities[0].run_id
+    assert totals["rows_extracted"] == len(before)
+    written = count(database_url, sql.SQL(
+        "SELECT coalesce(sum(rows_inserted + rows_updated), 0) FROM {} WHERE run_id = %s"
+    ).format(sql.Identifier(schema, "qbo_backfill_chunks")), (forced.entities[0].run_id,))
+    assert written == 0
+    assert table_rows(database_url, schema, "qb_invoice") == before
+
+
+def test_resume_after_failures_mid_run(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path
+) -> None:
+    settings = settings_for(sandbox, database_url, schema, home, retry_attempts=1)
+    sandbox.set_faults("500=0.3,seed=7")
+    failed = backfill(settings, options("Invoice", chunk_days=14))
+    assert not failed.ok
+    done_before = count(database_url, sql.SQL(
+        "SELECT count(*) FROM {} WHERE status = 'done'"
+    ).format(sql.Identifier(schema, "qbo_backfill_chunks")))
+    assert done_before > 0, "some chunks should have succeeded before the faults"
+    sandbox.set_faults("")
+    resumed = backfill(settings, options("Invoice", chunk_days=14))
+    assert resumed.ok
+    assert resumed.entities[0].run_id == failed.entities[0].run_id
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+
+
+def test_update_between_runs_arrives_updated(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path
+) -> None:
+    settings = settings_for(sandbox, database_url, schema, home)
+    backfill(settings, options("Invoice"))
+    victim = next(iter(sandbox_rows(sandbox, "Invoice")))
+    sandbox.update("Invoice", str(victim), {"PrivateNote": "changed between runs"})
+    result = backfill(settings, options("Invoice", force=True))
+    assert result.ok
+    assert result.entities[0].totals["rows_extracted"] > 0
+    stored = table_rows(database_url, schema, "qb_invoice")[victim]
+    assert stored["PrivateNote"] == "changed between runs"
+    assert stored == sandbox_rows(sandbox, "Invoice")[victim]
+
+
+def test_an_older_version_never_overwrites_a_newer(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path
+) -> None:
+    settings = settings_for(sandbox, database_url, schema, home)
+    backfill(settings, options("Invoice"))
+    victim = next(iter(sandbox_rows(sandbox, "Invoice")))
+    table = sql.Identifier(schema, "qb_invoice")
+    with psycopg.connect(database_url) as conn:
+        # The table holds a version newer than anything the source will send.
+        conn.execute(sql.SQL(
+            "UPDATE {} SET source_last_updated_utc = '2099-01-01Z', "
+            "payload = payload || '{{\"PrivateNote\": \"newer\"}}' WHERE id = %s"
+        ).format(table), (victim,))
+    result = backfill(settings, options("Invoice", force=True))
+    assert result.ok
+    assert table_rows(database_url, schema, "qb_invoice")[victim]["PrivateNote"] == "newer"
+
+
+def test_rotated_refresh_token_is_kept_and_reused_by_another_process(
+    database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    config = SandboxConfig(customers=10, items=5, invoices=30, refresh_rotation="every",
+                           refresh_grace_seconds=0)
+    with Sandbox(config) as sb:
+        env = sandbox_env(sb, database_url, schema, home)
+        first = run_cli(["backfill", "Customer"], env, tmp_path)
+        assert first.returncode == 0, first.stderr
+        # The environment still holds the original token, which rotation has killed:
+        # the second process must use the stored, newer one.
+        second = run_cli(["backfill", "Item"], env, tmp_path)
+        assert second.returncode == 0, second.stderr
+        oauth = sb.counters()["oauth"]
+        assert oauth["refresh"] >= 2
+        assert oauth["invalid_grant"] == 0
+        for output in (first.stdout + first.stderr, second.stdout + second.stderr):
+            assert sb.info.refresh_token not in output
+            assert sb.info.client_secret not in output
+
+
+def test_invalid_grant_exits_3_with_a_way_out(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    sandbox.revoke_tokens()
+    result = run_cli(["backfill", "Customer"], sandbox_env(sandbox, database_url, schema, home),
+                     tmp_path)
+    assert result.returncode == 3, result.stderr
+    assert "auth login" in result.stderr
+    assert len(result.stderr.strip().splitlines()) >= 1
+    assert "Traceback" not in result.stderr
+
+
+def test_throttling_is_survived(database_url: str, schema: str, home: Path) -> None:
+    config = SandboxConfig(customers=10, items=5, invoices=300, rate_limit_per_min=0,
+                           rate_limit_per_sec=4, max_in_flight=10)
+    with Sandbox(config) as sb:
+        settings = settings_for(sb, database_url, schema, home, throttle_wait_seconds=0.3,
+                                retry_attempts=8)
+        result = backfill(settings, options("Invoice", chunk_days=14))
+        assert result.ok
+        assert sb.counters()["realms"][sb.info.realm_id]["throttled"] > 0
+        assert result.throttled > 0
+        assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sb, "Invoice")
+
+
+def test_our_limiter_never_provokes_a_429_at_default_limits(
+    database_url: str, schema: str, home: Path
+) -> None:
+    config = SandboxConfig(customers=10, items=5, invoices=200, latency_ms=20)
+    with Sandbox(config) as sb:
+        settings = settings_for(sb, database_url, schema, home, requests_per_minute=490)
+        result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
+        assert result.ok
+        realm = sb.counters()["realms"][sb.info.realm_id]
+        assert realm["throttled"] == 0
+        assert realm["max_in_flight_seen"] <= 10
+        assert result.api_calls > 10
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["backfill", "Invoice", "--start", "2025-13-01"],
+        ["backfill", "Invoice", "--start", "2025-02-01", "--end", "2025-01-01"],
+        ["backfill", "Invoice", "--chunk-days", "0"],
+        ["backfill", "Invoice", "--chunk-days", "weekly"],
+        ["backfill", "Invoice", "--page-size", "0"],
+        ["backfill", "Invoice", "--page-size", "1001"],
+        ["backfill", "NotAnEntity"],
+        ["backfill"],
+    ],
+)
+def test_bad_input_exits_2_in_one_line_and_writes_nothing(
+    args: list[str], sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    result = run_cli(args, sandbox_env(sandbox, database_url, schema, home), tmp_path)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: ")
+    assert tables_in(database_url, schema) == []
+    assert sandbox.counters()["oauth"]["refresh"] == 0
