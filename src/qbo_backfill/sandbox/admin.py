@@ -1,0 +1,156 @@
+"""The `/_sandbox/` admin API (not part of QBO): change records, tokens, faults; read counters."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from qbo_backfill.sandbox.catalog import CATALOG
+from qbo_backfill.sandbox.company import Company
+from qbo_backfill.sandbox.faults import FaultSpec
+from qbo_backfill.sandbox.store import RecordNotFoundError
+
+if TYPE_CHECKING:
+    from qbo_backfill.sandbox.server import SandboxState
+
+__all__ = ["add_admin_routes"]
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class _AdminError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise _AdminError(400, "body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _AdminError(400, "body must be a JSON object")
+    return value
+
+
+class _Admin:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def _company(self, request: web.Request) -> tuple[Company, str]:
+        realm = request.match_info["realm"]
+        company = self.state.companies.get(realm)
+        if company is None:
+            raise _AdminError(404, f"unknown realm {realm}")
+        entity = request.match_info["entity"]
+        if entity not in CATALOG:
+            raise _AdminError(404, f"unknown entity {entity} (names are case-sensitive)")
+        return company, entity
+
+    @staticmethod
+    def _id(request: web.Request) -> int:
+        raw = request.match_info["id"]
+        if not raw.isdigit():
+            raise _AdminError(404, f"record ids are digits, got {raw!r}")
+        return int(raw)
+
+    async def counters(self, request: web.Request) -> web.Response:
+        realm = request.query.get("realm")
+        if realm is not None and realm not in self.state.limiters:
+            raise _AdminError(404, f"unknown realm {realm}")
+        return web.json_response(self.state.counters(realm))
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self.state.reset_counters()
+        return web.json_response({"reset": True})
+
+    async def records(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        store = company.store(entity)
+        body = orjson.dumps({"records": [store.get(i) for i in store.all_ids()]})
+        return web.Response(body=body, content_type="application/json")
+
+    async def create(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        fields = await _json_object(request)
+        return web.json_response(company.create(entity, fields, time.time()), status=201)
+
+    async def update(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        patch = await _json_object(request)
+        record_id = self._id(request)
+        try:
+            record = company.update(entity, record_id, patch, time.time())
+        except RecordNotFoundError:
+            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
+        return web.json_response(record)
+
+    async def delete(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        record_id = self._id(request)
+        try:
+            company.delete(entity, record_id, time.time())
+        except RecordNotFoundError:
+            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
+        return web.json_response({"deleted": str(record_id)})
+
+    async def faults(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        spec = body.get("spec", "")
+        if not isinstance(spec, str):
+            raise _AdminError(400, "spec must be a string")
+        try:
+            self.state.faults = FaultSpec.parse(spec, default_seed=self.state.config.seed)
+        except ValueError as exc:
+            raise _AdminError(400, str(exc)) from None
+        return web.json_response({"spec": spec})
+
+    async def revoke(self, _request: web.Request) -> web.Response:
+        self.state.auth.revoke_all()
+        return web.json_response({"revoked": True})
+
+    async def expire_access(self, _request: web.Request) -> web.Response:
+        self.state.auth.expire_access_tokens(time.time())
+        return web.json_response({"expired": True})
+
+    async def tokens(self, _request: web.Request) -> web.Response:
+        current = {
+            realm: self.state.auth.current_refresh_token(realm) for realm in self.state.companies
+        }
+        return web.json_response({"refresh_tokens": current})
+
+
+@web.middleware
+async def _admin_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except _AdminError as exc:
+        return _error(exc.status, exc.message)
+    return response
+
+
+def add_admin_routes(app: web.Application, state: SandboxState) -> None:
+    """Mount the admin API under `/_sandbox/`."""
+    admin = _Admin(state)
+    app.middlewares.append(_admin_errors)
+    router = app.router
+    router.add_get("/_sandbox/counters", admin.counters)
+    router.add_post("/_sandbox/reset", admin.reset)
+    router.add_get("/_sandbox/realms/{realm}/{entity}", admin.records)
+    router.add_post("/_sandbox/realms/{realm}/{entity}", admin.create)
+    router.add_post("/_sandbox/realms/{realm}/{entity}/{id}", admin.update)
+    router.add_delete("/_sandbox/realms/{realm}/{entity}/{id}", admin.delete)
+    router.add_post("/_sandbox/faults", admin.faults)
+    router.add_post("/_sandbox/tokens/revoke", admin.revoke)
+    router.add_post("/_sandbox/tokens/expire-access", admin.expire_access)
+    router.add_get("/_sandbox/tokens", admin.tokens)

@@ -1,0 +1,100 @@
+"""Company-local (US Pacific) time, as QBO renders it, without a tz database.
+
+QBO writes timestamps with the company's offset (`-08:00` in winter, `-07:00` in
+summer). The US rule since 2007 is enough here: daylight time from the second Sunday
+of March at 02:00 local to the first Sunday of November at 02:00 local.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+
+__all__ = [
+    "date_to_ordinal",
+    "format_local",
+    "format_local_millis",
+    "local_date_ordinal",
+    "local_midnight_epoch",
+    "now_epoch",
+    "ordinal_to_iso",
+    "parse_timestamp",
+]
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_HOUR = 3600
+
+
+@lru_cache(maxsize=512)
+def _dst_bounds(year: int) -> tuple[int, int]:
+    """Epoch seconds (UTC) where Pacific daylight time starts and ends in `year`."""
+    march1 = date(year, 3, 1)
+    second_sunday = march1 + timedelta(days=(6 - march1.weekday()) % 7 + 7)
+    nov1 = date(year, 11, 1)
+    first_sunday = nov1 + timedelta(days=(6 - nov1.weekday()) % 7)
+    start = (second_sunday.toordinal() - _EPOCH_ORDINAL) * 86400 + 10 * _HOUR  # 02:00 PST
+    end = (first_sunday.toordinal() - _EPOCH_ORDINAL) * 86400 + 9 * _HOUR  # 02:00 PDT
+    return start, end
+
+
+def offset_hours(epoch: float) -> int:
+    """Pacific offset from UTC at an instant: -7 in daylight time, else -8."""
+    year = datetime.fromtimestamp(epoch, UTC).year
+    start, end = _dst_bounds(year)
+    return -7 if start <= epoch < end else -8
+
+
+def format_local(epoch: int) -> str:
+    """`2025-07-24T10:35:08-07:00` for an epoch second."""
+    hours = offset_hours(epoch)
+    local = datetime.fromtimestamp(epoch + hours * _HOUR, UTC)
+    return f"{local:%Y-%m-%dT%H:%M:%S}-{-hours:02d}:00"
+
+
+def format_local_millis(epoch: float) -> str:
+    """`2025-04-15T09:01:18.141-07:00`, the shape of a response's `time`."""
+    hours = offset_hours(epoch)
+    local = datetime.fromtimestamp(epoch + hours * _HOUR, UTC)
+    return f"{local:%Y-%m-%dT%H:%M:%S}.{local.microsecond // 1000:03d}-{-hours:02d}:00"
+
+
+def local_date_ordinal(epoch: float) -> int:
+    """The Pacific calendar date of an instant, as a proleptic ordinal."""
+    return int((epoch + offset_hours(epoch) * _HOUR) // 86400) + _EPOCH_ORDINAL
+
+
+def local_midnight_epoch(ordinal: int) -> int:
+    """Epoch second of 00:00 Pacific on the given date."""
+    naive = (ordinal - _EPOCH_ORDINAL) * 86400
+    # Midnight is never inside a DST switch (they happen at 02:00), so one probe suffices.
+    return naive - offset_hours(naive + 8 * _HOUR) * _HOUR
+
+
+def date_to_ordinal(value: date) -> int:
+    """A date as an ordinal."""
+    return value.toordinal()
+
+
+def ordinal_to_iso(ordinal: int) -> str:
+    """`YYYY-MM-DD` for an ordinal."""
+    return date.fromordinal(ordinal).isoformat()
+
+
+def now_epoch() -> float:
+    """The wall clock, as epoch seconds."""
+    return time.time()
+
+
+def parse_timestamp(text: str) -> float:
+    """Epoch seconds of an ISO timestamp; no offset means Pacific; ValueError otherwise."""
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        naive = parsed.replace(tzinfo=UTC).timestamp()
+        # Interpret as Pacific wall time: try the winter offset, then check it.
+        guess = naive + 8 * _HOUR
+        return naive - offset_hours(guess) * _HOUR
+    return parsed.timestamp()

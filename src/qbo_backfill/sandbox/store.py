@@ -1,0 +1,430 @@
+"""Records of one entity in one realm: generated base rows plus live changes, and queries.
+
+Base rows live in sorted arrays (see generate.py); created, updated and deleted records
+live in small dicts that shadow them. Filters on Id, MetaData.CreateTime, TxnDate and
+MetaData.LastUpdatedTime use bisect on a sorted index; other predicates scan.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+import operator
+import re
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date
+from typing import Any
+
+from qbo_backfill.sandbox import clock
+from qbo_backfill.sandbox.catalog import EntityInfo, FieldSpec, FieldType
+from qbo_backfill.sandbox.generate import BaseData
+from qbo_backfill.sandbox.querylang import Condition, ParsedQuery
+
+__all__ = ["EntityStore", "RecordNotFoundError"]
+
+_CACHE_SIZE = 6
+_RANGE_OPS = ("=", "<", ">", "<=", ">=")
+_ACTIVE = FieldSpec("Active", FieldType.BOOL, ("Active",))
+_ID = FieldSpec("Id", FieldType.ID, ("Id",))
+
+
+class RecordNotFoundError(KeyError):
+    """No live record with that Id."""
+
+
+def _payload_value(payload: dict[str, Any], spec: FieldSpec) -> Any:
+    """A field of a full record, converted to the type queries compare with."""
+    value: Any = payload
+    for part in spec.path:
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    try:
+        return _convert(spec.type, value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_date_ordinal(value: Any) -> int:
+    return date.fromisoformat(str(value)[:10]).toordinal()
+
+
+_CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {
+    FieldType.ID: int,
+    FieldType.DATE: _as_date_ordinal,
+    FieldType.DATETIME: lambda value: clock.parse_timestamp(str(value)),
+    FieldType.NUMBER: float,
+    FieldType.BOOL: bool,
+    FieldType.STRING: str,
+    FieldType.REF: str,
+}
+
+
+def _convert(ftype: FieldType, value: Any) -> Any:
+    return None if value is None else _CONVERTERS[ftype](value)
+
+
+def _like(have: Any, pattern: re.Pattern[str]) -> bool:
+    return pattern.match(str(have)) is not None
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq,
+    "<": operator.lt,
+    ">": operator.gt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    "like": _like,
+}
+
+
+def _test(op: str, have: Any, wanted: tuple[Any, ...]) -> bool:
+    if have is None:
+        return False
+    if op == "in":
+        return have in wanted
+    return bool(_COMPARE[op](have, wanted[0]))
+
+
+def _bounds(conditions: Iterable[Condition]) -> tuple[Any, bool, Any, bool] | None:
+    """Combined [low, high] of range conditions on one field; None if unsatisfiable."""
+    low: Any = None
+    low_incl = True
+    high: Any = None
+    high_incl = True
+    for cond in conditions:
+        value = cond.values[0]
+        if cond.op in ("=", ">=", ">") and (
+            low is None or value > low or (value == low and cond.op == ">")
+        ):
+            low, low_incl = value, cond.op != ">"
+        if cond.op in ("=", "<=", "<") and (
+            high is None or value < high or (value == high and cond.op == "<")
+        ):
+            high, high_incl = value, cond.op != "<"
+    return (low, low_incl, high, high_incl)
+
+
+class EntityStore:
+    """One entity's records in one realm."""
+
+    def __init__(self, info: EntityInfo, base: BaseData | None = None) -> None:
+        self.info = info
+        self.base = base
+        self.base_count = base.count if base else 0
+        self.changed: dict[int, dict[str, Any]] = {}  # Id -> record (created or updated)
+        self.changed_lut: dict[int, float] = {}
+        self.deleted: dict[int, float] = {}  # Id -> when it was deleted
+        self.next_id = self.base_count + 1
+        self.version = 0
+        self._cache: OrderedDict[tuple[Any, ...], array[int]] = OrderedDict()
+        self._amounts: array[int] | None = None
+
+    # ---- reading single records -------------------------------------------------------
+    def exists(self, record_id: int) -> bool:
+        """Whether a live (not deleted) record has this Id."""
+        if record_id in self.deleted:
+            return False
+        return record_id in self.changed or 1 <= record_id <= self.base_count
+
+    def get(self, record_id: int) -> dict[str, Any]:
+        """The full record, a fresh copy; RecordNotFoundError if absent or deleted."""
+        if not self.exists(record_id):
+            raise RecordNotFoundError(record_id)
+        if record_id in self.changed:
+            return copy.deepcopy(self.changed[record_id])
+        assert self.base is not None  # noqa: S101 - exists() checked the range
+        return self.base.build(record_id - 1)
+
+    def all_ids(self) -> list[int]:
+        """Every live Id, inactive included, ascending."""
+        ids = [
+            i
+            for i in range(1, self.base_count + 1)
+            if i not in self.deleted and i not in self.changed
+        ]
+        ids.extend(i for i in self.changed if i not in self.deleted)
+        ids.sort()
+        return ids
+
+    # ---- changes --------------------------------------------------------------------
+    def _touch(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def put(self, record: dict[str, Any]) -> None:
+        """Store a created or updated record (its Id and MetaData already set)."""
+        record_id = int(record["Id"])
+        self.changed[record_id] = record
+        self.changed_lut[record_id] = clock.parse_timestamp(record["MetaData"]["LastUpdatedTime"])
+        self.deleted.pop(record_id, None)
+        self.next_id = max(self.next_id, record_id + 1)
+        self._touch()
+
+    def delete(self, record_id: int, when: float) -> None:
+        """Delete a record; CDC reports it as a tombstone from now on."""
+        if not self.exists(record_id):
+            raise RecordNotFoundError(record_id)
+        self.changed.pop(record_id, None)
+        self.changed_lut.pop(record_id, None)
+        self.deleted[record_id] = when
+        self._touch()
+
+    def _shadowed(self, record_id: int) -> bool:
+        return record_id in self.changed or record_id in self.deleted
+
+    # ---- queries --------------------------------------------------------------------
+    def query_ids(self, query: ParsedQuery) -> array[int]:
+        """Ids matching the query's WHERE, in its ORDER, cached per store version."""
+        key = (*query.result_key(), query.mentions_active)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        conditions = list(query.conditions)
+        if self.info.has_active and not query.mentions_active:
+            conditions.append(Condition(_ACTIVE, "=", (True,)))
+        order = list(query.order) or [(_ID, False)]
+        result = self._execute(conditions, order)
+        self._cache[key] = result
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def page(self, ids: array[int], start: int, size: int) -> list[dict[str, Any]]:
+        """Full records for ids[start-1 : start-1+size]."""
+        return [self.get(record_id) for record_id in ids[start - 1 : start - 1 + size]]
+
+    def _execute(
+        self, conditions: list[Condition], order: list[tuple[FieldSpec, bool]]
+    ) -> array[int]:
+        positions, index_name, consumed = self._candidates(conditions)
+        rest = [c for c in conditions if id(c) not in consumed]
+        base_ids = self._filter_base(positions, rest)
+        extra = [
+            rid
+            for rid, rec in self.changed.items()
+            if rid not in self.deleted
+            and all(_test(c.op, _payload_value(rec, c.field), c.values) for c in conditions)
+        ]
+        first, first_desc = order[0]
+        simple = not extra and all(f.name == "Id" and d == first_desc for f, d in order[1:])
+        first_index = self._index_of(first)
+        if not simple or first_index is None:
+            return array("q", self._sort([*base_ids, *extra], order))
+        if first_index == index_name:
+            ordered = base_ids
+        elif first_index == "natural":
+            ordered = sorted(base_ids)
+        else:
+            ordered = self._in_index_order(first_index, base_ids)
+        if first_desc:
+            ordered.reverse()
+        return array("q", ordered)
+
+    def _in_index_order(self, index: str, ids: list[int]) -> list[int]:
+        """Ids re-ordered by a permutation index: one pass over it, no comparisons."""
+        assert self.base is not None  # noqa: S101
+        marks = bytearray(self.base_count)
+        for record_id in ids:
+            marks[record_id - 1] = 1
+        perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
+        return [pos + 1 for pos in perm if marks[pos]]
+
+    def _index_of(self, spec: FieldSpec) -> str | None:
+        """Which sorted index serves this field: natural (Id order), txn, lut, or none."""
+        if self.base is None:
+            return None
+        if spec.name in ("Id", "MetaData.CreateTime"):
+            return "natural"
+        if spec.name == "TxnDate" and self.base.txn is not None:
+            return "txn"
+        if spec.name == "MetaData.LastUpdatedTime":
+            return "lut"
+        return None
+
+    def _candidates(
+        self, conditions: list[Condition]
+    ) -> tuple[Iterable[int], str | None, set[int]]:
+        """Base positions worth testing (narrowest bisect range), its index, conditions used."""
+        if self.base is None or not self.base_count:
+            return (), None, set()
+        best: tuple[int, str | None, Iterable[int], set[int]] = (
+            self.base_count + 1,
+            None,
+            range(self.base_count),
+            set(),
+        )
+        by_field: dict[str, list[Condition]] = {}
+        for cond in conditions:
+            if self._index_of(cond.field) and cond.op in _RANGE_OPS:
+                by_field.setdefault(cond.field.name, []).append(cond)
+        for conds in by_field.values():
+            index = self._index_of(conds[0].field)
+            assert index is not None  # noqa: S101 - filtered above
+            lo, hi = self._range(index, conds)
+            if hi - lo < best[0]:
+                best = (hi - lo, index, self._slice(index, lo, hi), {id(c) for c in conds})
+        return best[2], best[1], best[3]
+
+    def _keys(self, index: str, field_name: str) -> tuple[Callable[[int], Any], int]:
+        """The key at rank r of an index, and the number of ranks."""
+        base = self.base
+        assert base is not None  # noqa: S101 - only called with base data
+        if index == "natural":
+            if field_name == "Id":
+                return (lambda r: r + 1), base.count
+            return base.create.__getitem__, base.count
+        if index == "txn":
+            txn, perm = base.txn, base.txn_perm
+            assert txn is not None  # noqa: S101
+            return (lambda r: txn[perm[r]]), base.count
+        lut, perm = base.lut, base.lut_perm
+        return (lambda r: lut[perm[r]]), base.count
+
+    def _range(self, index: str, conds: list[Condition]) -> tuple[int, int]:
+        key, count = self._keys(index, conds[0].field.name)
+        view = _KeyView(key, count)
+        low, low_incl, high, high_incl = _bounds(conds) or (None, True, None, True)
+        lo = (
+            0
+            if low is None
+            else (bisect.bisect_left(view, low) if low_incl else bisect.bisect_right(view, low))
+        )
+        hi = (
+            count
+            if high is None
+            else (bisect.bisect_right(view, high) if high_incl else bisect.bisect_left(view, high))
+        )
+        return lo, max(lo, hi)
+
+    def _slice(self, index: str, lo: int, hi: int) -> Iterable[int]:
+        assert self.base is not None  # noqa: S101
+        if index == "natural":
+            return range(lo, hi)
+        perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
+        return perm[lo:hi]
+
+    def _filter_base(self, positions: Iterable[int], conditions: list[Condition]) -> list[int]:
+        shadow = bool(self.changed or self.deleted)
+        tests = [(self._accessor(c.field), c.op, c.values) for c in conditions]
+        out: list[int] = []
+        append = out.append
+        for pos in positions:
+            record_id = pos + 1
+            if shadow and self._shadowed(record_id):
+                continue
+            if all(_test(op, get(pos), values) for get, op, values in tests):
+                append(record_id)
+        return out
+
+    def _accessor(self, spec: FieldSpec) -> Callable[[int], Any]:
+        """Reads one field of a base row, from a column when there is one."""
+        base = self.base
+        assert base is not None  # noqa: S101
+        columns: dict[str, Callable[[int], Any] | None] = {
+            "Id": lambda pos: pos + 1,
+            "MetaData.CreateTime": base.create.__getitem__,
+            "MetaData.LastUpdatedTime": base.lut.__getitem__,
+            "TxnDate": base.txn.__getitem__ if base.txn is not None else None,
+            "Active": _flag_reader(base.active) if base.active is not None else None,
+            **base.fast_fields,
+        }
+        column = columns.get(spec.name)
+        if column is not None:
+            return column
+        build = base.build
+        return lambda pos: _payload_value(build(pos), spec)
+
+    def _value_of(self, record_id: int, spec: FieldSpec) -> Any:
+        if record_id in self.changed:
+            return _payload_value(self.changed[record_id], spec)
+        return self._accessor(spec)(record_id - 1)
+
+    def _sort(self, ids: list[int], order: list[tuple[FieldSpec, bool]]) -> list[int]:
+        """Stable multi-key sort; ties fall back to Id in the first field's direction."""
+        ids.sort(reverse=order[0][1])
+        for spec, desc in reversed(order):
+            if spec.name == "Id":
+                ids.sort(reverse=desc)
+                continue
+            values = {rid: self._value_of(rid, spec) for rid in ids}
+            ids.sort(key=lambda rid: _sort_key(values[rid]), reverse=desc)
+        return ids
+
+    # ---- change data capture and reports -------------------------------------------
+    def changed_since(self, since: float) -> Iterator[tuple[float, dict[str, Any]]]:
+        """(LastUpdatedTime, record or tombstone) of everything changed at or after `since`."""
+        if self.base is not None and self.base_count:
+            lut, perm = self.base.lut, self.base.lut_perm
+            lo = bisect.bisect_left(_KeyView(lambda r: lut[perm[r]], self.base_count), since)
+            for rank in range(lo, self.base_count):
+                pos = perm[rank]
+                if not self._shadowed(pos + 1):
+                    yield float(lut[pos]), self.base.build(pos)
+        for record_id, when in self.changed_lut.items():
+            if when >= since:
+                yield when, copy.deepcopy(self.changed[record_id])
+        for record_id, when in self.deleted.items():
+            if when >= since:
+                stamp = clock.format_local(int(when))
+                yield (
+                    when,
+                    {
+                        "Id": str(record_id),
+                        "status": "Deleted",
+                        "MetaData": {"LastUpdatedTime": stamp},
+                    },
+                )
+
+    def amounts_by_day(self, first_day: int, last_day: int) -> dict[int, int]:
+        """TotalAmt in cents per TxnDate ordinal, for days in [first_day, last_day]."""
+        totals: dict[int, int] = {}
+        base = self.base
+        if base is not None and base.txn is not None and base.totals is not None:
+            txn, perm = base.txn, base.txn_perm
+            view = _KeyView(lambda r: txn[perm[r]], base.count)
+            lo, hi = bisect.bisect_left(view, first_day), bisect.bisect_right(view, last_day)
+            amounts = self._amount_column()
+            for rank in range(lo, hi):
+                pos = perm[rank]
+                if self._shadowed(pos + 1):
+                    continue
+                if amounts[pos] < 0:
+                    amounts[pos] = base.totals(pos)
+                totals[txn[pos]] = totals.get(txn[pos], 0) + amounts[pos]
+        for record in self.changed.values():
+            day = _payload_value(record, FieldSpec("TxnDate", FieldType.DATE, ("TxnDate",)))
+            amount = _payload_value(record, FieldSpec("TotalAmt", FieldType.NUMBER, ("TotalAmt",)))
+            if day is not None and amount is not None and first_day <= day <= last_day:
+                totals[day] = totals.get(day, 0) + round(amount * 100)
+        return totals
+
+    def _amount_column(self) -> array[int]:
+        if self._amounts is None:
+            self._amounts = array("q", [-1]) * self.base_count
+        return self._amounts
+
+
+def _flag_reader(flags: bytearray) -> Callable[[int], bool]:
+    return lambda pos: bool(flags[pos])
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    return (0, 0) if value is None else (1, value)
+
+
+class _KeyView:
+    """A read-only sequence over computed keys, so bisect can search an index."""
+
+    def __init__(self, key: Callable[[int], Any], count: int) -> None:
+        self._key = key
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, rank: int) -> Any:
+        return self._key(rank)
