@@ -247,7 +247,8 @@ class _Api:
             grant = self.state.auth.exchange_code(code, _form_str(form, "redirect_uri"), now)
         else:
             raise GrantError("unsupported_grant_type", 400)
-        self.state.oauth_counters[grant_type] += 1
+        counter = "refresh" if grant_type == "refresh_token" else "authorization_code"
+        self.state.oauth_counters[counter] += 1
         return grant
 
     async def authorize(self, request: web.Request) -> web.Response:
