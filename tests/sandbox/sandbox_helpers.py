@@ -51,8 +51,9 @@ class Api:
         response = self.query(text)
         assert response.status_code == 200, response.text
         body = response.json()["QueryResponse"]
-        entity = text.split("FROM")[1].split(maxsplit=1)[0]
-        rows: list[dict[str, Any]] = body.get(entity, [])
+        lists = [value for value in body.values() if isinstance(value, list)]
+        assert len(lists) <= 1, body.keys()
+        rows: list[dict[str, Any]] = lists[0] if lists else []
         return rows
 
     def count(self, text: str) -> int:

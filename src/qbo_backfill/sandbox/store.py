@@ -308,6 +308,8 @@ class EntityStore:
         return perm[lo:hi]
 
     def _filter_base(self, positions: Iterable[int], conditions: list[Condition]) -> list[int]:
+        if self.base is None:
+            return []
         shadow = bool(self.changed or self.deleted)
         tests = [(self._accessor(c.field), c.op, c.values) for c in conditions]
         out: list[int] = []
