@@ -1,0 +1,168 @@
+"""Batch, CDC, companyinfo, read by Id and the ProfitAndLoss report, over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from sandbox_helpers import Api
+
+from qbo_backfill.sandbox import Sandbox
+
+
+def _since(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat(timespec="seconds")
+
+
+# ---- batch ------------------------------------------------------------------------------
+def test_batch_answers_each_query_by_bid(api: Api) -> None:
+    items = [
+        {"bId": "a", "Query": "SELECT COUNT(*) FROM Invoice"},
+        {"bId": "b", "Query": "SELECT * FROM Customer ORDERBY Id MAXRESULTS 2"},
+        {"bId": "c", "Query": "SELECT * FROM Nope"},
+        {"bId": "d", "Query": "SELECT * FROM Bill"},
+    ]
+    response = api.http.post(
+        api.base + "/batch", json={"BatchItemRequest": items}, headers=api.headers()
+    )
+    assert response.status_code == 200
+    answers = response.json()["BatchItemResponse"]
+    assert [a["bId"] for a in answers] == ["a", "b", "c", "d"]
+    assert answers[0]["QueryResponse"] == {"totalCount": 1200}
+    assert [c["Id"] for c in answers[1]["QueryResponse"]["Customer"]] == ["1", "2"]
+    assert answers[2]["Fault"]["type"] == "ValidationFault"
+    assert answers[2]["Fault"]["Error"][0]["code"] == "4001"
+    assert answers[3]["QueryResponse"] == {}
+
+
+def test_batch_over_30_items_is_rejected(api: Api) -> None:
+    items = [{"bId": str(n), "Query": "SELECT COUNT(*) FROM Item"} for n in range(31)]
+    response = api.http.post(
+        api.base + "/batch", json={"BatchItemRequest": items}, headers=api.headers()
+    )
+    assert response.status_code == 400
+    assert "30" in response.json()["Fault"]["Error"][0]["Detail"]
+    thirty = api.http.post(
+        api.base + "/batch", json={"BatchItemRequest": items[:30]}, headers=api.headers()
+    )
+    assert len(thirty.json()["BatchItemResponse"]) == 30
+
+
+# ---- CDC ----------------------------------------------------------------------------------
+def test_cdc_returns_changes_and_tombstones(
+    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    sb = make_sandbox()
+    api = make_api(sb)
+    since = _since(minutes=5)
+    nothing = api.get("/cdc", entities="Invoice", changedSince=since).json()
+    assert nothing["CDCResponse"][0]["QueryResponse"] == [{}]
+    created = sb.create("Invoice", {"TotalAmt": 10.0, "CustomerRef": {"value": "1"}})
+    updated = sb.update("Invoice", 7, {"PrivateNote": "edited"})
+    sb.delete("Invoice", 9)
+    sb.update("Customer", 2, {"Active": False})
+    body = api.get("/cdc", entities="Invoice,Customer,Item", changedSince=since).json()
+    groups = body["CDCResponse"][0]["QueryResponse"]
+    invoices = {r["Id"]: r for r in groups[0]["Invoice"]}
+    assert set(invoices) == {created["Id"], "7", "9"}
+    assert invoices["7"] == updated
+    assert invoices["9"]["status"] == "Deleted"
+    assert set(invoices["9"]) == {"Id", "status", "MetaData"}
+    assert groups[0]["maxResults"] == 3
+    assert [c["Id"] for c in groups[1]["Customer"]] == ["2"]
+    assert groups[1]["Customer"][0]["Active"] is False
+    assert groups[2] == {}
+    # Query results never show the deleted invoice.
+    assert api.count("SELECT COUNT(*) FROM Invoice WHERE Id = '9'") == 0
+
+
+def test_cdc_look_back_is_30_days(api: Api) -> None:
+    too_old = api.get("/cdc", entities="Invoice", changedSince=_since(days=31))
+    assert too_old.status_code == 400
+    assert too_old.json()["Fault"]["type"] == "ValidationFault"
+    assert api.get("/cdc", entities="Invoice", changedSince=_since(days=29)).status_code == 200
+
+
+def test_cdc_rejects_unknown_and_unsupported_entities(api: Api) -> None:
+    for entities in ("Nope", "TaxCode", "TimeActivity", ""):
+        response = api.get("/cdc", entities=entities, changedSince=_since(days=1))
+        assert response.status_code == 400, entities
+
+
+def test_cdc_caps_at_1000_objects_oldest_first(
+    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    today = datetime.now(UTC).date()
+    sb = make_sandbox(
+        invoices=1500,
+        invoice_start=today - timedelta(days=10),
+        invoice_end=today - timedelta(days=1),
+    )
+    api = make_api(sb)
+    body = api.get("/cdc", entities="Invoice", changedSince=_since(days=20)).json()
+    rows = body["CDCResponse"][0]["QueryResponse"][0]["Invoice"]
+    assert len(rows) == 1000
+    stamps = [datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]) for r in rows]
+    assert stamps == sorted(stamps)
+
+
+# ---- companyinfo, read, reports --------------------------------------------------------
+def test_companyinfo(api: Api) -> None:
+    realm = api.realm
+    body = api.get(f"/companyinfo/{realm}", minorversion=75).json()
+    info = body["CompanyInfo"]
+    assert info["Id"] == "1"
+    assert info["CompanyName"]
+    assert info["Country"] == "US"
+    assert api.get("/companyinfo/123").status_code == 400
+    assert api.rows("SELECT * FROM CompanyInfo") == [info]
+
+
+def test_read_one_record_by_id(api: Api) -> None:
+    body = api.get("/invoice/5").json()
+    assert body["Invoice"] == api.rows("SELECT * FROM Invoice WHERE Id = '5'")[0]
+    missing = api.get("/invoice/999999")
+    assert missing.status_code == 400
+    assert missing.json()["Fault"]["Error"][0]["code"] == "610"
+
+
+def test_profit_and_loss_by_days_matches_invoices(api: Api, shared_sandbox: Sandbox) -> None:
+    start, end = date(2025, 3, 1), date(2025, 3, 10)
+    body = api.get(
+        "/reports/ProfitAndLoss",
+        start_date=start.isoformat(),
+        end_date=end.isoformat(),
+        summarize_column_by="Days",
+        accounting_method="Accrual",
+    ).json()
+    assert body["Header"]["ReportName"] == "ProfitAndLoss"
+    assert body["Header"]["SummarizeColumnsBy"] == "Days"
+    columns = body["Columns"]["Column"]
+    assert len(columns) == 10 + 2
+    assert columns[1]["MetaData"][0] == {"Name": "StartDate", "Value": "2025-03-01"}
+    assert columns[-1]["ColTitle"] == "Total"
+    income = body["Rows"]["Row"][0]
+    assert income["group"] == "Income"
+    cells = income["Rows"]["Row"][0]["ColData"]
+    assert len(cells) == len(columns)
+    expected: dict[str, int] = {}
+    for record in shared_sandbox.records("Invoice"):
+        if start.isoformat() <= record["TxnDate"] <= end.isoformat():
+            cents = round(record["TotalAmt"] * 100)
+            expected[record["TxnDate"]] = expected.get(record["TxnDate"], 0) + cents
+    for n in range(10):
+        day = (start + timedelta(days=n)).isoformat()
+        assert round(float(cells[n + 1]["value"]) * 100) == expected.get(day, 0), day
+    assert round(float(cells[-1]["value"]) * 100) == sum(expected.values())
+    net = body["Rows"]["Row"][-1]
+    assert net["group"] == "NetIncome"
+    assert net["Summary"]["ColData"][-1] == cells[-1]
+
+
+def test_profit_and_loss_total_only_and_bad_dates(api: Api) -> None:
+    body = api.get("/reports/ProfitAndLoss", start_date="2025-01-01", end_date="2025-12-31").json()
+    assert [c["ColTitle"] for c in body["Columns"]["Column"]] == ["", "Total"]
+    bad = api.get("/reports/ProfitAndLoss", start_date="2025-13-01")
+    assert bad.status_code == 400
+    other = api.get("/reports/BalanceSheet")
+    assert other.status_code == 400
