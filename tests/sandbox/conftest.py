@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -10,6 +11,18 @@ import pytest
 from sandbox_helpers import NO_LIMITS, SMALL, Api, access_token
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
+
+
+@pytest.fixture(autouse=True)
+def _no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Fail a test whose sandbox logged an unhandled error while serving it."""
+    yield
+    errors = [
+        r.getMessage() + (f": {r.exc_info[1]!r}" if r.exc_info else "")
+        for r in caplog.get_records("call")
+        if r.levelno >= logging.ERROR and r.name.startswith("aiohttp")
+    ]
+    assert not errors, errors
 
 
 @pytest.fixture

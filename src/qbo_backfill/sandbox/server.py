@@ -631,6 +631,7 @@ async def _truncate(
     stream.content_type = "application/json"
     stream.content_length = len(body)
     await stream.prepare(request)
-    await stream.write(half)
-    _reset_connection(request)
+    await stream.write(half)  # write() waits until the bytes are handed to the socket
+    if request.transport is not None:
+        request.transport.close()  # a clean FIN after the half body: "closed mid-body"
     return stream
