@@ -4,19 +4,27 @@ failed or did not reconcile; 2 bad input or configuration; 3 re-authorize."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 
-from qbo_backfill import db, redact, render
+from qbo_backfill import db, login, progress, redact, render, report
 from qbo_backfill.engine import Backfill, BackfillOptions, BackfillResult, backfill
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_RUN_FAILED, BackfillError
+from qbo_backfill.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_OK,
+    EXIT_REAUTHORIZE,
+    EXIT_RUN_FAILED,
+    BackfillError,
+)
 from qbo_backfill.ledger import Ledger
 from qbo_backfill.progress import LineProgress
 from qbo_backfill.reconcile import verify
@@ -25,6 +33,8 @@ from qbo_backfill.tokens import TokenCipher, TokenStore
 from qbo_backfill.windows import parse_date, requested_window
 
 console = Console()
+# Progress and logs go to stderr, so stdout carries only results (tables, JSON, CSV).
+err_console = Console(stderr=True)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -32,22 +42,15 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings.load({k: v for k, v in overrides.items() if v is not None})
 
 
-def configure_logging(json_logs: bool = False) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(redact.RedactingFilter())
-    fmt = (
-        (
-            '{"time": "%(asctime)s", "level": "%(levelname)s", "logger": "%(name)s", '
-            '"message": "%(message)s"}'
-        )
-        if json_logs
-        else "%(asctime)s %(levelname)s %(message)s"
-    )
-    handler.setFormatter(logging.Formatter(fmt))
+def configure_logging(json_logs: bool = False) -> progress.Display:
+    """Logs on stderr, shaped for the display this command shows (which it returns)."""
+    display = progress.choose_display(json_logs, sys.stderr)
+    handler = progress.log_handler(display, sys.stderr, err_console)
     root = logging.getLogger("qbo_backfill")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    return display
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -125,7 +128,12 @@ def build_options(
     is_flag=True,
     help="Window list entities on MetaData.LastUpdatedTime instead of taking them whole.",
 )
-@click.option("--json-logs", is_flag=True, help="Log lines as JSON objects.")
+@click.option(
+    "--json-logs",
+    is_flag=True,
+    help="Log one JSON object per line (no live display). Without it: a live table on a "
+    "terminal, plain log lines otherwise.",
+)
 def backfill_command(
     entities: tuple[str, ...],
     start: str | None,
@@ -140,9 +148,10 @@ def backfill_command(
     """Copy ENTITIES (e.g. Invoice Customer Item) into raw tables; resumes a stopped run."""
     options = build_options(entities, start, end, chunk_days, page_size, force, window_lists)
     settings = load_settings(realm_id=realm)
-    configure_logging(json_logs)
+    display = configure_logging(json_logs)
     console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
-    result = backfill(settings, options, LineProgress())
+    with progress.progress_display(display, err_console) as observer:
+        result = backfill(settings, options, observer)
     print_result(settings, result)
     return EXIT_OK if result.ok else EXIT_RUN_FAILED
 
@@ -270,14 +279,106 @@ def auth_import(realm: str | None) -> int:
 
 @auth_group.command("status")
 def auth_status() -> int:
-    """Per realm: token expiries and last rotation; never a token."""
+    """Per realm: environment, token expiries, last rotation and what needs doing; never a
+    token. Exit 3 when a refresh token has expired."""
     settings = load_settings()
     statuses = token_store(settings).status()
     if not statuses:
         click.echo("no tokens stored: run `qbo-backfill auth login`")
         return EXIT_OK
-    console.print(render.token_table(statuses))
+    now = datetime.now(UTC)
+    console.print(render.token_table(statuses, now))
+    expired = any(login.must_reauthorize(s, now) for s in statuses)
+    return EXIT_REAUTHORIZE if expired else EXIT_OK
+
+
+@auth_group.command("login")
+@click.option(
+    "--redirect-uri",
+    default=login.DEFAULT_REDIRECT_URI,
+    show_default=True,
+    help="The redirect URI registered for the app in Intuit's developer portal; its port "
+    "and path are listened on (127.0.0.1 only).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
+@click.option(
+    "--paste",
+    is_flag=True,
+    help="Do not listen: paste the address the browser ends on (for a browser on another "
+    "machine, or a redirect URI that is not local).",
+)
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds to wait for the redirect.",
+)
+def auth_login(redirect_uri: str, no_browser: bool, paste: bool, timeout: float) -> int:
+    """Authorize the app for a company (OAuth authorization code) and store its tokens."""
+    settings = load_settings()
+    redirect = login.RedirectUri.parse(redirect_uri)
+    result = login.run_login(
+        settings,
+        token_store(settings),
+        redirect,
+        paste=paste,
+        open_browser=not no_browser,
+        timeout=timeout,
+        say=click.echo,
+        ask=lambda text: click.prompt(text, prompt_suffix=":\n"),
+    )
+    click.echo(f"authorized: realm {result.realm_id} ({result.environment}); tokens stored")
+    for note in login.login_notes(settings, result):
+        click.echo(f"note: {note}")
     return EXIT_OK
+
+
+@cli.command("report")
+@click.option("--run", "run_ids", type=int, multiple=True, help="A run id (repeatable).")
+@click.option("--last", is_flag=True, help="The runs of the newest session (the default).")
+@click.option("--entity", help="Every run of this entity, e.g. Invoice.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv", "html"]),
+    default="table",
+    show_default=True,
+    help="What to print (csv: one row per chunk window).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write every format into this folder (report.txt, .json, -chunks.csv, "
+    "-checks.csv, .html) as evidence.",
+)
+def report_command(
+    run_ids: tuple[int, ...], last: bool, entity: str | None, fmt: str, out: Path | None
+) -> int:
+    """Per chunk window: pages, rows, source count, match, attempts, 429s, duration; totals
+    and validation checks. Exit 1 if a run failed or a check failed."""
+    from qbo_backfill.report_html import render_html
+
+    settings = load_settings()
+    selection = report.Selection(run_ids, last, entity)
+    evidence = report.build_report(settings, selection)
+    if out is not None:
+        buffer = io.StringIO()
+        Console(file=buffer, width=200, color_system=None).print(
+            *render.report_renderables(evidence)
+        )
+        for path in report.write_all(evidence, out, buffer.getvalue(), render_html(evidence)):
+            click.echo(f"wrote {path}")
+    if fmt == "table":
+        console.print(*render.report_renderables(evidence))
+    elif out is None:
+        rendered = {
+            "json": report.to_json,
+            "csv": report.chunks_csv,
+            "html": render_html,
+        }[fmt](evidence)
+        click.echo(rendered, nl=not rendered.endswith("\n"))
+    return EXIT_OK if evidence.ok else EXIT_RUN_FAILED
 
 
 def _add_sandbox_commands() -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
+from rich.text import Text
+
+from qbo_backfill.login import expiry_warnings
+from qbo_backfill.report import Report, RunReport
 
 CHUNK_COLUMNS = (
     ("window", "window"),
@@ -67,36 +72,137 @@ def check_table(checks: Iterable[Any]) -> Table:
     return table
 
 
-def token_table(statuses: Iterable[Any]) -> Table:
-    """`auth status`: dates only, never a token."""
+def token_table(statuses: Iterable[Any], now: datetime | None = None) -> Table:
+    """`auth status`: dates and warnings only, never a token nor any part of one."""
+    now = now or datetime.now(UTC)
     table = Table(title="stored tokens", title_justify="left")
     for header in (
         "realm",
         "environment",
         "access expires",
-        "refresh expires",
+        "refresh expires (rolling)",
         "refresh hard expiry",
         "last rotated",
         "last refreshed",
+        "attention",
     ):
         table.add_column(header)
     for s in statuses:
+        warnings = expiry_warnings(s, now)
         table.add_row(
             s.realm_id,
             s.environment,
-            *(
-                _when(v)
-                for v in (
-                    s.access_expires_at,
-                    s.refresh_expires_at,
-                    s.refresh_hard_expires_at,
-                    s.rotated_at,
-                    s.refreshed_at,
-                )
-            ),
+            _when(s.access_expires_at, now),
+            _when(s.refresh_expires_at, now),
+            _when(s.refresh_hard_expires_at, now),
+            _when(s.rotated_at),
+            _when(s.refreshed_at),
+            Text("\n".join(warnings), style="bold yellow") if warnings else Text("ok", "green"),
         )
     return table
 
 
-def _when(value: Any) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M UTC")
+def _when(value: datetime | None, now: datetime | None = None) -> str:
+    if value is None:
+        return "-"
+    text = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if now is None:
+        return text
+    return f"{text} ({_relative(value - now)})"
+
+
+def _relative(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    span = abs(seconds)
+    if span >= 2 * 86400:
+        amount = f"{span / 86400:.0f} d"
+    elif span >= 3600:
+        amount = f"{span / 3600:.0f} h"
+    else:
+        amount = f"{span / 60:.0f} min"
+    return f"in {amount}" if seconds >= 0 else f"{amount} ago"
+
+
+REPORT_COLUMNS = (
+    ("window", "window"),
+    ("status", "status"),
+    ("pages", "pages"),
+    ("rows_extracted", "extracted"),
+    ("rows_inserted", "inserted"),
+    ("rows_updated", "updated"),
+    ("rows_unchanged", "unchanged"),
+    ("source_count_after", "source"),
+    ("rows_in_table", "in table"),
+    ("matched", "match"),
+    ("attempts", "attempts"),
+    ("api_calls", "calls"),
+    ("throttled", "429s"),
+    ("duration_ms", "seconds"),
+)
+_CHECK_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "not checked": "dim"}
+
+
+def report_renderables(report: Report) -> list[RenderableType]:
+    """`report --format table`: per run, its chunk windows with totals, and its checks."""
+    out: list[RenderableType] = []
+    for run in report.runs:
+        out += [_report_chunk_table(run), _report_check_table(run)]
+        for chunk in run.chunks:
+            if chunk.get("last_error"):
+                out.append(Text(f"{_cell('window', chunk)}: {chunk['last_error']}", "red"))
+    counts = report.check_counts()
+    verdict = "all checks pass" if report.ok else "ATTENTION: a run failed or a check failed"
+    out.append(
+        Text(
+            f"{len(report.runs)} run(s), {report.selection.describe()}: {verdict} "
+            f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+            f"{counts['not checked']} not checked)",
+            "green" if report.ok else "bold red",
+        )
+    )
+    return out
+
+
+def _report_chunk_table(run: RunReport) -> Table:
+    r = run.run
+    title = (
+        f"{run.entity}, run {run.run_id}, realm {r['realm_id']}, "
+        f"{_cell('window', r)}: {r['status']}"
+    )
+    table = Table(title=title, title_justify="left", show_footer=True)
+    footers = _report_footers(run.totals)
+    for key, header in REPORT_COLUMNS:
+        table.add_column(
+            header,
+            footer=footers.get(key, ""),
+            justify="left" if key in ("window", "status") else "right",
+        )
+    for chunk in run.chunks:
+        style = "red" if chunk["status"] != "done" or chunk.get("matched") is False else None
+        table.add_row(*(_report_cell(key, chunk) for key, _ in REPORT_COLUMNS), style=style)
+    return table
+
+
+def _report_footers(totals: dict[str, Any]) -> dict[str, str]:
+    footers = {key: f"{totals[key]:,}" for key, _ in REPORT_COLUMNS if key in totals}
+    footers["duration_ms"] = f"{totals['duration_ms'] / 1000:.2f}"
+    return footers | {"window": "total", "matched": f"{totals['mismatches']} off"}
+
+
+def _report_cell(key: str, chunk: dict[str, Any]) -> str:
+    value = chunk.get(key)
+    if key == "duration_ms":
+        return "-" if value is None else f"{value / 1000:.2f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return _cell(key, chunk)
+
+
+def _report_check_table(run: RunReport) -> Table:
+    table = Table(title=f"checks, run {run.run_id}", title_justify="left")
+    for header in ("check", "result", "detail"):
+        table.add_column(header)
+    for check in run.checks:
+        status = check.status.value
+        table.add_row(check.name, Text(status, _CHECK_STYLES.get(status, "")), check.detail)
+    return table

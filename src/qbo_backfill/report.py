@@ -1,0 +1,653 @@
+"""The evidence of a backfill: per chunk window, what was fetched and written, and checks
+computed in SQL against the ledger and the raw tables, in four formats.
+
+Checks, per run: every chunk done; every window reconciled (source `COUNT(*)` = rows in the
+table); windows cover the requested range with no gap and no overlap; no duplicate
+`(realm_id, id)`; no NULL in any column; payload `Id` = the `id` column; and, when the same
+windows were extracted again by a later run, that the re-run wrote nothing new.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum, StrEnum
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from qbo_backfill import db
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.errors import ConfigError
+from qbo_backfill.ledger import CHUNKS, RUNS
+from qbo_backfill.settings import Settings
+
+__all__ = [
+    "INTUIT_REQUESTS_PER_MINUTE",
+    "Check",
+    "CheckStatus",
+    "RatePoint",
+    "Report",
+    "RunReport",
+    "Selection",
+    "build_report",
+    "checks_csv",
+    "chunks_csv",
+    "load_report",
+    "request_rate",
+    "to_json",
+    "write_all",
+]
+
+# Intuit's documented limit per realm; the chart draws it next to the configured limit.
+INTUIT_REQUESTS_PER_MINUTE = 500
+# The request-rate chart has at most this many points, whatever the run's length.
+MAX_RATE_POINTS = 120
+
+CHUNK_FIELDS = (
+    "run_id",
+    "entity",
+    "window_start",
+    "window_end",
+    "status",
+    "pages",
+    "rows_extracted",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_quarantined",
+    "source_duplicates",
+    "source_count",
+    "source_count_after",
+    "rows_in_table",
+    "matched",
+    "refetches",
+    "attempts",
+    "api_calls",
+    "throttled",
+    "retries",
+    "duration_ms",
+    "started_at",
+    "finished_at",
+    "last_error",
+)
+TOTAL_FIELDS = (
+    "pages",
+    "rows_extracted",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_quarantined",
+    "source_count_after",
+    "rows_in_table",
+    "attempts",
+    "api_calls",
+    "throttled",
+    "retries",
+    "duration_ms",
+)
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation: its name, outcome and the figures behind it."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "status": self.status.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which runs: by id, those of the newest session (`--last`), or all of an entity."""
+
+    run_ids: tuple[int, ...] = ()
+    last: bool = False
+    entity: str | None = None
+
+    def __post_init__(self) -> None:
+        chosen = sum((bool(self.run_ids), self.last, self.entity is not None))
+        if chosen > 1:
+            raise ConfigError("choose one of --run, --last or --entity")
+
+    def describe(self) -> str:
+        if self.run_ids:
+            return "runs " + ", ".join(str(r) for r in self.run_ids)
+        if self.entity is not None:
+            return f"all runs of {self.entity}"
+        return "the newest session's runs"
+
+
+@dataclass
+class RunReport:
+    """One run: its ledger row, its chunks in window order, totals and checks."""
+
+    run: dict[str, Any]
+    chunks: list[dict[str, Any]]
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> int:
+        return int(self.run["run_id"])
+
+    @property
+    def entity(self) -> str:
+        return str(self.run["entity"])
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        totals: dict[str, Any] = {
+            name: sum(int(c.get(name) or 0) for c in self.chunks) for name in TOTAL_FIELDS
+        }
+        totals["chunks"] = len(self.chunks)
+        totals["chunks_done"] = sum(c["status"] == "done" for c in self.chunks)
+        totals["mismatches"] = sum(c.get("matched") is False for c in self.chunks)
+        starts = [c["started_at"] for c in self.chunks if c.get("started_at")]
+        ends = [c["finished_at"] for c in self.chunks if c.get("finished_at")]
+        totals["wall_seconds"] = (
+            round((max(ends) - min(starts)).total_seconds(), 3) if starts and ends else None
+        )
+        return totals
+
+    @property
+    def ok(self) -> bool:
+        return self.run.get("status") == "done" and not any(
+            c.status is CheckStatus.FAIL for c in self.checks
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run": self.run,
+            "totals": self.totals,
+            "checks": [c.as_dict() for c in self.checks],
+            "chunks": self.chunks,
+        }
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """Requests per minute in the bucket that starts at `at` (estimated, see request_rate)."""
+
+    at: datetime
+    per_minute: float
+
+
+@dataclass
+class Report:
+    generated_at: datetime
+    selection: Selection
+    database: str
+    schema: str
+    runs: list[RunReport]
+    configured_per_minute: int
+    limit_per_minute: int = INTUIT_REQUESTS_PER_MINUTE
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs)
+
+    @property
+    def rate(self) -> list[RatePoint]:
+        return request_rate(c for r in self.runs for c in r.chunks)
+
+    def check_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys((s.value for s in CheckStatus), 0)
+        for run in self.runs:
+            for check in run.checks:
+                counts[check.status.value] += 1
+        return counts
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "generated_at": self.generated_at,
+            "selection": self.selection.describe(),
+            "database": self.database,
+            "schema": self.schema,
+            "ok": self.ok,
+            "checks": self.check_counts(),
+            "limit_per_minute": self.limit_per_minute,
+            "configured_per_minute": self.configured_per_minute,
+            "request_rate": [{"at": p.at, "per_minute": round(p.per_minute, 1)} for p in self.rate],
+            "runs": [r.as_dict() for r in self.runs],
+        }
+
+
+def build_report(settings: Settings, selection: Selection) -> Report:
+    """The report of the selected runs, read from the settings' database and schema."""
+    with db.connect(db.database_url(settings)) as conn:
+        return load_report(
+            conn,
+            settings.schema,
+            selection,
+            database=db.describe(settings),
+            configured_per_minute=settings.requests_per_minute,
+        )
+
+
+def load_report(
+    conn: psycopg.Connection,
+    schema: str,
+    selection: Selection,
+    *,
+    database: str = "",
+    configured_per_minute: int = INTUIT_REQUESTS_PER_MINUTE,
+) -> Report:
+    """Read runs, chunks and checks in one read-only snapshot."""
+    # One snapshot, so the checks and the figures describe the same moment even while a
+    # backfill is writing; read-only, so a report can never change the evidence.
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
+    with conn.transaction():
+        conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        ledger = _LedgerReader(conn, schema)
+        runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
+        for run in runs:
+            run.checks = run_checks(conn, schema, run)
+    return Report(datetime.now(UTC), selection, database, schema, runs, configured_per_minute)
+
+
+class _LedgerReader:
+    def __init__(self, conn: psycopg.Connection, schema: str) -> None:
+        self.conn = conn
+        self.runs_table = sql.Identifier(schema, RUNS)
+        self.chunks_table = sql.Identifier(schema, CHUNKS)
+        if not _table_exists(conn, schema, RUNS):
+            raise ConfigError(
+                f"no backfill has run in schema {schema!r} yet (no {RUNS} table): "
+                "run `qbo-backfill backfill ...` first, or set QBO_SCHEMA"
+            )
+
+    def runs(self, selection: Selection) -> list[dict[str, Any]]:
+        where: sql.Composable
+        params: tuple[Any, ...]
+        if selection.run_ids:
+            where, params = sql.SQL("run_id = ANY(%s)"), (list(selection.run_ids),)
+        elif selection.entity is not None:
+            where, params = sql.SQL("entity = %s"), (resolve_entity(selection.entity).name,)
+        else:
+            where = sql.SQL(
+                "session_id = (SELECT session_id FROM {} "
+                "ORDER BY coalesce(finished_at, created_at) DESC, run_id DESC LIMIT 1)"
+            ).format(self.runs_table)
+            params = ()
+        query = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY run_id").format(self.runs_table, where)
+        rows = self.conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
+        missing = set(selection.run_ids) - {row["run_id"] for row in rows}
+        if missing:
+            raise ConfigError(f"no such run: {', '.join(str(r) for r in sorted(missing))}")
+        if not rows:
+            raise ConfigError(f"no runs match ({selection.describe()})")
+        return [_public_run(row) for row in rows]
+
+    def chunks(self, run_id: int) -> list[dict[str, Any]]:
+        query = sql.SQL(
+            "SELECT {} FROM {} WHERE run_id = %s ORDER BY window_start, window_end"
+        ).format(sql.SQL(", ").join(map(sql.Identifier, CHUNK_FIELDS)), self.chunks_table)
+        return list(self.conn.cursor(row_factory=dict_row).execute(query, (run_id,)))
+
+
+def _public_run(row: dict[str, Any]) -> dict[str, Any]:
+    """The run row without the lookup key (a hash: not evidence, only noise)."""
+    return {k: v for k, v in row.items() if k != "run_key"}
+
+
+def _table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    row = conn.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)
+    ).fetchone()
+    return bool(row and row[0])
+
+
+# ---- checks --------------------------------------------------------------------------
+
+
+def run_checks(conn: psycopg.Connection, schema: str, run: RunReport) -> list[Check]:
+    """Every check of one run, in a fixed order."""
+    checks = [_chunks_done(run), _reconciled(run), window_coverage(conn, schema, run)]
+    table = resolve_entity(run.entity).table_name
+    realm = str(run.run["realm_id"])
+    if _table_exists(conn, schema, table):
+        raw = sql.Identifier(schema, table)
+        checks += [
+            unique_ids(conn, raw, table, realm),
+            no_nulls(conn, schema, table),
+            payload_ids(conn, raw, table, realm),
+        ]
+    else:
+        checks.append(Check("raw table", CheckStatus.FAIL, f"{schema}.{table} does not exist"))
+    checks += [_quarantined(run), rerun_idempotence(conn, schema, run)]
+    return checks
+
+
+def _chunks_done(run: RunReport) -> Check:
+    failed = [c for c in run.chunks if c["status"] != "done"]
+    if not run.chunks:
+        return Check("chunks done", CheckStatus.FAIL, "the run has no chunks (never planned)")
+    if not failed:
+        return Check("chunks done", CheckStatus.PASS, f"{len(run.chunks)} of {len(run.chunks)}")
+    first = failed[0]
+    error = f"; first: {_window(first)} {first['last_error']}" if first["last_error"] else ""
+    return Check(
+        "chunks done",
+        CheckStatus.FAIL,
+        f"{len(run.chunks) - len(failed)} of {len(run.chunks)}; {len(failed)} not done{error}",
+    )
+
+
+def _reconciled(run: RunReport) -> Check:
+    done = [c for c in run.chunks if c["status"] == "done"]
+    bad = [c for c in done if c.get("matched") is not True]
+    if not done:
+        return Check("source = loaded", CheckStatus.NOT_CHECKED, "no chunk finished")
+    if not bad:
+        source = sum(int(c["source_count_after"] or 0) for c in done)
+        return Check(
+            "source = loaded", CheckStatus.PASS, f"{len(done)} windows, {source} rows at source"
+        )
+    listed = ", ".join(
+        f"{_window(c)} source {c['source_count_after']} table {c['rows_in_table']}" for c in bad[:5]
+    )
+    return Check("source = loaded", CheckStatus.FAIL, f"{len(bad)} windows differ: {listed}")
+
+
+def _quarantined(run: RunReport) -> Check:
+    count = sum(int(c.get("rows_quarantined") or 0) for c in run.chunks)
+    if count == 0:
+        return Check("quarantined records", CheckStatus.PASS, "none")
+    return Check(
+        "quarantined records",
+        CheckStatus.WARN,
+        f"{count} records kept aside with their reason in qbo_backfill_quarantine",
+    )
+
+
+def window_coverage(conn: psycopg.Connection, schema: str, run: RunReport) -> Check:
+    """The run's windows tile `[start, end)` exactly: each starts where the last ended."""
+    row = conn.execute(
+        sql.SQL(_COVERAGE).format(chunks=sql.Identifier(schema, CHUNKS)), (run.run_id,)
+    ).fetchone()
+    windows, first_start, last_end, gaps, overlaps, examples = row or (0, None, None, 0, 0, None)
+    wanted = (run.run["window_start"], run.run["window_end"])
+    problems = []
+    if windows == 0:
+        problems.append("no windows")
+    elif (first_start, last_end) != wanted:
+        problems.append(
+            f"windows span [{first_start}, {last_end}), asked [{wanted[0]}, {wanted[1]})"
+        )
+    if gaps:
+        problems.append(f"{gaps} gap(s)")
+    if overlaps:
+        problems.append(f"{overlaps} overlap(s)")
+    if problems:
+        detail = "; ".join(problems) + (f" at {examples}" if examples else "")
+        return Check("windows cover the range", CheckStatus.FAIL, detail)
+    return Check(
+        "windows cover the range",
+        CheckStatus.PASS,
+        f"{windows} windows tile [{first_start}, {last_end}) with no gap or overlap",
+    )
+
+
+_COVERAGE = """
+WITH w AS (
+    SELECT window_start, window_end,
+           lag(window_end) OVER (ORDER BY window_start, window_end) AS prev_end
+    FROM {chunks} WHERE run_id = %s
+)
+SELECT count(*), min(window_start), max(window_end),
+       count(*) FILTER (WHERE prev_end < window_start),
+       count(*) FILTER (WHERE prev_end > window_start),
+       string_agg(CASE WHEN prev_end <> window_start
+                       THEN format('%%s->%%s', prev_end, window_start) END, ', ')
+FROM w
+"""
+
+
+def unique_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm: str) -> Check:
+    """No `id` twice for the realm (the primary key says so; this proves it)."""
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*), coalesce(sum(n), 0) FROM ("
+            " SELECT count(*) AS n FROM {} WHERE realm_id = %s GROUP BY id HAVING count(*) > 1"
+            ") d"
+        ).format(raw),
+        (realm,),
+    ).fetchone()
+    ids, rows = row or (0, 0)
+    if ids:
+        return Check(
+            "no duplicate ids", CheckStatus.FAIL, f"{ids} ids appear more than once ({rows} rows)"
+        )
+    total = _count(conn, sql.SQL("SELECT count(*) FROM {} WHERE realm_id = %s").format(raw), realm)
+    return Check("no duplicate ids", CheckStatus.PASS, f"{total} rows in {table}, each id once")
+
+
+def no_nulls(conn: psycopg.Connection, schema: str, table: str) -> Check:
+    """No NULL in any column of the table, and every payload a JSON object."""
+    columns = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            (schema, table),
+        )
+    ]
+    query = sql.SQL(
+        "SELECT count(*) FILTER (WHERE num_nulls({}) > 0), "
+        "count(*) FILTER (WHERE jsonb_typeof(payload) IS DISTINCT FROM 'object') FROM {}"
+    ).format(sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(schema, table))
+    row = conn.execute(query).fetchone()
+    with_null, not_object = row or (0, 0)
+    if with_null or not_object:
+        return Check(
+            "no NULLs",
+            CheckStatus.FAIL,
+            f"{with_null} rows with a NULL column, {not_object} payloads not a JSON object",
+        )
+    return Check("no NULLs", CheckStatus.PASS, f"{len(columns)} columns, none NULL")
+
+
+def payload_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm: str) -> Check:
+    """The payload's `Id` is the row's `id`: the row holds the record it claims to."""
+    bad = _count(
+        conn,
+        sql.SQL(
+            "SELECT count(*) FROM {} "
+            "WHERE realm_id = %s AND (payload->>'Id') IS DISTINCT FROM id::text"
+        ).format(raw),
+        realm,
+    )
+    if bad:
+        return Check("payload Id = id", CheckStatus.FAIL, f"{bad} rows in {table} differ")
+    return Check("payload Id = id", CheckStatus.PASS, f"every row of {table}")
+
+
+def rerun_idempotence(conn: psycopg.Connection, schema: str, run: RunReport) -> Check:
+    """When this run re-extracted windows an earlier run had done: it wrote nothing new.
+
+    A re-run may legitimately update rows that changed at the source in between; a row
+    inserted into a window whose source count did not move means the earlier run missed it.
+    """
+    rows = conn.execute(
+        sql.SQL(_RERUN).format(
+            chunks=sql.Identifier(schema, CHUNKS), runs=sql.Identifier(schema, RUNS)
+        ),
+        (run.run_id,),
+    ).fetchall()
+    if not rows:
+        return Check(
+            "re-run idempotence", CheckStatus.NOT_CHECKED, "no earlier run of these windows"
+        )
+    earlier = sorted({r[5] for r in rows})
+    written = [r for r in rows if r[1] or r[2]]
+    missed = [r for r in written if r[1] and r[3] == r[4]]
+    basis = f"{len(rows)} windows re-run after run(s) {', '.join(map(str, earlier))}"
+    if missed:
+        return Check(
+            "re-run idempotence",
+            CheckStatus.FAIL,
+            f"{basis}: {sum(r[1] for r in missed)} rows inserted where the source count "
+            f"had not changed (first window {missed[0][0]})",
+        )
+    if written:
+        return Check(
+            "re-run idempotence",
+            CheckStatus.WARN,
+            f"{basis}: {sum(r[1] for r in written)} inserted, {sum(r[2] for r in written)} "
+            "updated in windows that changed at the source",
+        )
+    return Check("re-run idempotence", CheckStatus.PASS, f"{basis}: nothing inserted or updated")
+
+
+_RERUN = """
+SELECT format('[%%s, %%s)', c.window_start, c.window_end), c.rows_inserted, c.rows_updated,
+       c.source_count_after, p.source_count_after, p.run_id
+FROM {chunks} c
+JOIN {runs} r ON r.run_id = c.run_id
+JOIN LATERAL (
+    SELECT pc.run_id, pc.source_count_after FROM {chunks} pc
+    JOIN {runs} pr ON pr.run_id = pc.run_id
+    WHERE pr.realm_id = r.realm_id AND pc.entity = c.entity AND pc.status = 'done'
+      AND pc.window_start = c.window_start AND pc.window_end = c.window_end
+      AND pc.run_id < c.run_id
+    ORDER BY pc.run_id DESC LIMIT 1
+) p ON true
+WHERE c.run_id = %s AND c.status = 'done'
+ORDER BY c.window_start
+"""
+
+
+def _count(conn: psycopg.Connection, query: sql.Composed, *params: Any) -> int:
+    row = conn.execute(query, params).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _window(chunk: dict[str, Any]) -> str:
+    return f"[{chunk['window_start']}, {chunk['window_end']})"
+
+
+# ---- request rate --------------------------------------------------------------------
+
+
+def request_rate(chunks: Iterable[dict[str, Any]]) -> list[RatePoint]:
+    """Requests per minute over time, estimated by spreading each chunk's API calls evenly
+    over its last attempt's duration (the ledger keeps no per-request times)."""
+    spans = [
+        (c["started_at"], c["finished_at"], int(c.get("api_calls") or 0))
+        for c in chunks
+        if c.get("started_at") and c.get("finished_at") and c["finished_at"] > c["started_at"]
+    ]
+    if not spans:
+        return []
+    start = min(s for s, _, _ in spans)
+    span_seconds = (max(e for _, e, _ in spans) - start).total_seconds()
+    bucket = max(1.0, span_seconds / MAX_RATE_POINTS)
+    calls = [0.0] * (int(span_seconds // bucket) + 1)
+    for began, ended, count in spans:
+        _spread(
+            calls, (began - start).total_seconds(), (ended - start).total_seconds(), count, bucket
+        )
+    return [
+        RatePoint(start + timedelta(seconds=i * bucket), value / bucket * 60)
+        for i, value in enumerate(calls)
+    ]
+
+
+def _spread(buckets: list[float], begin: float, end: float, count: int, size: float) -> None:
+    rate = count / (end - begin)
+    index = int(begin // size)
+    while index < len(buckets) and index * size < end:
+        overlap = min(end, (index + 1) * size) - max(begin, index * size)
+        buckets[index] += rate * max(0.0, overlap)
+        index += 1
+
+
+# ---- formats -------------------------------------------------------------------------
+
+
+def to_json(report: Report) -> str:
+    """The whole report as indented JSON (dates ISO 8601, times UTC)."""
+    return orjson.dumps(
+        report.as_dict(), option=orjson.OPT_INDENT_2, default=_json_default
+    ).decode()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def chunks_csv(report: Report) -> str:
+    """One row per chunk window of every run."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("realm_id", *CHUNK_FIELDS))
+    for run in report.runs:
+        for chunk in run.chunks:
+            writer.writerow((run.run["realm_id"], *(_csv_cell(chunk[f]) for f in CHUNK_FIELDS)))
+    return out.getvalue()
+
+
+def checks_csv(report: Report) -> str:
+    """One row per check of every run."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("run_id", "realm_id", "entity", "check", "status", "detail"))
+    for run in report.runs:
+        for check in run.checks:
+            writer.writerow(
+                (
+                    run.run_id,
+                    run.run["realm_id"],
+                    run.entity,
+                    check.name,
+                    check.status.value,
+                    check.detail,
+                )
+            )
+    return out.getvalue()
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if value is None:
+        return ""
+    return value
+
+
+def write_all(report: Report, directory: Path, table_text: str, html: str) -> list[Path]:
+    """Archive every format under `directory` (created if missing); the paths written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {
+        "report.txt": table_text,
+        "report.json": to_json(report) + "\n",
+        "report-chunks.csv": chunks_csv(report),
+        "report-checks.csv": checks_csv(report),
+        "report.html": html,
+    }
+    paths = []
+    for name, text in files.items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
