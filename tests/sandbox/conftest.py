@@ -4,13 +4,87 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-from sandbox_helpers import NO_LIMITS, SMALL, Api, access_token
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
+
+NO_LIMITS: dict[str, Any] = {
+    "rate_limit_per_min": 0,
+    "rate_limit_per_sec": 0,
+    "max_in_flight": 0,
+    "batch_limit_per_min": 0,
+}
+SMALL: dict[str, Any] = {"customers": 40, "items": 12, "invoices": 300}
+
+
+@dataclass
+class Api:
+    """An httpx client bound to one sandbox realm, with a fresh access token."""
+
+    sb: Sandbox
+    http: httpx.Client
+    realm: str
+    token: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.sb.info.base_url}/v3/company/{self.realm}"
+
+    def headers(self, token: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token or self.token}", "Accept": "application/json"}
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return self.http.get(self.base + path, params=params, headers=self.headers())
+
+    def query(self, text: str, *, post: bool = False) -> httpx.Response:
+        """Send a query by GET `?query=` or POST `application/text`."""
+        if post:
+            headers = {**self.headers(), "Content-Type": "application/text"}
+            return self.http.post(
+                self.base + "/query", content=text, params={"minorversion": 75}, headers=headers
+            )
+        return self.get("/query", query=text, minorversion=75)
+
+    def rows(self, text: str) -> list[dict[str, Any]]:
+        """The records of a query page (empty list for an empty page)."""
+        response = self.query(text)
+        assert response.status_code == 200, response.text
+        body = response.json()["QueryResponse"]
+        lists = [value for value in body.values() if isinstance(value, list)]
+        assert len(lists) <= 1, body.keys()
+        rows: list[dict[str, Any]] = lists[0] if lists else []
+        return rows
+
+    def count(self, text: str) -> int:
+        response = self.query(text)
+        assert response.status_code == 200, response.text
+        total: int = response.json()["QueryResponse"]["totalCount"]
+        return total
+
+
+def refresh(http: httpx.Client, sb: Sandbox, token: str, **extra: Any) -> httpx.Response:
+    """POST the refresh_token grant with HTTP Basic client credentials."""
+    info = sb.info
+    return http.post(
+        info.token_url,
+        auth=(info.client_id, info.client_secret),
+        data={"grant_type": "refresh_token", "refresh_token": token},
+        headers={"Accept": "application/json", **extra},
+    )
+
+
+def access_token(http: httpx.Client, sb: Sandbox, realm: str | None = None) -> str:
+    """An access token for a realm, from its current refresh token."""
+    realm = realm or sb.info.realm_id
+    current = http.get(sb.info.base_url + "/_sandbox/tokens").json()["refresh_tokens"][realm]
+    response = refresh(http, sb, current)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +118,12 @@ def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
     yield make
     for sb in started:
         sb.stop()
+
+
+@pytest.fixture(name="refresh")
+def refresh_fixture() -> Callable[..., httpx.Response]:
+    """The refresh_token grant as a function of (http, sandbox, token, **headers)."""
+    return refresh
 
 
 @pytest.fixture

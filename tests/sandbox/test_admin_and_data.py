@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sandbox_helpers import Api
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig, clock
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
+
 
 STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-0[78]:00$")
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from sandbox_helpers import Api
 
 from qbo_backfill.sandbox import FaultSpec, Sandbox
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
+
 
 COUNT = "SELECT COUNT(*) FROM Customer"
 THROTTLE_ERROR = {

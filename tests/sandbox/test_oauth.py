@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-from sandbox_helpers import Api, refresh
 
 from qbo_backfill.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
+
 
 GRANT = {"grant_type": "refresh_token"}
 
 
 def test_refresh_with_basic_auth_returns_intuit_fields(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox()
     response = refresh(http, sb, sb.info.refresh_token)
@@ -30,7 +34,7 @@ def test_refresh_with_basic_auth_returns_intuit_fields(
 
 
 def test_hard_expiry_only_when_asked_for(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox()
     header = {"x-include-refresh-token-hard-expires-in": "true"}
@@ -72,7 +76,7 @@ def test_wrong_client_credentials_are_invalid_client(
 
 
 def test_unknown_refresh_token_is_invalid_grant(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox()
     response = refresh(http, sb, "AB11not-a-token")
@@ -95,7 +99,7 @@ def test_unsupported_grant_type(make_sandbox: Callable[..., Sandbox], http: http
 
 
 def test_rotation_every_refresh_and_grace_then_invalid_grant(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox(refresh_grace_seconds=0.4)
     first = sb.info.refresh_token
@@ -112,7 +116,7 @@ def test_rotation_every_refresh_and_grace_then_invalid_grant(
 
 
 def test_rotation_every_n_refreshes(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox(refresh_rotation=3)
     token = sb.info.refresh_token
@@ -122,7 +126,9 @@ def test_rotation_every_n_refreshes(
     assert third != token
 
 
-def test_rotation_by_age(make_sandbox: Callable[..., Sandbox], http: httpx.Client) -> None:
+def test_rotation_by_age(
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
+) -> None:
     sb = make_sandbox(refresh_rotation="age:0.3")
     token = sb.info.refresh_token
     assert refresh(http, sb, token).json()["refresh_token"] == token
@@ -131,7 +137,7 @@ def test_rotation_by_age(make_sandbox: Callable[..., Sandbox], http: httpx.Clien
 
 
 def test_fixed_credentials_from_config(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox(client_id="my-app", client_secret="s3cret", refresh_token="AB11mine")
     assert (sb.info.client_id, sb.info.client_secret, sb.info.refresh_token) == (
@@ -193,7 +199,10 @@ def test_expire_access_tokens_then_refresh_recovers(
 
 
 def test_revoke_all_tokens(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox],
+    make_api: Callable[..., Api],
+    http: httpx.Client,
+    refresh: Callable[..., httpx.Response],
 ) -> None:
     sb = make_sandbox(realms=2)
     api = make_api(sb)
@@ -204,7 +213,7 @@ def test_revoke_all_tokens(
 
 
 def test_revoke_endpoint_kills_the_grant(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox()
     info = sb.info
@@ -244,7 +253,7 @@ def test_discovery_document_names_the_endpoints(
 
 
 def test_authorize_redirects_with_code_state_realm_then_code_grant(
-    make_sandbox: Callable[..., Sandbox], http: httpx.Client
+    make_sandbox: Callable[..., Sandbox], http: httpx.Client, refresh: Callable[..., httpx.Response]
 ) -> None:
     sb = make_sandbox()
     info = sb.info

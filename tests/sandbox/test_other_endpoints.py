@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-
-from sandbox_helpers import Api
+from typing import TYPE_CHECKING
 
 from qbo_backfill.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
 
 
 def _since(**delta: float) -> str:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sandbox_helpers import Api
 
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.sandbox.catalog import CATALOG
+
+if TYPE_CHECKING:
+    from tests.sandbox.conftest import Api
 
 
 def _ts(text: str) -> float:
