@@ -9,6 +9,8 @@ from qbo_backfill.windows import ExtractWindow
 
 # New and updated records do not move in this order; ties are broken by Id in QBO.
 STABLE_ORDER = "MetaData.CreateTime"
+# QBO leaves some fields out of `SELECT *` unless they are named: Item's Sku.
+EXTRA_FIELDS = {"Item": ", Sku"}
 
 
 def quote(value: str | date) -> str:
@@ -47,6 +49,7 @@ def count_query(entity: Entity, window: ExtractWindow) -> str:
 def page_query(entity: Entity, window: ExtractWindow, start_position: int, page_size: int) -> str:
     """One page of a window, in a stable order (STARTPOSITION counts from 1)."""
     return (
-        f"SELECT * FROM {entity.name}{where_clause(entity, window)} "
+        f"SELECT *{EXTRA_FIELDS.get(entity.name, '')} FROM {entity.name}"
+        f"{where_clause(entity, window)} "
         f"ORDERBY {STABLE_ORDER} STARTPOSITION {start_position} MAXRESULTS {page_size}"
     )

@@ -139,7 +139,8 @@ def test_rotated_refresh_token_is_kept_and_reused_by_another_process(
         first = run_cli(["backfill", "Customer"], env, tmp_path)
         assert first.returncode == 0, first.stderr
         # The environment still holds the original token, which rotation has killed:
-        # the second process must use the stored, newer one.
+        # the second process must use the stored, newer one once its access token is refused.
+        sb.expire_access_tokens()
         second = run_cli(["backfill", "Item"], env, tmp_path)
         assert second.returncode == 0, second.stderr
         oauth = sb.counters()["oauth"]
