@@ -1,0 +1,572 @@
+"""The glue Mage AI blocks call: run variables, Mage Secrets, and one library call per block.
+
+A pipeline `qb_<entity>_backfill` has three blocks, each a few lines:
+
+    qb_tokens_checker  -> check_token(kwargs)          the token works (a rotation is stored)
+    ingest_<entity>    -> ingest("Invoice", kwargs)     the backfill, chunk by chunk
+    export_<entity>    -> export("Invoice", kwargs)     source COUNT(*) vs the table, per window
+
+Rows never travel through Mage: the library streams each page into PostgreSQL and commits a
+chunk together with its ledger row, so a block returns at most one summary row per chunk.
+Everything a block needs is validated here first, because `mage run` silently falls back
+to the pipeline's default variables when `--runtime-vars` is not valid JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import psycopg
+
+from qbo_backfill import db, redact
+from qbo_backfill.engine import (
+    Backfill,
+    BackfillOptions,
+    BackfillResult,
+    require_credentials,
+    run_backfill,
+)
+from qbo_backfill.entities import Entity, EntityKind, resolve_entity
+from qbo_backfill.errors import (
+    ApiError,
+    BackfillError,
+    ConfigError,
+    ReauthorizeError,
+    RunFailed,
+)
+from qbo_backfill.ledger import Ledger
+from qbo_backfill.observer import SilentObserver
+from qbo_backfill.reconcile import WindowCheck, verify
+from qbo_backfill.settings import SecretLookup, Settings
+from qbo_backfill.tokens import TokenCipher, TokenStore
+from qbo_backfill.windows import ExtractWindow
+
+__all__ = [
+    "MAGE_SECRETS",
+    "BlockFailed",
+    "RunVariables",
+    "check_runtime_vars_json",
+    "check_token",
+    "export",
+    "ingest",
+    "load_settings",
+    "mage_secret_lookup",
+    "parse_run_variables",
+]
+
+# Mage Secret name (the seed's) -> `Settings` field. A test checks it against the library.
+MAGE_SECRETS: dict[str, str] = {
+    "qb_client_id": "client_id",
+    "qb_client_secret": "client_secret",
+    "qb_realm_id": "realm_id",
+    "qb_refresh_token": "refresh_token",
+    "pg_host": "pg_host",
+    "pg_port": "pg_port",
+    "pg_dbname": "pg_dbname",
+    "pg_user": "pg_user",
+    "pg_password": "pg_password",
+    "pg_schema": "schema",
+}
+_DATABASE_FIELDS = frozenset({"pg_host", "pg_port", "pg_dbname", "pg_user", "pg_password"})
+
+START_NAMES = ("start_date", "fecha_inicio")
+END_NAMES = ("end_date", "fecha_fin")
+DEFAULT_CHUNK_DAYS = 7  # the seed's weekly chunks
+DEFAULT_PAGE_SIZE = 100  # the seed's MAXRESULTS
+MAX_CHUNK_DAYS = 3660
+_EXAMPLE = '{"start_date": "2025-01-01", "end_date": "2026-01-01"}'
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+
+T = TypeVar("T")
+
+
+class BlockFailed(Exception):
+    """Why a block failed, as one line saying what to do; `exit_code` as the CLI's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Logger(Protocol):
+    def info(self, message: str, /) -> None: ...
+    def warning(self, message: str, /) -> None: ...
+    def error(self, message: str, /) -> None: ...
+
+
+class BlockLog:
+    """Finished lines to a block's log: Mage's `kwargs['logger']`, or a `logging.Logger`.
+
+    Mage's logger takes one finished message (no lazy %-arguments), so lines are built
+    before they are written; none is on a hot path (at most one per chunk or retry).
+    """
+
+    def __init__(self, target: _Logger) -> None:
+        self.target = target
+
+    def line(self, text: str) -> None:
+        self.target.info(text)
+
+    def warning_line(self, text: str) -> None:
+        self.target.warning(text)
+
+    def error_line(self, text: str) -> None:
+        self.target.error(text)
+
+
+# ---- run variables ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunVariables:
+    """A block's validated runtime variables. `window` is None for a list entity."""
+
+    window: ExtractWindow | None
+    chunk_days: int
+    page_size: int
+    force: bool
+
+    def options(self, entity: Entity) -> BackfillOptions:
+        """The library's options for one entity."""
+        return BackfillOptions(
+            entities=(entity,),
+            window=self.window or ExtractWindow.whole(),
+            chunk_days=self.chunk_days,
+            page_size=self.page_size,
+            force=self.force,
+        )
+
+    def describe(self, entity: Entity) -> str:
+        """One log line: what will be copied, with the end date's meaning spelled out."""
+        extras = f"chunk_days {self.chunk_days}, page_size {self.page_size}, force {self.force}"
+        if self.window is None:
+            return (
+                f"{entity.name} is a list entity: copied whole, inactive records included "
+                f"(start/end dates do not apply); {extras}"
+            )
+        last_day = self.window.end - timedelta(days=1)
+        return (
+            f"{entity.name} window {self.window} by TxnDate: the end date is exclusive, so the "
+            f"last day copied is {last_day}; {extras}"
+        )
+
+
+def parse_run_variables(
+    variables: Mapping[str, Any], entity: Entity, *, argv: Sequence[str] | None = None
+) -> RunVariables:
+    """Validate a block's runtime variables; a ConfigError names the first bad one.
+
+    Dates are `YYYY-MM-DD` (UTC): `start_date` (alias `fecha_inicio`) is inclusive and
+    `end_date` (alias `fecha_fin`) is exclusive, as everywhere in qbo-backfill: all of 2025
+    is 2025-01-01 to 2026-01-01. A transaction entity needs both; a list entity is copied
+    whole and ignores them (they are still checked).
+    """
+    check_runtime_vars_json(sys.argv if argv is None else argv)
+    start = _date_variable(variables, START_NAMES)
+    end = _date_variable(variables, END_NAMES)
+    return RunVariables(
+        window=_window(entity, start, end),
+        chunk_days=_int_variable(variables, "chunk_days", DEFAULT_CHUNK_DAYS, MAX_CHUNK_DAYS),
+        page_size=_int_variable(variables, "page_size", DEFAULT_PAGE_SIZE, 1000),
+        force=_bool_variable(variables, "force"),
+    )
+
+
+def check_runtime_vars_json(argv: Sequence[str]) -> None:
+    """Refuse a malformed `mage run --runtime-vars`: Mage itself would run with the defaults."""
+    text = _runtime_vars_argument(argv)
+    if text is None:
+        return
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"--runtime-vars is not valid JSON ({exc.msg} at character {exc.pos}); "
+            f"Mage would have run with the pipeline's default variables. Example: {_EXAMPLE}"
+        ) from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--runtime-vars must be a JSON object, e.g. {_EXAMPLE}")
+
+
+def _runtime_vars_argument(argv: Sequence[str]) -> str | None:
+    for index, arg in enumerate(argv):
+        if arg == "--runtime-vars":
+            return argv[index + 1] if index + 1 < len(argv) else ""
+        if arg.startswith("--runtime-vars="):
+            return arg.partition("=")[2]
+    return None
+
+
+def _given(variables: Mapping[str, Any], name: str) -> Any:
+    value = variables.get(name)
+    return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+
+def _date_variable(variables: Mapping[str, Any], names: tuple[str, str]) -> date | None:
+    found = {
+        name: _as_date(name, v) for name in names if (v := _given(variables, name)) is not None
+    }
+    values = set(found.values())
+    if len(values) > 1:
+        given = ", ".join(f"{name}={value}" for name, value in found.items())
+        raise ConfigError(f"{' and '.join(names)} are the same variable but differ: {given}")
+    return values.pop() if values else None
+
+
+def _as_date(name: str, value: Any) -> date:
+    # YAML (triggers.yaml) turns an unquoted 2025-01-01 into a date; JSON gives a string.
+    if isinstance(value, datetime):
+        raise ConfigError(f"{name} must be a date as YYYY-MM-DD (UTC), not a time: {value!r}")
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        parsed = date.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or len(text) != 10:  # fromisoformat also takes 20250101
+        raise ConfigError(f"{name} must be a date as YYYY-MM-DD (UTC), not {value!r}")
+    return parsed
+
+
+def _window(entity: Entity, start: date | None, end: date | None) -> ExtractWindow | None:
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(
+            f"end_date {end} must be after start_date {start} (the end date is exclusive: "
+            f"a single day D is start_date D, end_date D+1)"
+        )
+    if entity.kind is not EntityKind.TRANSACTION:
+        return None
+    if start is None or end is None:
+        missing = " and ".join(n for n, v in (("start_date", start), ("end_date", end)) if not v)
+        raise ConfigError(
+            f"{entity.name} needs the runtime variables start_date and end_date (YYYY-MM-DD, "
+            f"UTC; end_date exclusive); {missing} missing. Example: {_EXAMPLE}"
+        )
+    return ExtractWindow(start, end)
+
+
+def _int_variable(variables: Mapping[str, Any], name: str, default: int, maximum: int) -> int:
+    value = _given(variables, name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ConfigError(f"{name} must be a whole number from 1 to {maximum}, not {value!r}")
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= maximum:
+        raise ConfigError(f"{name} must be a whole number from 1 to {maximum}, not {value!r}")
+    return int(text)
+
+
+def _bool_variable(variables: Mapping[str, Any], name: str) -> bool:
+    value = variables.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+# ---- settings: Mage Secrets first, then the environment --------------------------------
+
+
+def mage_secret_lookup(get_secret: Callable[..., str | None] | None = None) -> SecretLookup:
+    """Mage's `get_secret_value` as a lookup: a missing or empty secret is None, quietly.
+
+    Outside Mage (no `mage_ai` installed) every lookup is None.
+    """
+    getter = get_secret if get_secret is not None else _mage_get_secret_value()
+
+    def lookup(name: str) -> str | None:
+        if getter is None:
+            return None
+        # suppress_warning: Mage prints a warning for every secret it lacks; most come
+        # from the environment instead, which is normal.
+        value = getter(name, suppress_warning=True)
+        return value.strip() or None if isinstance(value, str) else None
+
+    return lookup
+
+
+def _mage_get_secret_value() -> Callable[..., str | None] | None:
+    try:
+        from mage_ai.data_preparation.shared.secrets import get_secret_value
+    except ImportError:
+        return None
+    getter: Callable[..., str | None] = get_secret_value
+    return getter
+
+
+def load_settings(
+    lookup: SecretLookup | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    secrets_dir: Path = Path("/run/secrets"),
+) -> Settings:
+    """Settings for a block: Mage Secrets (the seed's names) first, then the environment,
+    then `/run/secrets`. No `.env` is read: in Mage the environment is the container's.
+
+    A Mage secret `pg_*` names the database, so it also sets aside `QBO_DATABASE_URL`;
+    the missing parts (say `PG_PASSWORD`) still come from the environment.
+    """
+    lookup = lookup if lookup is not None else mage_secret_lookup()
+    from_mage = {
+        field: value for name, field in MAGE_SECRETS.items() if (value := lookup(name)) is not None
+    }
+    env = dict(os.environ if environ is None else environ)
+    if from_mage.keys() & _DATABASE_FIELDS:
+        env.pop("QBO_DATABASE_URL", None)
+    settings = Settings.load(from_mage, environ=env, dotenv_path=None, secrets_dir=secrets_dir)
+    if settings.database_url is None:
+        raise ConfigError(
+            "no database for the pipeline: set the Mage secrets pg_host, pg_port, pg_dbname, "
+            "pg_user and pg_password (or PG_HOST... or QBO_DATABASE_URL in the environment)"
+        )
+    return settings
+
+
+# ---- the three blocks -----------------------------------------------------------------
+
+
+def check_token(
+    variables: Mapping[str, Any], *, settings: Settings | None = None
+) -> dict[str, str]:
+    """The token check block: a valid access token, refreshed and stored if needed.
+
+    The refresh token from `qb_refresh_token` is imported once; afterwards the stored,
+    rotated one is used, until a different token is put in the secret. Returns no token.
+    """
+    log = block_log(variables)
+    with _one_line_errors():
+        check_runtime_vars_json(sys.argv)
+        settings = settings or load_settings()
+        realm_id, credentials = require_credentials(settings)
+        store = TokenStore(
+            db.database_url(settings), settings.schema, TokenCipher.from_settings(settings)
+        )
+        imported = settings.refresh_token is not None and store.import_token(
+            realm_id, settings.environment, settings.refresh_token, force=False
+        )
+        try:
+            _, expires_at = store.access_token(realm_id, credentials, rejected=None)
+        except ReauthorizeError as exc:
+            raise ReauthorizeError(
+                f"{exc}. In Mage: put a new refresh token in the Mage secret qb_refresh_token "
+                f"(or QBO_REFRESH_TOKEN) and run the pipeline again"
+            ) from None
+    source = "qb_refresh_token, imported now" if imported else "the token store"
+    log.line(
+        f"QBO token OK for realm {realm_id} ({settings.environment}); refresh token from "
+        f"{source}; access token valid until {expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    return {
+        "realm_id": realm_id,
+        "environment": settings.environment,
+        "access_token_expires_at": expires_at.isoformat(),
+    }
+
+
+def ingest(
+    entity_name: str, variables: Mapping[str, Any], *, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """The loader block `ingest_<entity>`: the library's backfill, one chunk at a time.
+
+    Returns one row of figures per chunk (done earlier or now), never the records.
+    Raises BlockFailed when a chunk failed after its retries: run again to resume.
+    """
+    log = block_log(variables)
+    with _one_line_errors():
+        entity = resolve_entity(entity_name)
+        run = parse_run_variables(variables, entity)
+        settings = settings or load_settings()
+        log.line(run.describe(entity))
+        log.line(f"writing to {db.describe(settings)}, schema {settings.schema}")
+        result = _run_sync(run_backfill(settings, run.options(entity), BlockObserver(log)))
+        figures = _run_sync(_chunk_figures(settings, result))
+        _raise_if_failed(entity, result, figures)
+        for each in result.entities:
+            if each.status != "done":
+                log.warning_line(f"{each.entity}: {each.status}; the export block reconciles")
+        log.line(f"{entity.name}: {result.api_calls} API calls, {result.throttled} throttled")
+    return figures
+
+
+def export(
+    entity_name: str, variables: Mapping[str, Any], *, settings: Settings | None = None
+) -> list[dict[str, Any]]:
+    """The exporter block `export_<entity>`: reconcile every window; fail on a mismatch.
+
+    Per window: the source's COUNT(*) now, the rows the ledger says were extracted, and
+    the rows in the table. The figures are also kept in `qbo_backfill_verifications`.
+    """
+    log = block_log(variables)
+    with _one_line_errors():
+        entity = resolve_entity(entity_name)
+        run = parse_run_variables(variables, entity)
+        settings = settings or load_settings()
+        checks = _run_sync(_verify(settings, entity, run))
+        for check in checks:
+            (log.line if check.matched else log.error_line)(check_line(check))
+        bad = [c for c in checks if not c.matched]
+        if bad:
+            first = bad[0]
+            raise RunFailed(
+                f"{entity.name}: {len(bad)} of {len(checks)} windows do not reconcile; first "
+                f"{first.window}: source {first.source_count}, in database "
+                f"{first.rows_in_table}. Run the pipeline again with force=true to re-extract"
+            )
+        source = sum(c.source_count for c in checks)
+        in_table = sum(c.rows_in_table for c in checks)
+        log.line(
+            f"{entity.name}: {len(checks)} windows reconciled: source {source} = "
+            f"in database {in_table}"
+        )
+    return [check.as_dict() for check in checks]
+
+
+# ---- logging ------------------------------------------------------------------------
+
+
+def block_log(variables: Mapping[str, Any]) -> BlockLog:
+    """Mage's block logger when Mage passes one, else this module's logger."""
+    logger = variables.get("logger")
+    if logger is not None and all(hasattr(logger, m) for m in ("info", "warning", "error")):
+        return BlockLog(logger)
+    return BlockLog(logging.getLogger(__name__))
+
+
+class BlockObserver(SilentObserver):
+    """Writes the seed's metrics to the block log: one line per chunk, retry and failure."""
+
+    def __init__(self, log: BlockLog) -> None:
+        self.log = log
+
+    def entity_started(self, entity: str, run_id: int, chunks_total: int, chunks_done: int) -> None:
+        self.log.line(
+            f"{entity}: ledger run {run_id}, {chunks_total} chunks, {chunks_done} already done "
+            f"(skipped)"
+        )
+
+    def chunk_finished(self, entity: str, figures: dict[str, Any]) -> None:
+        self.log.line(chunk_line(entity, figures))
+
+    def chunk_failed(self, entity: str, window: str, error: str) -> None:
+        self.log.error_line(f"{entity} {window} failed: {redact.scrub(error)}")
+
+    def retrying(self, error: ApiError, wait_seconds: float) -> None:
+        self.log.warning_line(f"retry in {wait_seconds:.1f}s: {redact.scrub(str(error))}")
+
+    def entity_finished(self, entity: str, totals: dict[str, Any]) -> None:
+        self.log.line(
+            f"{entity}: {totals.get('status')}; {totals.get('chunks_done')}/"
+            f"{totals.get('chunks_total')} chunks done, rows extracted "
+            f"{totals.get('rows_extracted')}, source {totals.get('source_count')}, in database "
+            f"{totals.get('rows_in_table')}, mismatched windows {totals.get('mismatches')}"
+        )
+
+
+def chunk_line(entity: str, f: Mapping[str, Any]) -> str:
+    """A chunk's figures: rows extracted vs rows in the database, and the API's weather."""
+    match = "match" if f.get("matched") else "MISMATCH"
+    return (
+        f"{entity} {f.get('window')}: extracted {f.get('rows_extracted')} rows in "
+        f"{f.get('pages')} pages ({f.get('rows_inserted')} inserted, {f.get('rows_updated')} "
+        f"updated, {f.get('rows_unchanged')} unchanged); source {f.get('source_count_after')}, "
+        f"in database {f.get('rows_in_table')}: {match}; API calls {f.get('api_calls')}, "
+        f"retries {f.get('retries')}, throttled {f.get('throttled')}"
+    )
+
+
+def check_line(check: WindowCheck) -> str:
+    """A reconciled window, as the export block logs it."""
+    match = "match" if check.matched else "MISMATCH"
+    loaded = "unknown" if check.rows_loaded is None else check.rows_loaded
+    return (
+        f"{check.entity} {check.window}: source {check.source_count}, rows extracted "
+        f"{loaded}, in database {check.rows_in_table}: {match}"
+    )
+
+
+# ---- helpers ------------------------------------------------------------------------
+
+_CHUNK_COLUMNS = (
+    "status",
+    "pages",
+    "rows_extracted",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_quarantined",
+    "source_count_after",
+    "rows_in_table",
+    "matched",
+    "api_calls",
+    "retries",
+    "throttled",
+    "last_error",
+)
+
+
+async def _chunk_figures(settings: Settings, result: BackfillResult) -> list[dict[str, Any]]:
+    ledger = Ledger(settings.schema)
+    rows: list[dict[str, Any]] = []
+    async with await psycopg.AsyncConnection.connect(db.database_url(settings)) as conn:
+        for each in result.entities:
+            for row in await ledger.chunk_rows(conn, each.run_id):
+                rows.append(
+                    {"entity": each.entity, "run_id": each.run_id}
+                    | {"window_start": str(row["window_start"])}
+                    | {"window_end": str(row["window_end"])}
+                    | {name: row[name] for name in _CHUNK_COLUMNS}
+                )
+    return rows
+
+
+def _raise_if_failed(entity: Entity, result: BackfillResult, figures: list[dict[str, Any]]) -> None:
+    failed = [f for f in figures if f["status"] != "done"]
+    if not failed:
+        return
+    first = failed[0]
+    raise RunFailed(
+        f"{entity.name}: {len(failed)} of {len(figures)} chunks failed; first "
+        f"[{first['window_start']}, {first['window_end']}): {first['last_error']}. Run the "
+        f"pipeline again to resume: done chunks are skipped"
+    )
+
+
+async def _verify(settings: Settings, entity: Entity, run: RunVariables) -> list[WindowCheck]:
+    window = run.window or ExtractWindow.whole()
+    async with Backfill.open(settings, SilentObserver()) as job:
+        return await verify(job, (entity,), window, run.chunk_days)
+
+
+def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end, even where the caller already has a running loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """A library error leaves the block as one scrubbed line, without a long traceback."""
+    try:
+        yield
+    except BackfillError as exc:
+        raise BlockFailed(redact.scrub(str(exc)), exc.exit_code) from None
