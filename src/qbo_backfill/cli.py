@@ -370,7 +370,9 @@ def report_command(
         for path in report.write_all(evidence, out, buffer.getvalue(), render_html(evidence)):
             click.echo(f"wrote {path}")
     if fmt == "table":
-        console.print(*render.report_renderables(evidence))
+        # Piped or redirected, the table keeps its columns instead of a terminal's 80.
+        shown = console if console.is_terminal else Console(width=200)
+        shown.print(*render.report_renderables(evidence))
     elif out is None:
         rendered = {
             "json": report.to_json,

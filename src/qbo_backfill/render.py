@@ -73,33 +73,33 @@ def check_table(checks: Iterable[Any]) -> Table:
 
 
 def token_table(statuses: Iterable[Any], now: datetime | None = None) -> Table:
-    """`auth status`: dates and warnings only, never a token nor any part of one."""
+    """`auth status`: one block per realm, dates and warnings only, never a token nor any
+    part of one. Laid out vertically so it reads in an 80-column terminal."""
     now = now or datetime.now(UTC)
-    table = Table(title="stored tokens", title_justify="left")
-    for header in (
-        "realm",
-        "environment",
-        "access expires",
-        "refresh expires (rolling)",
-        "refresh hard expiry",
-        "last rotated",
-        "last refreshed",
-        "attention",
-    ):
-        table.add_column(header)
-    for s in statuses:
+    table = Table(title="stored tokens", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    for index, s in enumerate(statuses):
+        if index:
+            table.add_section()
         warnings = expiry_warnings(s, now)
+        for label, value in (
+            ("realm", f"{s.realm_id} ({s.environment})"),
+            ("access token expires", _when(s.access_expires_at, now)),
+            ("refresh token expires", _when(s.refresh_expires_at, now) + _ROLLING_NOTE),
+            ("refresh hard expiry", _when(s.refresh_hard_expires_at, now)),
+            ("last rotated", _when(s.rotated_at, now)),
+            ("last refreshed", _when(s.refreshed_at, now)),
+        ):
+            table.add_row(label, value)
         table.add_row(
-            s.realm_id,
-            s.environment,
-            _when(s.access_expires_at, now),
-            _when(s.refresh_expires_at, now),
-            _when(s.refresh_hard_expires_at, now),
-            _when(s.rotated_at),
-            _when(s.refreshed_at),
+            "attention",
             Text("\n".join(warnings), style="bold yellow") if warnings else Text("ok", "green"),
         )
     return table
+
+
+_ROLLING_NOTE = "\n(rolling: each refresh moves it)"
 
 
 def _when(value: datetime | None, now: datetime | None = None) -> str:
