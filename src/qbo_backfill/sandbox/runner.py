@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -238,6 +239,8 @@ def serve_forever(
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with Sandbox(config) as sandbox:
+            # The generated data lives as long as the process: keep the collector off it.
+            gc.freeze()
             out.write(sandbox.info.to_json() + "\n")
             out.flush()
             err.write(_summary(sandbox.info, config))

@@ -324,10 +324,10 @@ class _Api:
 
     def _run_query(self, realm: str, parsed: ParsedQuery) -> dict[str, Any]:
         store = self.state.companies[realm].store(parsed.entity.name)
-        ids = store.query_ids(parsed)
+        matches = store.query_rows(parsed)
         if parsed.count:
-            return count_body(len(ids))
-        rows = store.page(ids, parsed.start, parsed.max_results)
+            return count_body(len(matches))
+        rows = store.page(matches, parsed.start, parsed.max_results)
         if parsed.entity.name == "Item" and not parsed.with_sku:
             for row in rows:
                 row.pop("Sku", None)

@@ -13,7 +13,7 @@ import operator
 import re
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
 from typing import Any
 
@@ -119,7 +119,7 @@ class EntityStore:
         self.deleted: dict[int, float] = {}  # Id -> when it was deleted
         self.next_id = self.base_count + 1
         self.version = 0
-        self._cache: OrderedDict[tuple[Any, ...], array[int]] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
         self._amounts: array[int] | None = None
 
     # ---- reading single records -------------------------------------------------------
@@ -176,8 +176,8 @@ class EntityStore:
         return record_id in self.changed or record_id in self.deleted
 
     # ---- queries --------------------------------------------------------------------
-    def query_ids(self, query: ParsedQuery) -> array[int]:
-        """Ids matching the query's WHERE, in its ORDER, cached per store version."""
+    def query_rows(self, query: ParsedQuery) -> Sequence[int]:
+        """Rows (Id - 1) matching the query's WHERE, in its ORDER, cached per store version."""
         key = (*query.result_key(), query.mentions_active)
         hit = self._cache.get(key)
         if hit is not None:
@@ -188,23 +188,27 @@ class EntityStore:
             conditions.append(Condition(_ACTIVE, "=", (True,)))
         order = list(query.order) or [(_ID, False)]
         result = self._execute(conditions, order)
+        if isinstance(result, list):
+            # An array is compact and invisible to the garbage collector; a list of a
+            # million ints would be scanned on every full collection.
+            result = array("i", result)
         self._cache[key] = result
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
 
-    def page(self, ids: array[int], start: int, size: int) -> list[dict[str, Any]]:
-        """Full records for ids[start-1 : start-1+size]."""
-        return [self.get(record_id) for record_id in ids[start - 1 : start - 1 + size]]
+    def page(self, rows: Sequence[int], start: int, size: int) -> list[dict[str, Any]]:
+        """Full records for rows[start-1 : start-1+size]."""
+        return [self.get(row + 1) for row in rows[start - 1 : start - 1 + size]]
 
     def _execute(
         self, conditions: list[Condition], order: list[tuple[FieldSpec, bool]]
-    ) -> array[int]:
+    ) -> Sequence[int]:
         positions, index_name, consumed = self._candidates(conditions)
         rest = [c for c in conditions if id(c) not in consumed]
-        base_ids = self._filter_base(positions, rest)
+        base_rows = self._filter_base(positions, rest)
         extra = [
-            rid
+            rid - 1
             for rid, rec in self.changed.items()
             if rid not in self.deleted
             and all(_test(c.op, _payload_value(rec, c.field), c.values) for c in conditions)
@@ -213,25 +217,24 @@ class EntityStore:
         simple = not extra and all(f.name == "Id" and d == first_desc for f, d in order[1:])
         first_index = self._index_of(first)
         if not simple or first_index is None:
-            return array("q", self._sort([*base_ids, *extra], order))
+            return self._sort([*base_rows, *extra], order)
+        ordered: Sequence[int]
         if first_index == index_name:
-            ordered = base_ids
+            ordered = base_rows  # already in this index's order: a range or an array slice
         elif first_index == "natural":
-            ordered = sorted(base_ids)
+            ordered = base_rows if isinstance(base_rows, range) else sorted(base_rows)
         else:
-            ordered = self._in_index_order(first_index, base_ids)
-        if first_desc:
-            ordered.reverse()
-        return array("q", ordered)
+            ordered = self._in_index_order(first_index, base_rows)
+        return ordered[::-1] if first_desc else ordered
 
-    def _in_index_order(self, index: str, ids: list[int]) -> list[int]:
-        """Ids re-ordered by a permutation index: one pass over it, no comparisons."""
+    def _in_index_order(self, index: str, rows: Sequence[int]) -> list[int]:
+        """Rows re-ordered by a permutation index: one pass over it, no comparisons."""
         assert self.base is not None  # noqa: S101
         marks = bytearray(self.base_count)
-        for record_id in ids:
-            marks[record_id - 1] = 1
+        for row in rows:
+            marks[row] = 1
         perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
-        return [pos + 1 for pos in perm if marks[pos]]
+        return [row for row in perm if marks[row]]
 
     def _index_of(self, spec: FieldSpec) -> str | None:
         """Which sorted index serves this field: natural (Id order), txn, lut, or none."""
@@ -247,11 +250,11 @@ class EntityStore:
 
     def _candidates(
         self, conditions: list[Condition]
-    ) -> tuple[Iterable[int], str | None, set[int]]:
+    ) -> tuple[Sequence[int], str | None, set[int]]:
         """Base positions worth testing (narrowest bisect range), its index, conditions used."""
         if self.base is None or not self.base_count:
             return (), None, set()
-        best: tuple[int, str | None, Iterable[int], set[int]] = (
+        best: tuple[int, str | None, Sequence[int], set[int]] = (
             self.base_count + 1,
             None,
             range(self.base_count),
@@ -300,26 +303,28 @@ class EntityStore:
         )
         return lo, max(lo, hi)
 
-    def _slice(self, index: str, lo: int, hi: int) -> Iterable[int]:
+    def _slice(self, index: str, lo: int, hi: int) -> Sequence[int]:
         assert self.base is not None  # noqa: S101
         if index == "natural":
             return range(lo, hi)
         perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
         return perm[lo:hi]
 
-    def _filter_base(self, positions: Iterable[int], conditions: list[Condition]) -> list[int]:
+    def _filter_base(self, positions: Sequence[int], conditions: list[Condition]) -> Sequence[int]:
+        """Base rows among `positions` that pass the conditions and are not shadowed."""
         if self.base is None:
             return []
         shadow = bool(self.changed or self.deleted)
+        if not conditions and not shadow:
+            return positions
         tests = [(self._accessor(c.field), c.op, c.values) for c in conditions]
         out: list[int] = []
         append = out.append
         for pos in positions:
-            record_id = pos + 1
-            if shadow and self._shadowed(record_id):
+            if shadow and self._shadowed(pos + 1):
                 continue
             if all(_test(op, get(pos), values) for get, op, values in tests):
-                append(record_id)
+                append(pos)
         return out
 
     def _accessor(self, spec: FieldSpec) -> Callable[[int], Any]:
@@ -340,21 +345,22 @@ class EntityStore:
         build = base.build
         return lambda pos: _payload_value(build(pos), spec)
 
-    def _value_of(self, record_id: int, spec: FieldSpec) -> Any:
-        if record_id in self.changed:
-            return _payload_value(self.changed[record_id], spec)
-        return self._accessor(spec)(record_id - 1)
+    def _value_of(self, row: int, spec: FieldSpec) -> Any:
+        record = self.changed.get(row + 1)
+        if record is not None:
+            return _payload_value(record, spec)
+        return self._accessor(spec)(row)
 
-    def _sort(self, ids: list[int], order: list[tuple[FieldSpec, bool]]) -> list[int]:
+    def _sort(self, rows: list[int], order: list[tuple[FieldSpec, bool]]) -> list[int]:
         """Stable multi-key sort; ties fall back to Id in the first field's direction."""
-        ids.sort(reverse=order[0][1])
+        rows.sort(reverse=order[0][1])
         for spec, desc in reversed(order):
             if spec.name == "Id":
-                ids.sort(reverse=desc)
+                rows.sort(reverse=desc)
                 continue
-            values = {rid: self._value_of(rid, spec) for rid in ids}
-            ids.sort(key=lambda rid: _sort_key(values[rid]), reverse=desc)
-        return ids
+            values = {row: self._value_of(row, spec) for row in rows}
+            rows.sort(key=lambda row: _sort_key(values[row]), reverse=desc)
+        return rows
 
     # ---- change data capture and reports -------------------------------------------
     def changed_since(self, since: float) -> Iterator[tuple[float, dict[str, Any]]]:
