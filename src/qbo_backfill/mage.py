@@ -23,13 +23,13 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import psycopg
 
-from qbo_backfill import db, redact
+from qbo_backfill import db, query, redact
 from qbo_backfill.engine import (
     Backfill,
     BackfillOptions,
@@ -86,6 +86,11 @@ DEFAULT_CHUNK_DAYS = 7  # the seed's weekly chunks
 DEFAULT_PAGE_SIZE = 100  # the seed's MAXRESULTS
 MAX_CHUNK_DAYS = 3660
 _EXAMPLE = '{"start_date": "2025-01-01", "end_date": "2026-01-01"}'
+REAUTHORIZE_IN_MAGE = (
+    "In Mage: put a new refresh token in the Mage secret qb_refresh_token (or "
+    "QBO_REFRESH_TOKEN) and run the pipeline again; a token that differs from the one "
+    "imported before replaces the stored one"
+)
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 
@@ -344,39 +349,42 @@ def load_settings(
 def check_token(
     variables: Mapping[str, Any], *, settings: Settings | None = None
 ) -> dict[str, str]:
-    """The token check block: a valid access token, refreshed and stored if needed.
+    """The token check block: QBO accepts our token for the realm, before any extraction.
 
     The refresh token from `qb_refresh_token` is imported once; afterwards the stored,
-    rotated one is used, until a different token is put in the secret. Returns no token.
+    rotated one is used, until a different token is put in the secret. One authenticated
+    COUNT query proves the token, the realm and the environment; an expired access token
+    is refreshed first and the rotated refresh token stored. Returns no token.
     """
     log = block_log(variables)
     with _one_line_errors():
         check_runtime_vars_json(sys.argv)
         settings = settings or load_settings()
-        realm_id, credentials = require_credentials(settings)
+        realm_id, _ = require_credentials(settings)
         store = TokenStore(
             db.database_url(settings), settings.schema, TokenCipher.from_settings(settings)
         )
         imported = settings.refresh_token is not None and store.import_token(
             realm_id, settings.environment, settings.refresh_token, force=False
         )
-        try:
-            _, expires_at = store.access_token(realm_id, credentials, rejected=None)
-        except ReauthorizeError as exc:
-            raise ReauthorizeError(
-                f"{exc}. In Mage: put a new refresh token in the Mage secret qb_refresh_token "
-                f"(or QBO_REFRESH_TOKEN) and run the pipeline again"
-            ) from None
+        _run_sync(_probe(settings))
+        expiry = next((s.access_expires_at for s in store.status() if s.realm_id == realm_id), None)
+    expires = f"{expiry.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if expiry else "unknown"
     source = "qb_refresh_token, imported now" if imported else "the token store"
     log.line(
-        f"QBO token OK for realm {realm_id} ({settings.environment}); refresh token from "
-        f"{source}; access token valid until {expires_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"QBO accepted the token for realm {realm_id} ({settings.environment}); refresh token "
+        f"from {source}; access token valid until {expires}"
     )
     return {
         "realm_id": realm_id,
         "environment": settings.environment,
-        "access_token_expires_at": expires_at.isoformat(),
+        "access_token_expires_at": expires,
     }
+
+
+async def _probe(settings: Settings) -> None:
+    async with Backfill.open(settings, SilentObserver()) as job:
+        await job.client.count(query.count_query(resolve_entity("Customer"), ExtractWindow.whole()))
 
 
 def ingest(
@@ -441,11 +449,24 @@ def export(
 
 
 def block_log(variables: Mapping[str, Any]) -> BlockLog:
-    """Mage's block logger when Mage passes one, else this module's logger."""
+    """Mage's block logger when Mage passes one, else stderr."""
     logger = variables.get("logger")
     if logger is not None and all(hasattr(logger, m) for m in ("info", "warning", "error")):
         return BlockLog(logger)
-    return BlockLog(logging.getLogger(__name__))
+    return BlockLog(_stderr_logger())
+
+
+def _stderr_logger() -> logging.Logger:
+    """`mage run` passes blocks no logger: write to stderr, which it shows as it goes."""
+    logger = logging.getLogger(__name__)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(redact.RedactingFilter())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
 
 
 class BlockObserver(SilentObserver):
@@ -569,4 +590,7 @@ def _one_line_errors() -> Iterator[None]:
     try:
         yield
     except BackfillError as exc:
-        raise BlockFailed(redact.scrub(str(exc)), exc.exit_code) from None
+        message = str(exc)
+        if isinstance(exc, ReauthorizeError):
+            message += f". {REAUTHORIZE_IN_MAGE}"
+        raise BlockFailed(redact.scrub(message), exc.exit_code) from None
