@@ -13,12 +13,12 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
+from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill import login
 from qbo_backfill.errors import ConfigError, ReauthorizeError
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.tokens import TokenStore
-from tests.operator.conftest import AssertNoSecrets, Cli, stored_secrets
 
 pytestmark = pytest.mark.db
 
@@ -54,9 +54,7 @@ def token_rows(database_url: str, schema: str) -> int:
         if not exists or not exists[0]:
             return 0
         row = conn.execute(
-            sql.SQL("SELECT count(*) FROM {}").format(
-                sql.Identifier(schema, "qbo_backfill_tokens")
-            )
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "qbo_backfill_tokens"))
         ).fetchone()
     return int(row[0]) if row else 0
 
