@@ -1,0 +1,138 @@
+"""Settings in a Mage block: Mage Secrets under the seed's names first, then the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qbo_backfill.errors import ConfigError
+from qbo_backfill.mage import MAGE_SECRETS, load_settings, mage_secret_lookup
+from qbo_backfill.settings import Secret, Settings
+
+ENV = {
+    "QBO_CLIENT_ID": "env-client",
+    "QBO_CLIENT_SECRET": "env-secret-value",
+    "QBO_REALM_ID": "111",
+    "QBO_REFRESH_TOKEN": "env-refresh-token",
+    "QBO_DATABASE_URL": "postgresql://envuser@envhost:5432/envdb",
+}
+SEED_NAMES = {
+    "qb_client_id",
+    "qb_client_secret",
+    "qb_realm_id",
+    "qb_refresh_token",
+    "pg_host",
+    "pg_port",
+    "pg_dbname",
+    "pg_user",
+    "pg_password",
+    "pg_schema",
+}
+
+
+class FakeMageSecrets:
+    """Mage's `get_secret_value(name, ..., suppress_warning=...)`: None when missing."""
+
+    def __init__(self, values: dict[str, str | None]) -> None:
+        self.values = values
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, name: str, **kwargs: Any) -> str | None:
+        self.calls.append((name, kwargs))
+        return self.values.get(name)
+
+
+def load(secrets: dict[str, str | None], env: dict[str, str], tmp_path: Path) -> Settings:
+    lookup = mage_secret_lookup(FakeMageSecrets(secrets))
+    return load_settings(lookup, environ=env, secrets_dir=tmp_path / "no-secrets")
+
+
+def test_the_secret_names_are_the_seeds() -> None:
+    assert set(MAGE_SECRETS) == SEED_NAMES
+
+
+@pytest.mark.parametrize("name", sorted(SEED_NAMES))
+def test_each_secret_maps_to_the_field_the_library_reads_it_into(name: str) -> None:
+    # The library's own lookup by seed name is the reference: both must land in one field.
+    # A pg_* part shows only in the database URL, which needs a host.
+    base = {"pg_host": "db.example"} if name.startswith("pg_") and name != "pg_schema" else {}
+    value = "5433" if name == "pg_port" else "42" if name == "qb_realm_id" else "some-value-1"
+    given = base | {name: value}
+    by_library = Settings.load(
+        environ={}, dotenv_path=None, secret_lookup=given.get, secrets_dir=Path("/none")
+    )
+    overrides = {MAGE_SECRETS[n]: v for n, v in given.items()}
+    by_glue = Settings.load(overrides, environ={}, dotenv_path=None, secrets_dir=Path("/none"))
+    without = Settings.load(
+        environ={}, dotenv_path=None, secret_lookup=base.get, secrets_dir=Path("/none")
+    )
+    assert by_glue == by_library
+    assert by_library != without
+
+
+def test_mage_secrets_win_over_the_environment(tmp_path: Path) -> None:
+    secrets = {
+        "qb_client_id": "mage-client",
+        "qb_client_secret": "mage-secret-value",
+        "qb_realm_id": "222",
+        "qb_refresh_token": "mage-refresh-token",
+    }
+    settings = load(secrets, ENV, tmp_path)
+    assert settings.client_id == "mage-client"
+    assert settings.client_secret == Secret("mage-secret-value")
+    assert settings.realm_id == "222"
+    assert settings.refresh_token == Secret("mage-refresh-token")
+
+
+def test_the_environment_fills_what_mage_lacks(tmp_path: Path) -> None:
+    settings = load({"qb_realm_id": "333", "qb_client_secret": ""}, ENV, tmp_path)
+    assert settings.realm_id == "333"
+    assert settings.client_id == "env-client"
+    assert settings.client_secret == Secret("env-secret-value")  # an empty secret is missing
+    assert settings.database_url == Secret(ENV["QBO_DATABASE_URL"])
+
+
+def test_a_mage_pg_secret_names_the_database_over_qbo_database_url(tmp_path: Path) -> None:
+    secrets = {"pg_host": "postgres", "pg_dbname": "qbo", "pg_user": "mage", "pg_schema": "raw"}
+    settings = load(secrets, ENV | {"PG_PASSWORD": "pw-from-env"}, tmp_path)
+    assert settings.database_url == Secret("postgresql://mage:pw-from-env@postgres:5432/qbo")
+    assert settings.schema == "raw"
+
+
+def test_no_database_is_a_clear_error_not_the_embedded_server(tmp_path: Path) -> None:
+    env = {k: v for k, v in ENV.items() if k != "QBO_DATABASE_URL"}
+    with pytest.raises(ConfigError, match="set the Mage secrets pg_host"):
+        load({}, env, tmp_path)
+
+
+def test_no_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_text("QBO_REALM_ID=999\n")
+    monkeypatch.chdir(tmp_path)
+    assert load({}, ENV, tmp_path).realm_id == "111"
+
+
+def test_the_lookup_asks_mage_quietly_and_treats_empty_as_missing() -> None:
+    fake = FakeMageSecrets({"qb_client_id": "  abc  ", "qb_realm_id": "", "pg_host": None})
+    lookup = mage_secret_lookup(fake)
+    assert lookup("qb_client_id") == "abc"
+    assert lookup("qb_realm_id") is None
+    assert lookup("pg_host") is None
+    assert lookup("qb_refresh_token") is None
+    assert all(kwargs == {"suppress_warning": True} for _, kwargs in fake.calls)
+
+
+def test_outside_mage_every_lookup_is_none() -> None:
+    try:
+        import mage_ai  # noqa: F401
+    except ImportError:
+        assert mage_secret_lookup()("qb_client_id") is None
+    else:
+        pytest.skip("mage_ai is installed here; the Mage CI job covers the real lookup")
+
+
+def test_settings_never_print_secrets(tmp_path: Path) -> None:
+    settings = load({"qb_client_secret": "mage-secret-value"}, ENV, tmp_path)
+    assert "mage-secret-value" not in repr(settings)
+    assert "env-refresh-token" not in repr(settings)
