@@ -25,6 +25,8 @@ class Company:
             name: EntityStore(info, data.bases.get(name)) for name, info in CATALOG.items()
         }
         self.stores["CompanyInfo"].put(data.company_info)
+        for base in data.bases.values():
+            base.build_indexes()  # now, so the first query of a run does not pay for them
 
     def store(self, entity: str) -> EntityStore:
         """The store of an entity; KeyError for a name QBO does not know."""

@@ -143,6 +143,12 @@ class BaseData:
     _lut_perm: array[int] | None = None
     _txn_perm: array[int] | None = None
 
+    def build_indexes(self) -> None:
+        """Sort the permutation indexes (they are otherwise built on first use)."""
+        _ = self.lut_perm
+        if self.txn is not None:
+            _ = self.txn_perm
+
     @property
     def lut_perm(self) -> array[int]:
         """Positions ordered by (LastUpdatedTime, Id)."""

@@ -223,6 +223,8 @@ class EntityStore:
             ordered = base_rows  # already in this index's order: a range or an array slice
         elif first_index == "natural":
             ordered = base_rows if isinstance(base_rows, range) else sorted(base_rows)
+        elif isinstance(base_rows, range) and len(base_rows) == self.base_count:
+            ordered = self._perm(first_index)  # every row: the index is the answer
         else:
             ordered = self._in_index_order(first_index, base_rows)
         return ordered[::-1] if first_desc else ordered
@@ -233,8 +235,11 @@ class EntityStore:
         marks = bytearray(self.base_count)
         for row in rows:
             marks[row] = 1
-        perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
-        return [row for row in perm if marks[row]]
+        return [row for row in self._perm(index) if marks[row]]
+
+    def _perm(self, index: str) -> array[int]:
+        assert self.base is not None  # noqa: S101
+        return self.base.txn_perm if index == "txn" else self.base.lut_perm
 
     def _index_of(self, spec: FieldSpec) -> str | None:
         """Which sorted index serves this field: natural (Id order), txn, lut, or none."""
@@ -304,11 +309,9 @@ class EntityStore:
         return lo, max(lo, hi)
 
     def _slice(self, index: str, lo: int, hi: int) -> Sequence[int]:
-        assert self.base is not None  # noqa: S101
         if index == "natural":
             return range(lo, hi)
-        perm = self.base.txn_perm if index == "txn" else self.base.lut_perm
-        return perm[lo:hi]
+        return self._perm(index)[lo:hi]
 
     def _filter_base(self, positions: Sequence[int], conditions: list[Condition]) -> Sequence[int]:
         """Base rows among `positions` that pass the conditions and are not shadowed."""
