@@ -322,7 +322,7 @@ class LiveProgress(SilentObserver):
                 _status_cell(p),
             )
         wait = self.waiting_until - now
-        if wait <= 0:
+        if wait < 0.5:  # shown as whole seconds: "waiting 0s" says nothing
             return table
         note = Text(f"waiting {wait:.0f}s, {self.wait_reason}", style="yellow")
         return Group(table, note)
