@@ -144,7 +144,7 @@ class AuthServer:
         entry = self._codes.pop(code, None)
         if entry is None or entry.expires_at < now:
             raise GrantError("invalid_grant", 400, "Incorrect or invalid authorization code")
-        if redirect_uri is not None and redirect_uri != entry.redirect_uri:
+        if redirect_uri != entry.redirect_uri:
             raise GrantError("invalid_grant", 400, "redirect_uri does not match the authorization")
         token = _new_refresh_token()
         chain = _Chain(entry.realm, now, token, now)
