@@ -137,6 +137,8 @@ def test_fault_spec_parsing() -> None:
     spec = FaultSpec.parse("500=0.1, 429=0.2,burst=5,slow_seconds=0.5,seed=9")
     assert spec.rates == {"500": 0.1, "429": 0.2}
     assert (spec.burst, spec.slow_seconds, spec.seed) == (5, 0.5, 9)
+    assert spec.retry_after is None
+    assert FaultSpec.parse("retry_after=30").retry_after == 30
     assert FaultSpec.parse("").rates == {}
 
 
@@ -203,6 +205,17 @@ def test_fault_429_burst(
     api.sb.set_faults("")
     assert _statuses(api, 3) == [429, 429, 200]  # the burst outlives the spec change
     assert _realm_counters(api.sb)["faults"]["429"] == 3
+
+
+def test_retry_after_header_on_request(
+    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    sb = make_sandbox(rate_limit_per_min=1, faults="retry_after=60")
+    api = make_api(sb)
+    assert _statuses(api, 2) == [200, 429]
+    assert api.query(COUNT).headers["Retry-After"] == "60"
+    sb.set_faults("xml429=1,retry_after=2.5")
+    assert api.query(COUNT).headers["Retry-After"] == "2.5"
 
 
 def test_fault_xml429(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> None:

@@ -485,10 +485,10 @@ class _Api:
             if limiter.burst_left > 0:
                 limiter.burst_left -= 1
                 _count_fault(limiter, "429")
-                return json_response(throttle_fault(), status=429)
+                return self._throttled()
             if not limiter.admit(now, batch=kind == "batch"):
                 limiter.counters.throttled += 1
-                return json_response(throttle_fault(), status=429)
+                return self._throttled()
             try:
                 return await self._admitted(request, limiter, sequence, run)
             finally:
@@ -517,15 +517,27 @@ class _Api:
             return await _truncate(request, response, cut_connection=spare >= 0.5)
         return response
 
+    def _throttled(self) -> web.Response:
+        """The ThrottleExceeded answer; with `retry_after` in the fault spec, a Retry-After."""
+        response = json_response(throttle_fault(), status=429)
+        retry_after = self.state.faults.retry_after
+        if retry_after is not None:
+            response.headers["Retry-After"] = f"{retry_after:g}"
+        return response
+
     async def _early_fault(
         self, request: web.Request, limiter: RealmLimiter, kind: str
     ) -> web.StreamResponse | None:
         """Answer a fault that replaces the response; None for those that only alter it."""
         if kind in _REPLACING_FAULTS:
-            return _REPLACING_FAULTS[kind]()
+            response = _REPLACING_FAULTS[kind]()
+            retry_after = self.state.faults.retry_after
+            if kind == "xml429" and retry_after is not None:
+                response.headers["Retry-After"] = f"{retry_after:g}"
+            return response
         if kind == "429":
             limiter.burst_left = self.state.faults.burst
-            return json_response(throttle_fault(), status=429)
+            return self._throttled()
         if kind == "slow":
             await asyncio.sleep(self.state.faults.slow_seconds)
         elif kind == "reset":
