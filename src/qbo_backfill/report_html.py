@@ -21,6 +21,7 @@ __all__ = ["render_html"]
 
 WIDTH, HEIGHT = 900, 240
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 16, 40
+MAX_BAR = 80.0
 COLORS = {"rows": "#3b6ea8", "source": "#8a9bb0", "loaded": "#2e8b57", "bad": "#c0392b"}
 
 
@@ -128,9 +129,10 @@ def _chunks_table(run: RunReport) -> str:
         f"</th><th>{totals['duration_ms'] / 1000:.1f}</th><th></th></tr>"
     )
     return (
-        "<details open><summary>chunk windows</summary><table class='chunks sortable'>"
+        "<details open><summary>chunk windows</summary><div class='scroll'>"
+        "<table class='chunks sortable'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody><tfoot>{foot}</tfoot></table>"
-        "</details>"
+        "</div></details>"
     )
 
 
@@ -242,14 +244,14 @@ def _window_labels(run: RunReport) -> list[str]:
 def _rows_chart(run: RunReport) -> str:
     values = [int(c["rows_extracted"] or 0) for c in run.chunks]
     frame = _Frame(len(values), _nice_top(max(values, default=0)))
-    width = frame.plot_width / max(len(values), 1)
+    width, left = _group(frame)
     marks = [
         _bar(
             frame,
             i,
             v,
-            width * 0.8,
-            width * 0.1,
+            width,
+            left,
             COLORS["rows"],
             f"{_window_label(c)}: {v} rows extracted in {c['pages']} pages",
         )
@@ -263,14 +265,14 @@ def _source_chart(run: RunReport) -> str:
         (int(c["source_count_after"] or 0), int(c["rows_in_table"] or 0), c) for c in run.chunks
     ]
     frame = _Frame(len(pairs), _nice_top(max((max(s, t) for s, t, _ in pairs), default=0)))
-    width = frame.plot_width / max(len(pairs), 1)
+    width, left = _group(frame)
     marks = []
     for i, (source, loaded, chunk) in enumerate(pairs):
         bad = chunk.get("matched") is False or source != loaded
         label = f"{_window_label(chunk)}: source {source}, in table {loaded}"
-        marks.append(_bar(frame, i, source, width * 0.4, width * 0.1, COLORS["source"], label))
+        marks.append(_bar(frame, i, source, width / 2, left, COLORS["source"], label))
         color = COLORS["bad"] if bad else COLORS["loaded"]
-        marks.append(_bar(frame, i, loaded, width * 0.4, width * 0.5, color, label))
+        marks.append(_bar(frame, i, loaded, width / 2, left + width / 2, color, label))
     legend = (
         f"<g class='legend'><rect x='{PAD_LEFT}' y='2' width='10' height='10' "
         f"fill='{COLORS['source']}'/><text x='{PAD_LEFT + 14}' y='11'>source COUNT(*)</text>"
@@ -304,21 +306,30 @@ def _rate_chart(points: list[RatePoint], limit: int, configured: int) -> str:
             f"<title>{_ts(p.at)}: {p.per_minute:.0f} requests/min</title></circle>"
             for i, p in enumerate(points)
         ]
-    for value, css, text in (
-        (limit, "limit", "Intuit limit"),
-        (configured, "configured", "configured"),
+    # The two limits are often close (500 and 490): one label above its line, one below.
+    for value, css, text, dy in (
+        (limit, "limit", "Intuit limit", -4),
+        (configured, "configured", "configured", 12),
     ):
         y = frame.y(value)
         lines.append(
             f"<line class='{css}' x1='{PAD_LEFT}' y1='{y:.1f}' x2='{WIDTH - PAD_RIGHT}' "
             f"y2='{y:.1f}'/>"
-            f"<text class='tick' x='{WIDTH - PAD_RIGHT}' y='{y - 4:.1f}' text-anchor='end'>"
+            f"<text class='tick' x='{WIDTH - PAD_RIGHT}' y='{y + dy:.1f}' text-anchor='end'>"
             f"{text} {value}/min</text>"
         )
     labels = [p.at.strftime("%H:%M:%S") for p in points] or [""]
     if len(labels) > 1:
         labels = labels[:-1]  # x() spans count - 1 intervals: label the interval starts
     return _svg("request-rate", "Requests per minute over time", frame, marks, labels, lines)
+
+
+def _group(frame: _Frame) -> tuple[float, float]:
+    """Width of one window's bars and their offset in its slot: 80% of the slot, but never
+    wider than MAX_BAR, so a single window (a list entity) does not fill the chart."""
+    slot = frame.plot_width / max(frame.count, 1)
+    width = min(slot * 0.8, MAX_BAR)
+    return width, (slot - width) / 2
 
 
 def _bar(
@@ -469,7 +480,8 @@ section.run { border-top: 1px solid #d8dee6; margin-top: 24px; }
 .card .value { font-size: 16px; font-weight: 600; }
 table { border-collapse: collapse; margin: 8px 0; background: #fff; }
 th, td { border: 1px solid #d8dee6; padding: 3px 8px; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child, table.checks td { text-align: left; }
+th:first-child, td:first-child, table.checks th, table.checks td { text-align: left; }
+.scroll { overflow-x: auto; }
 table.checks td:last-child { white-space: normal; }
 table.sortable thead th { cursor: pointer; background: #eef2f6; }
 tr.bad td, td.bad { background: #fbe4e1; }
