@@ -98,23 +98,32 @@ def test_serve_with_several_realms_lists_them() -> None:
     assert info["refresh_tokens"][info["realm_id"]] == "AB11fixed" == info["refresh_token"]
 
 
+def test_bad_option_exits_2_with_one_line_from_a_real_process() -> None:
+    result = subprocess.run(
+        [*SERVE, "--port", "abc"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "Error: Invalid value for '--port': 'abc' is not a valid integer."
+    ]
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--port", "abc"], "--port"),
         (["--faults", "boom=1"], "unknown kind"),
         (["--refresh-rotation", "sometimes"], "refresh_rotation"),
         (["--realms", "0"], "realms"),
         (["--invoice-start", "2025-02-30"], "--invoice-start"),
         (["--no-such-option"], "--no-such-option"),
         (["--max-in-flight", "-1"], "max_in_flight"),
+        (["--invoice-start", "2026-01-01", "--invoice-end", "2025-01-01"], "invoice_end"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args: list[str], fragment: str) -> None:
-    result = subprocess.run(
-        [*SERVE, "--port", "0", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 2
+    result = CliRunner(mix_stderr=False).invoke(sandbox_group, ["serve", "--port", "0", *args])
+    assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
