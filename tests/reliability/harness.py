@@ -1,0 +1,269 @@
+"""Shared pieces of the reliability tests and harnesses: a sandbox in its own process, the
+CLI as a subprocess, and exact comparisons of the raw tables with the sandbox's records."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from qbo_backfill.oauth import ClientCredentials, refresh_grant
+from qbo_backfill.settings import Secret
+from qbo_backfill.tokens import TOKEN_TABLE, TokenCipher
+
+QBO = [sys.executable, "-m", "qbo_backfill"]
+ENTITIES = ("Customer", "Item", "Invoice")
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class SandboxProcess:
+    """`python -m qbo_backfill.sandbox serve` in a process of its own, and its admin API."""
+
+    args: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+    process: subprocess.Popen[str] | None = None
+
+    def start(self) -> SandboxProcess:
+        command = [sys.executable, "-m", "qbo_backfill.sandbox", "serve", "--port", "0"]
+        self.process = subprocess.Popen(
+            [*command, *self.args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=10)
+            raise RuntimeError(f"sandbox did not start (exit {self.process.returncode})")
+        self.info = json.loads(line)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+    def admin(self, method: str, path: str, body: Any = None) -> Any:
+        url = self.info["base_url"] + "/_sandbox" + path
+        response = httpx.request(method, url, json=body, timeout=120)
+        response.raise_for_status()
+        return response.json()
+
+    def records(self, entity: str) -> dict[int, dict[str, Any]]:
+        """id -> record, inactive included, as the sandbox holds them."""
+        body = self.admin("GET", f"/realms/{self.info['realm_id']}/{entity}")
+        return {int(r["Id"]): r for r in body["records"]}
+
+    def counters(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.admin("GET", "/counters")
+        return result
+
+    def set_faults(self, spec: str) -> None:
+        self.admin("POST", "/faults", {"spec": spec})
+
+    def current_refresh_token(self) -> str:
+        return str(self.admin("GET", "/tokens")["refresh_tokens"][self.info["realm_id"]])
+
+
+@contextmanager
+def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
+    sandbox = SandboxProcess(list(args)).start()
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+def cli_env(
+    info: dict[str, Any], database_url: str, schema: str, home: Path, **extra: str
+) -> dict[str, str]:
+    """A complete, explicit environment for the CLI: nothing leaks in from the caller's."""
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO / "src"),
+        "QBO_CLIENT_ID": info["client_id"],
+        "QBO_CLIENT_SECRET": info["client_secret"],
+        "QBO_REALM_ID": info["realm_id"],
+        "QBO_REFRESH_TOKEN": info["refresh_token"],
+        "QBO_API_BASE_URL": info["base_url"],
+        "QBO_TOKEN_URL": info["token_url"],
+        "QBO_DATABASE_URL": database_url,
+        "QBO_SCHEMA": schema,
+        "QBO_HOME": str(home),
+        "QBO_BACKOFF_SECONDS": "0.01",
+        "QBO_THROTTLE_WAIT_SECONDS": "0.2",
+        "QBO_REQUESTS_PER_MINUTE": "60000",
+    }
+    return env | extra
+
+
+def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*QBO, *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 280
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*QBO, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+# ---- comparisons --------------------------------------------------------------------------
+
+
+@dataclass
+class Comparison:
+    """How a raw table differs from the sandbox: every count must be 0 for an exact copy."""
+
+    entity: str
+    compared: int = 0
+    missing: list[int] = field(default_factory=list)
+    extra: list[int] = field(default_factory=list)
+    different: list[int] = field(default_factory=list)
+    inactive: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.extra or self.different)
+
+    def summary(self) -> str:
+        return (
+            f"{self.entity}: {self.compared} compared, missing {self.missing[:5]}"
+            f"({len(self.missing)}), extra {self.extra[:5]}({len(self.extra)}), "
+            f"different {self.different[:5]}({len(self.different)})"
+        )
+
+
+def table_payloads(database_url: str, schema: str, entity: str) -> dict[int, Any]:
+    table = sql.Identifier(schema, f"qb_{entity.lower()}")
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(sql.SQL("SELECT id, payload FROM {}").format(table)).fetchall()
+    return {int(row[0]): row[1] for row in rows}
+
+
+def compare(sandbox: SandboxProcess, database_url: str, schema: str, entity: str) -> Comparison:
+    """Ids and whole payloads of the table against the sandbox's records."""
+    source = sandbox.records(entity)
+    table = table_payloads(database_url, schema, entity)
+    result = Comparison(entity, compared=len(source))
+    result.missing = sorted(set(source) - set(table))
+    result.extra = sorted(set(table) - set(source))
+    result.different = sorted(i for i in set(source) & set(table) if source[i] != table[i])
+    result.inactive = sum(1 for r in source.values() if r.get("Active") is False)
+    return result
+
+
+def duplicate_ids(database_url: str, schema: str, entity: str) -> int:
+    """Rows beyond one per (realm, id): the primary key makes this 0 unless it was dropped."""
+    table = sql.Identifier(schema, f"qb_{entity.lower()}")
+    query = sql.SQL("SELECT count(*) - count(DISTINCT (realm_id, id)) FROM {}").format(table)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(query).fetchone()
+    return int(row[0]) if row else 0
+
+
+def done_chunks_without_rows(database_url: str, schema: str) -> list[str]:
+    """Done chunks whose recorded rows are not in the table for their window.
+
+    For each done chunk of the newest run per entity: the ledger's `rows_in_table` and
+    `source_count_after` must equal the rows the table holds in that window now (the data
+    does not change during these runs), and `matched` must be true.
+    """
+    chunks = sql.Identifier(schema, "qbo_backfill_chunks")
+    runs = sql.Identifier(schema, "qbo_backfill_runs")
+    problems: list[str] = []
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT c.entity, c.window_start, c.window_end, c.rows_in_table, "
+                "c.source_count_after, c.matched, c.rows_quarantined "
+                "FROM {} c JOIN {} r USING (run_id) WHERE c.status = 'done'"
+            ).format(chunks, runs)
+        ).fetchall()
+        for entity, start, end, in_table, source, matched, quarantined in rows:
+            actual = _rows_in_window(conn, schema, entity, start, end)
+            if not matched or in_table != actual or source != actual + quarantined:
+                problems.append(
+                    f"{entity} [{start}, {end}): ledger rows_in_table={in_table} "
+                    f"source={source} matched={matched}, table holds {actual}"
+                )
+    return problems
+
+
+def _rows_in_window(
+    conn: psycopg.Connection, schema: str, entity: str, start: Any, end: Any
+) -> int:
+    table = sql.Identifier(schema, f"qb_{entity.lower()}")
+    if start.year <= 1900:  # a list entity taken whole
+        query = sql.SQL("SELECT count(*) FROM {}").format(table)
+        row = conn.execute(query).fetchone()
+    else:
+        query = sql.SQL(
+            "SELECT count(*) FROM {} WHERE payload->>'TxnDate' >= %s AND payload->>'TxnDate' < %s"
+        ).format(table)
+        row = conn.execute(query, (start.isoformat(), end.isoformat())).fetchone()
+    return int(row[0]) if row else 0
+
+
+def stored_refresh_token(database_url: str, schema: str, realm_id: str, key: str) -> str:
+    """The refresh token the store holds, decrypted with the run's QBO_TOKEN_KEY."""
+    table = sql.Identifier(schema, TOKEN_TABLE)
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            sql.SQL("SELECT refresh_token_enc FROM {} WHERE realm_id = %s").format(table),
+            (realm_id,),
+        ).fetchone()
+    assert row is not None, "no token stored"
+    return TokenCipher(Secret(key)).decrypt(row[0]).reveal()
+
+
+def refresh_token_works(sandbox: SandboxProcess, token: str) -> bool:
+    """Spend the token at the sandbox's token endpoint (ends the test's use of the store)."""
+    info = sandbox.info
+    credentials = ClientCredentials(
+        info["client_id"], Secret(info["client_secret"]), info["token_url"]
+    )
+    grant = refresh_grant(credentials, Secret(token))
+    return bool(grant.access_token.reveal())
+
+
+def wait_until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
