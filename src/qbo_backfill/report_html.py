@@ -212,6 +212,8 @@ def _svg(
             f"text-anchor='end'>{_short_number(value)}</text>"
         )
     positions = [(0, "start"), (len(x_labels) // 2, "middle"), (len(x_labels) - 1, "end")]
+    if len(x_labels) == 1:
+        positions = [(0, "middle")]
     seen = set()
     for index, anchor in positions:
         if 0 <= index < len(x_labels) and index not in seen:
@@ -292,7 +294,7 @@ def _source_chart(run: RunReport) -> str:
 
 
 def _rate_chart(points: list[RatePoint], limit: int, configured: int) -> str:
-    top = _nice_top(max([p.per_minute for p in points] + [limit]) * 1.1)
+    top = _nice_top(max([p.per_minute for p in points] + [limit, configured]) * 1.1)
     frame = _Frame(max(len(points) - 1, 1), top)
     marks, lines = [], []
     if points:
@@ -474,7 +476,7 @@ h1 { font-size: 22px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 28px 0 8p
 section.run { border-top: 1px solid #d8dee6; margin-top: 24px; }
 .cards { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0 12px; }
 .card { background: #fff; border: 1px solid #d8dee6; border-radius: 6px; padding: 6px 10px;
-        min-width: 110px; }
+        min-width: 96px; }
 .card.bad { border-color: #c0392b; }
 .card .label { color: #5a6776; font-size: 12px; }
 .card .value { font-size: 16px; font-weight: 600; }
