@@ -148,7 +148,7 @@ def complete_login(
         grant = exchange_code(_client_credentials(settings), response.code.reveal(), redirect.url)
     except ReauthorizeError:
         raise ReauthorizeError(
-            "Intuit refused the authorization code (used already, older than 10 minutes, or "
+            "Intuit refused the authorization code (used already, expired after a few minutes, or "
             "a redirect URI other than the one registered): run `qbo-backfill auth login` again"
         ) from None
     store.save_grant(response.realm_id, settings.environment, grant)
