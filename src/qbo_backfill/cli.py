@@ -152,12 +152,35 @@ def backfill_command(
     console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
     with progress.progress_display(display, err_console) as observer:
         result = backfill(settings, options, observer)
-    print_result(settings, result)
+    rows = print_result(settings, result)
+    if not result.ok:
+        # The tables above are the evidence; this line says why, for logs and schedulers.
+        click.echo(f"error: {redact.scrub(failure_line(result, rows))}", err=True)
     return EXIT_OK if result.ok else EXIT_RUN_FAILED
 
 
-def print_result(settings: Settings, result: BackfillResult) -> None:
-    """Per entity, the chunk table and whether the copy reconciles."""
+def failure_line(result: BackfillResult, rows: dict[int, list[dict[str, Any]]]) -> str:
+    """One line: which entities did not finish, how many chunks failed, the last error."""
+    parts: list[str] = []
+    last_error: str | None = None
+    for entity_result in result.entities:
+        if entity_result.status == "done":
+            continue
+        chunks = rows.get(entity_result.run_id, [])
+        failed = [c for c in chunks if c.get("status") != "done"]
+        if failed:
+            detail = f"{len(failed)} of {len(chunks)} chunks not done"
+        else:
+            detail = f"{entity_result.totals.get('mismatches', 0)} windows do not reconcile"
+        parts.append(f"{entity_result.entity} {entity_result.status} ({detail})")
+        errors = [c["last_error"] for c in failed if c.get("last_error")]
+        last_error = errors[-1] if errors else last_error
+    reason = f"; last error: {last_error}" if last_error else ""
+    return f"run failed: {', '.join(parts)}{reason}; run the same command again to resume"
+
+
+def print_result(settings: Settings, result: BackfillResult) -> dict[int, list[dict[str, Any]]]:
+    """Per entity, the chunk table and whether the copy reconciles; returns the chunk rows."""
     rows = asyncio.run(_chunk_rows(settings, [e.run_id for e in result.entities]))
     for entity_result in result.entities:
         console.print(
@@ -177,6 +200,7 @@ def print_result(settings: Settings, result: BackfillResult) -> None:
         f"API calls this session: {result.api_calls}; throttled: {result.throttled}",
         highlight=False,
     )
+    return rows
 
 
 async def _chunk_rows(settings: Settings, run_ids: list[int]) -> dict[int, list[dict[str, Any]]]:

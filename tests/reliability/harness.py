@@ -53,9 +53,13 @@ class SandboxProcess:
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def admin(self, method: str, path: str, body: Any = None) -> Any:
         url = self.info["base_url"] + "/_sandbox" + path
@@ -267,3 +271,19 @@ def wait_until(predicate: Any, timeout: float, step: float = 0.05) -> bool:
             return True
         time.sleep(step)
     return False
+
+
+def record_figures(name: str, figures: dict[str, Any]) -> None:
+    """Append a test's figures to QBO_RELIABILITY_FIGURES (JSON lines) when it is set."""
+    path = os.environ.get("QBO_RELIABILITY_FIGURES")
+    if path:
+        with Path(path).open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"test": name, **figures}, default=str) + "\n")
+
+
+def assert_one_line_error(stderr: str) -> str:
+    """The run's last stderr line is one `error: ...` line, and no traceback was printed."""
+    assert "Traceback" not in stderr, stderr[-2000:]
+    line = last_line(stderr)
+    assert line.startswith("error: "), stderr[-2000:]
+    return line
