@@ -438,6 +438,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run(argv))
 
 
+def echo_error(text: str) -> None:
+    """The one line that ends a failed command: a JSON object when the logs are JSON
+    (`--json-logs`), so that a machine can read every line of stderr."""
+    logger = logging.getLogger("qbo_backfill")
+    if any(isinstance(h.formatter, progress.JsonFormatter) for h in logger.handlers):
+        logger.error("error: %s", text)
+    else:
+        click.echo(f"error: {redact.scrub(text)}", err=True)
+
+
 def run(argv: Sequence[str] | None) -> int:
     try:
         code = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
@@ -448,12 +458,12 @@ def run(argv: Sequence[str] | None) -> int:
         click.echo(f"error: {redact.scrub(exc.format_message())}", err=True)
         return exc.exit_code if exc.exit_code != 1 else EXIT_BAD_INPUT
     except BackfillError as exc:
-        click.echo(f"error: {redact.scrub(str(exc))}", err=True)
+        echo_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - the one place that turns any failure into one line
-        click.echo(f"error: unexpected {type(exc).__name__}: {redact.scrub(str(exc))}", err=True)
+        echo_error(f"unexpected {type(exc).__name__}: {exc}")
         return EXIT_RUN_FAILED
     return code if isinstance(code, int) else EXIT_OK

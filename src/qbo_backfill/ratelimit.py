@@ -37,12 +37,14 @@ class RateLimiter:
                 self.in_flight -= 1
 
     async def _wait_turn(self) -> None:
+        # Spaced from the previous actual start, not from a schedule: when the event loop
+        # stalls (a page being parsed or loaded), overdue requests still leave one interval
+        # apart instead of in a burst that the server's per-second window would refuse.
         async with self._lock:
-            now = time.monotonic()
-            start = max(now, self._next_start)
-            self._next_start = start + self.interval
-        if start > now:
-            await asyncio.sleep(start - now)
+            # A loop, not one sleep: `pause` may push the start back while we wait.
+            while (wait := self._next_start - time.monotonic()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            self._next_start = time.monotonic() + self.interval
 
     def pause(self, seconds: float) -> None:
         """Push every later start back (after a 429: the server asked us to wait)."""
