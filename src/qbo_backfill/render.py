@@ -123,22 +123,7 @@ def _relative(delta: timedelta) -> str:
     return f"in {amount}" if seconds >= 0 else f"{amount} ago"
 
 
-REPORT_COLUMNS = (
-    ("window", "window"),
-    ("status", "status"),
-    ("pages", "pages"),
-    ("rows_extracted", "extracted"),
-    ("rows_inserted", "inserted"),
-    ("rows_updated", "updated"),
-    ("rows_unchanged", "unchanged"),
-    ("source_count_after", "source"),
-    ("rows_in_table", "in table"),
-    ("matched", "match"),
-    ("attempts", "attempts"),
-    ("api_calls", "calls"),
-    ("throttled", "429s"),
-    ("duration_ms", "seconds"),
-)
+REPORT_COLUMNS = (*CHUNK_COLUMNS, ("throttled", "429s"), ("duration_ms", "seconds"))
 _CHECK_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "not checked": "dim"}
 
 

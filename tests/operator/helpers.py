@@ -3,7 +3,6 @@ and the secrets a test must never see in output."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from tests.engine.helpers import sandbox_env as engine_env
 
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
@@ -61,24 +61,17 @@ class Cli:
 
 
 def sandbox_env(sb: Sandbox, database_url: str, schema: str, home: Path) -> dict[str, str]:
-    info = sb.info
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "QBO_CLIENT_ID": info.client_id,
-        "QBO_CLIENT_SECRET": info.client_secret,
-        "QBO_REALM_ID": info.realm_id,
-        "QBO_REFRESH_TOKEN": info.refresh_token,
-        "QBO_API_BASE_URL": info.base_url,
-        "QBO_TOKEN_URL": info.token_url,
-        "QBO_AUTHORIZE_URL": info.authorize_url,
-        "QBO_DATABASE_URL": database_url,
-        "QBO_SCHEMA": schema,
-        "QBO_HOME": str(home),
-        "QBO_TOKEN_KEY": TOKEN_KEY,
-        "QBO_BACKOFF_SECONDS": "0.01",
-        "QBO_THROTTLE_WAIT_SECONDS": "0.2",
-        "QBO_REQUESTS_PER_MINUTE": "6000",
-    }
+    """The engine tests' environment, plus the authorize page and a fixed token key (so a
+    test can decrypt the store and look for its tokens in the output)."""
+    return engine_env(
+        sb,
+        database_url,
+        schema,
+        home,
+        QBO_AUTHORIZE_URL=sb.info.authorize_url,
+        QBO_TOKEN_KEY=TOKEN_KEY,
+        QBO_THROTTLE_WAIT_SECONDS="0.2",
+    )
 
 
 def stored_secrets(database_url: str, schema: str, cipher: TokenCipher) -> list[str]:
