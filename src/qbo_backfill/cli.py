@@ -155,7 +155,7 @@ def backfill_command(
     rows = print_result(settings, result)
     if not result.ok:
         # The tables above are the evidence; this line says why, for logs and schedulers.
-        click.echo(f"error: {redact.scrub(failure_line(result, rows))}", err=True)
+        echo_error(failure_line(result, rows))
     return EXIT_OK if result.ok else EXIT_RUN_FAILED
 
 
