@@ -561,10 +561,12 @@ def _raise_if_failed(entity: Entity, result: BackfillResult, figures: list[dict[
     if not failed:
         return
     first = failed[0]
+    # No error recorded: the chunk was not run, because another worker held its lock.
+    why = first["last_error"] or f"{first['status']}, held by another worker"
     raise RunFailed(
         f"{entity.name}: {len(failed)} of {len(figures)} chunks failed; first "
-        f"[{first['window_start']}, {first['window_end']}): {first['last_error']}. Run the "
-        f"pipeline again to resume: done chunks are skipped"
+        f"[{first['window_start']}, {first['window_end']}): {why}. Run the pipeline again "
+        f"to resume: done chunks are skipped"
     )
 
 
