@@ -64,6 +64,12 @@ def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
         raise ConfigError(f"cannot connect to PostgreSQL: {_scrub(first_line, url)}") from None
 
 
+# Serialises `CREATE .. IF NOT EXISTS` across processes: two at once can both decide to create
+# and one then fails on a catalog unique index (e.g. pg_type_typname_nsp_index). Held until
+# the creating transaction ends.
+DDL_LOCK = sql.SQL("SELECT pg_advisory_xact_lock(hashtext('qbo_backfill'), 0)")
+
+
 def ensure_schema(conn: psycopg.Connection, schema: str) -> None:
     """Create the schema if missing (its name always quoted as an identifier)."""
     conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))

@@ -145,7 +145,11 @@ class Backfill:
         todo = [c for c in chunks if c.status != "done"]
         self.observer.entity_started(entity.name, run.run_id, len(chunks), len(chunks) - len(todo))
         gate = asyncio.Semaphore(options.chunk_concurrency)
-        await asyncio.gather(*(self._guarded(gate, entity, c, options) for c in todo))
+        held: list[Chunk] = []
+        await asyncio.gather(*(self._guarded(gate, entity, c, options, held) for c in todo))
+        # Chunks another worker held: wait until it lets go; it finished them, or (if it
+        # failed or died) they are processed here, so the run does not end with them open.
+        await asyncio.gather(*(self._guarded(gate, entity, c, options, None) for c in held))
         totals = await self.ledger.finish_run(self.ledger_conn, run)
         self.observer.entity_finished(entity.name, totals)
         return EntityResult(entity.name, run.run_id, str(totals.get("status", "failed")), totals)
@@ -184,14 +188,25 @@ class Backfill:
         return sorted(planned, key=lambda item: item[0].start)
 
     async def _guarded(
-        self, gate: asyncio.Semaphore, entity: Entity, chunk: Chunk, options: BackfillOptions
+        self,
+        gate: asyncio.Semaphore,
+        entity: Entity,
+        chunk: Chunk,
+        options: BackfillOptions,
+        held: list[Chunk] | None,
     ) -> None:
         async with gate:
-            await self._process_chunk(entity, chunk, options)
+            await self._process_chunk(entity, chunk, options, held)
 
-    async def _process_chunk(self, entity: Entity, chunk: Chunk, options: BackfillOptions) -> None:
+    async def _process_chunk(
+        self, entity: Entity, chunk: Chunk, options: BackfillOptions, held: list[Chunk] | None
+    ) -> None:
+        """Claim and process a chunk. With `held`, a chunk another worker holds is put there
+        for later; without, the claim waits for that worker."""
         async with await self._connect() as conn:
-            if not await self.ledger.try_claim(conn, chunk):
+            if not await self.ledger.try_claim(conn, chunk, wait=held is None):
+                if held is not None:
+                    held.append(chunk)
                 return  # another worker has it, or finished it
             self.observer.chunk_started(entity.name, str(chunk.window))
             work = ChunkWork(self, conn, entity, chunk, options)

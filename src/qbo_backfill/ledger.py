@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from qbo_backfill.db import DDL_LOCK
 from qbo_backfill.windows import ExtractWindow
 
 RUNS = "qbo_backfill_runs"
@@ -81,6 +82,7 @@ class Ledger:
         self.chunks = sql.Identifier(schema, CHUNKS)
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
+        await conn.execute(DDL_LOCK)
         await conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
         )
@@ -169,12 +171,17 @@ class Ledger:
             for r in await cursor.fetchall()
         ]
 
-    async def try_claim(self, conn: psycopg.AsyncConnection, chunk: Chunk) -> bool:
+    async def try_claim(
+        self, conn: psycopg.AsyncConnection, chunk: Chunk, *, wait: bool = False
+    ) -> bool:
         """Lock the chunk for this connection's session; False if another worker has it or
-        it is already done. Marks it running and counts the attempt (committed at once)."""
-        cursor = await conn.execute(
-            sql.SQL("SELECT pg_try_advisory_lock({}, %s)").format(LOCK_NAMESPACE), (chunk.chunk_id,)
-        )
+        it is already done. Marks it running and counts the attempt (committed at once).
+        With `wait`, block until another worker holding it lets go, then decide."""
+        # pg_advisory_lock returns nothing (void) once it holds the lock: select true then.
+        claim = "SELECT true FROM pg_advisory_lock({}, %s)"
+        if not wait:
+            claim = "SELECT pg_try_advisory_lock({}, %s)"
+        cursor = await conn.execute(sql.SQL(claim).format(LOCK_NAMESPACE), (chunk.chunk_id,))
         row = await cursor.fetchone()
         if not row or not row[0]:
             await conn.commit()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from qbo_backfill.db import DDL_LOCK
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
@@ -45,6 +46,7 @@ class RawTable:
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         """Create the table, its window index and the quarantine table if missing."""
+        await conn.execute(DDL_LOCK)
         await conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
         )

@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from qbo_backfill.db import connect, ensure_schema
+from qbo_backfill.db import DDL_LOCK, connect, ensure_schema
 from qbo_backfill.errors import ConfigError, ReauthorizeError
 from qbo_backfill.oauth import REAUTHORIZE_HINT, ClientCredentials, TokenGrant, refresh_grant
 from qbo_backfill.settings import Secret, Settings
@@ -95,6 +95,10 @@ class TokenStore:
         self._table = sql.Identifier(schema, TOKEN_TABLE)
 
     def ensure_table(self, conn: psycopg.Connection) -> None:
+        exists = conn.execute("SELECT to_regclass(%s)", (self._table.as_string(conn),)).fetchone()
+        if exists and exists[0] is not None:
+            return  # no DDL lock for the common case: refreshes stay independent
+        conn.execute(DDL_LOCK)
         ensure_schema(conn, self.schema)
         conn.execute(sql.SQL(_DDL).format(table=self._table))
 
