@@ -89,7 +89,9 @@ def test_python_quickbooks_reads_every_invoice_the_sandbox_holds() -> None:
 
     assert got["authorized_realm"] == info.realm_id
     assert got["refresh_token"] != info.refresh_token  # rotated, and the library kept it
-    assert got["hard_expires_in"] > 0
+    oauth_version = tuple(int(part) for part in got["versions"]["intuit-oauth"].split(".")[:3])
+    if oauth_version >= (1, 2, 7):  # the first intuit-oauth to read the hard expiry
+        assert got["hard_expires_in"] > 0
     assert got["count"] == len(expected) == 250
     assert [inv["Id"] for inv in got["invoices"]] == [rec["Id"] for rec in expected]
     for library_view, record in zip(got["invoices"], expected, strict=True):

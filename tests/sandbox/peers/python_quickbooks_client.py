@@ -9,6 +9,7 @@ the sandbox. Nothing of the installed libraries is patched.
 import json
 import sys
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -80,7 +81,9 @@ def main():
             {
                 "authorized_realm": authorized_realm,
                 "refresh_token": auth_client.refresh_token,
-                "hard_expires_in": auth_client.x_refresh_token_hard_expires_in,
+                # intuit-oauth reads the hard expiry from 1.2.7 on; older versions lack it.
+                "hard_expires_in": getattr(auth_client, "x_refresh_token_hard_expires_in", None),
+                "versions": {name: version(name) for name in ("intuit-oauth", "python-quickbooks")},
                 "count": count,
                 "invoices": invoices,
                 "company_name": company.CompanyName,
