@@ -421,13 +421,22 @@ def _add_sandbox_commands() -> None:
     type=click.IntRange(min=0),
     help="Invoices the local sandbox generates (2024-2025).",
 )
-def demo_command(invoices: int) -> int:
+@click.option(
+    "--rate-limit-per-min",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The sandbox's per-realm limit, as Intuit's; the run paces just under it.",
+)
+def demo_command(invoices: int, rate_limit_per_min: int) -> int:
     """Offline demo: embedded PostgreSQL + local sandbox; backfills Customer, Item and
     Invoice (2025, 7-day chunks) and prints the report."""
     from qbo_backfill.demo import run_demo
 
     configure_logging()
-    result, settings = run_demo(invoices=invoices, console=console)
+    result, settings = run_demo(
+        invoices=invoices, console=console, rate_limit_per_min=rate_limit_per_min
+    )
     print_result(settings, result)
     return EXIT_OK if result.ok else EXIT_RUN_FAILED
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 from rich.console import Console
 
@@ -21,36 +20,30 @@ DEMO_WINDOW = ExtractWindow(date(2025, 1, 1), date(2026, 1, 1))
 
 
 def run_demo(
-    *, invoices: int, console: Console, home: Path | None = None
+    *, invoices: int, console: Console, rate_limit_per_min: int = 500
 ) -> tuple[BackfillResult, Settings]:
-    """Backfill the demo entities from a fresh local sandbox into the embedded database.
+    """Backfill the demo entities from a fresh local sandbox into the embedded database
+    (or QBO_DATABASE_URL when set).
 
-    Every demo run re-extracts everything (`force`), so a second run shows the upsert's
-    idempotence: no row inserted, none updated, every row unchanged.
+    The sandbox enforces `rate_limit_per_min` as Intuit does (500 by default) and our
+    limiter paces just under it. Every demo run re-extracts everything (`force`), so a
+    second run shows the upsert's idempotence: nothing inserted, nothing updated.
     """
-    base = Settings.load()
-    with Sandbox(SandboxConfig(invoices=invoices)) as sandbox:
-        info = sandbox.info
-        settings = Settings.load(
-            {
-                "client_id": info.client_id,
-                "client_secret": info.client_secret,
-                "realm_id": info.realm_id,
-                "api_base_url": info.base_url,
-                "token_url": info.token_url,
-                "authorize_url": info.authorize_url,
-                "home": str(home or base.home),
-            }
-        )
+    config = SandboxConfig(invoices=invoices, rate_limit_per_min=rate_limit_per_min)
+    with Sandbox(config) as sandbox:
+        settings = _demo_settings(sandbox, rate_limit_per_min)
         console.print(
-            f"[dim]local sandbox at {info.base_url}; database: {db.describe(settings)}[/dim]",
+            f"[dim]local sandbox at {settings.api_base_url}; "
+            f"database: {db.describe(settings)}[/dim]",
             highlight=False,
         )
         # A new sandbox knows only its own refresh token: store it over any older one.
         store = TokenStore(
             db.database_url(settings), settings.schema, TokenCipher.from_settings(settings)
         )
-        store.import_token(info.realm_id, "sandbox", Secret(info.refresh_token), force=True)
+        store.import_token(
+            sandbox.info.realm_id, "sandbox", Secret(sandbox.info.refresh_token), force=True
+        )
         options = BackfillOptions(
             entities=tuple(resolve_entity(name) for name in DEMO_ENTITIES),
             window=DEMO_WINDOW,
@@ -59,3 +52,26 @@ def run_demo(
             force=True,
         )
         return backfill(settings, options, LineProgress()), settings
+
+
+def pace_under(rate_limit_per_min: int, per_second: int = 10) -> int:
+    """Requests per minute just under both of the sandbox's limits (per minute, per second),
+    so the demo never provokes a 429."""
+    return max(1, min(rate_limit_per_min * 98 // 100, per_second * 60 * 9 // 10))
+
+
+def _demo_settings(sandbox: Sandbox, rate_limit_per_min: int) -> Settings:
+    info = sandbox.info
+    return Settings.load(
+        {
+            "client_id": info.client_id,
+            "client_secret": info.client_secret,
+            "realm_id": info.realm_id,
+            "refresh_token": info.refresh_token,
+            "environment": "sandbox",
+            "api_base_url": info.base_url,
+            "token_url": info.token_url,
+            "authorize_url": info.authorize_url,
+            "requests_per_minute": pace_under(rate_limit_per_min),
+        }
+    )
