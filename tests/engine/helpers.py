@@ -17,7 +17,9 @@ from qbo_backfill.settings import Settings
 QBO = [sys.executable, "-m", "qbo_backfill"]
 
 
-def sandbox_env(sb: Sandbox, database_url: str, schema: str, home: Path, **extra: str) -> dict[str, str]:
+def sandbox_env(
+    sb: Sandbox, database_url: str, schema: str, home: Path, **extra: str
+) -> dict[str, str]:
     """Environment variables that point the CLI at the sandbox and the test's schema."""
     info = sb.info
     env = {

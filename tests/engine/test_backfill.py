@@ -9,11 +9,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-
-from qbo_backfill.engine import BackfillOptions, backfill
-from qbo_backfill.entities import resolve_entity
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
-from qbo_backfill.windows import ExtractWindow
 from tests.engine.helpers import (
     count,
     run_cli,
@@ -24,6 +19,11 @@ from tests.engine.helpers import (
     tables_in,
 )
 
+from qbo_backfill.engine import BackfillOptions, backfill
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.windows import ExtractWindow
+
 pytestmark = pytest.mark.db
 
 YEAR_2025 = ExtractWindow(date(2025, 1, 1), date(2026, 1, 1))
@@ -32,16 +32,23 @@ ALL_YEARS = ExtractWindow(date(2024, 1, 1), date(2026, 1, 1))
 
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(customers=60, items=25, invoices=400, rate_limit_per_min=0,
-                           rate_limit_per_sec=0, max_in_flight=10)
+    config = SandboxConfig(
+        customers=60,
+        items=25,
+        invoices=400,
+        rate_limit_per_min=0,
+        rate_limit_per_sec=0,
+        max_in_flight=10,
+    )
     with Sandbox(config) as sb:
         yield sb
 
 
 def options(*names: str, window: ExtractWindow = ALL_YEARS, **extra: object) -> BackfillOptions:
     defaults: dict[str, object] = {"chunk_days": 30, "page_size": 50}
-    return BackfillOptions(entities=tuple(resolve_entity(n) for n in names), window=window,
-                           **(defaults | extra))  # type: ignore[arg-type]
+    return BackfillOptions(
+        entities=tuple(resolve_entity(n) for n in names), window=window, **(defaults | extra)
+    )  # type: ignore[arg-type]
 
 
 def test_copy_is_complete_and_exact_inactive_included(
@@ -71,9 +78,13 @@ def test_rerun_resumes_with_no_calls_and_force_rewrites_nothing(
     assert forced.ok
     assert forced.entities[0].run_id != first.entities[0].run_id
     assert totals["rows_extracted"] == len(before)
-    written = count(database_url, sql.SQL(
-        "SELECT coalesce(sum(rows_inserted + rows_updated), 0) FROM {} WHERE run_id = %s"
-    ).format(sql.Identifier(schema, "qbo_backfill_chunks")), (forced.entities[0].run_id,))
+    written = count(
+        database_url,
+        sql.SQL(
+            "SELECT coalesce(sum(rows_inserted + rows_updated), 0) FROM {} WHERE run_id = %s"
+        ).format(sql.Identifier(schema, "qbo_backfill_chunks")),
+        (forced.entities[0].run_id,),
+    )
     assert written == 0
     assert table_rows(database_url, schema, "qb_invoice") == before
 
@@ -85,9 +96,12 @@ def test_resume_after_failures_mid_run(
     sandbox.set_faults("500=0.3,seed=7")
     failed = backfill(settings, options("Invoice", chunk_days=14))
     assert not failed.ok
-    done_before = count(database_url, sql.SQL(
-        "SELECT count(*) FROM {} WHERE status = 'done'"
-    ).format(sql.Identifier(schema, "qbo_backfill_chunks")))
+    done_before = count(
+        database_url,
+        sql.SQL("SELECT count(*) FROM {} WHERE status = 'done'").format(
+            sql.Identifier(schema, "qbo_backfill_chunks")
+        ),
+    )
     assert done_before > 0, "some chunks should have succeeded before the faults"
     sandbox.set_faults("")
     resumed = backfill(settings, options("Invoice", chunk_days=14))
@@ -120,10 +134,13 @@ def test_an_older_version_never_overwrites_a_newer(
     table = sql.Identifier(schema, "qb_invoice")
     with psycopg.connect(database_url) as conn:
         # The table holds a version newer than anything the source will send.
-        conn.execute(sql.SQL(
-            "UPDATE {} SET source_last_updated_utc = '2099-01-01Z', "
-            "payload = payload || '{{\"PrivateNote\": \"newer\"}}' WHERE id = %s"
-        ).format(table), (victim,))
+        conn.execute(
+            sql.SQL(
+                "UPDATE {} SET source_last_updated_utc = '2099-01-01Z', "
+                'payload = payload || \'{{"PrivateNote": "newer"}}\' WHERE id = %s'
+            ).format(table),
+            (victim,),
+        )
     result = backfill(settings, options("Invoice", force=True))
     assert result.ok
     assert table_rows(database_url, schema, "qb_invoice")[victim]["PrivateNote"] == "newer"
@@ -132,8 +149,9 @@ def test_an_older_version_never_overwrites_a_newer(
 def test_rotated_refresh_token_is_kept_and_reused_by_another_process(
     database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
-    config = SandboxConfig(customers=10, items=5, invoices=30, refresh_rotation="every",
-                           refresh_grace_seconds=0)
+    config = SandboxConfig(
+        customers=10, items=5, invoices=30, refresh_rotation="every", refresh_grace_seconds=0
+    )
     with Sandbox(config) as sb:
         env = sandbox_env(sb, database_url, schema, home)
         first = run_cli(["backfill", "Customer"], env, tmp_path)
@@ -155,8 +173,9 @@ def test_invalid_grant_exits_3_with_a_way_out(
     sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
     sandbox.revoke_tokens()
-    result = run_cli(["backfill", "Customer"], sandbox_env(sandbox, database_url, schema, home),
-                     tmp_path)
+    result = run_cli(
+        ["backfill", "Customer"], sandbox_env(sandbox, database_url, schema, home), tmp_path
+    )
     assert result.returncode == 3, result.stderr
     assert "auth login" in result.stderr
     assert len(result.stderr.strip().splitlines()) >= 1
@@ -164,11 +183,24 @@ def test_invalid_grant_exits_3_with_a_way_out(
 
 
 def test_throttling_is_survived(database_url: str, schema: str, home: Path) -> None:
-    config = SandboxConfig(customers=10, items=5, invoices=300, rate_limit_per_min=0,
-                           rate_limit_per_sec=4, max_in_flight=10)
+    config = SandboxConfig(
+        customers=10,
+        items=5,
+        invoices=300,
+        rate_limit_per_min=0,
+        rate_limit_per_sec=4,
+        max_in_flight=10,
+    )
     with Sandbox(config) as sb:
-        settings = settings_for(sb, database_url, schema, home, throttle_wait_seconds=0.3,
-                                retry_attempts=8, requests_per_minute=480)
+        settings = settings_for(
+            sb,
+            database_url,
+            schema,
+            home,
+            throttle_wait_seconds=0.3,
+            retry_attempts=8,
+            requests_per_minute=480,
+        )
         result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
         assert result.ok
         assert sb.counters()["realms"][sb.info.realm_id]["throttled"] > 0

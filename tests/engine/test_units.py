@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -26,7 +27,7 @@ def test_split_covers_range_without_gap_or_overlap() -> None:
     chunks = window.split(7)
     assert chunks[0].start == window.start
     assert chunks[-1].end == window.end
-    assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end == b.start for a, b in pairwise(chunks))
     assert sum(c.days for c in chunks) == 365
     assert len(chunks) == 53
     assert chunks[-1].days == 1
@@ -104,12 +105,14 @@ def test_naive_timestamp_is_quarantined_not_guessed() -> None:
 
 
 def test_duplicate_ids_in_a_page_keep_the_newest() -> None:
-    page = prepare_page([
-        _record("7", "2025-01-02T00:00:00Z", v=2),
-        _record("7", "2025-01-01T00:00:00Z", v=1),
-        _record("8"),
-        _record("x"),
-    ])
+    page = prepare_page(
+        [
+            _record("7", "2025-01-02T00:00:00Z", v=2),
+            _record("7", "2025-01-01T00:00:00Z", v=1),
+            _record("8"),
+            _record("x"),
+        ]
+    )
     assert page.duplicates == 1
     assert len(page.quarantined) == 1
     kept = {row.id: row.payload for row in page.rows}
@@ -137,16 +140,31 @@ def test_a_page_without_entity_key_is_empty() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "error"),
     [
-        (429, b'{"Fault":{"Error":[{"Message":"message=ThrottleExceeded","code":"3001"}]}}',
-         ThrottledError),
-        (429, b"<IntuitResponse><Fault><Error code=\"3001\"/></Fault></IntuitResponse>",
-         ThrottledError),
-        (200, b'{"Fault":{"Error":[{"Message":"x","code":"3001"}],"type":"SERVICE"}}',
-         ThrottledError),
-        (200, b'{"fault":{"error":[{"message":"boom","code":"10000"}],"type":"SystemFault"}}',
-         TransientApiError),
-        (400, b'{"Fault":{"Error":[{"Message":"bad","code":"4000"}],"type":"ValidationFault"}}',
-         QueryRejected),
+        (
+            429,
+            b'{"Fault":{"Error":[{"Message":"message=ThrottleExceeded","code":"3001"}]}}',
+            ThrottledError,
+        ),
+        (
+            429,
+            b'<IntuitResponse><Fault><Error code="3001"/></Fault></IntuitResponse>',
+            ThrottledError,
+        ),
+        (
+            200,
+            b'{"Fault":{"Error":[{"Message":"x","code":"3001"}],"type":"SERVICE"}}',
+            ThrottledError,
+        ),
+        (
+            200,
+            b'{"fault":{"error":[{"message":"boom","code":"10000"}],"type":"SystemFault"}}',
+            TransientApiError,
+        ),
+        (
+            400,
+            b'{"Fault":{"Error":[{"Message":"bad","code":"4000"}],"type":"ValidationFault"}}',
+            QueryRejected,
+        ),
         (401, b'{"Fault":{"Error":[{"Message":"auth","code":"3200"}]}}', AccessTokenRejected),
         (503, b"Service Unavailable", TransientApiError),
         (200, b'{"QueryResponse": {"Invoice": [{"Id": "1"', TransientApiError),
