@@ -192,6 +192,7 @@ def test_fault_500_and_503(
     unavailable = api.query(COUNT)
     assert unavailable.status_code == 503
     assert unavailable.headers["content-type"].startswith("text/html")
+    assert unavailable.headers["intuit_tid"]
     assert _realm_counters(api.sb)["faults"] == {"500": 1, "503": 1}
 
 
@@ -224,6 +225,7 @@ def test_fault_xml429(make_sandbox: Callable[..., Sandbox], make_api: Callable[.
     assert response.status_code == 429
     assert response.headers["content-type"].startswith("application/xml")
     assert '<Error code="3001">' in response.text
+    assert response.headers["intuit_tid"]
     assert "ThrottleExceeded" in response.text
 
 

@@ -64,7 +64,7 @@ def test_wrong_client_credentials_are_invalid_client(
 ) -> None:
     sb = make_sandbox()
     info = sb.info
-    for auth in ((info.client_id, "wrong"), ("nobody", info.client_secret)):
+    for auth in ((info.client_id, "wrong"), ("nobody", info.client_secret), ("é", "ü")):
         response = http.post(
             info.token_url, auth=auth, data={**GRANT, "refresh_token": info.refresh_token}
         )
@@ -72,7 +72,7 @@ def test_wrong_client_credentials_are_invalid_client(
         assert response.json() == {"error": "invalid_client"}
     no_credentials = http.post(info.token_url, data={**GRANT, "refresh_token": info.refresh_token})
     assert no_credentials.status_code == 401
-    assert sb.counters()["oauth"]["invalid_client"] == 3
+    assert sb.counters()["oauth"]["invalid_client"] == 4
 
 
 def test_unknown_refresh_token_is_invalid_grant(

@@ -95,8 +95,10 @@ class AuthServer:
 
     def check_client(self, client_id: str | None, client_secret: str | None) -> None:
         """GrantError invalid_client (401) unless the credentials are the app's."""
-        ok_id = secrets.compare_digest(client_id or "", self.client_id)
-        ok_secret = secrets.compare_digest(client_secret or "", self.client_secret)
+        ok_id = secrets.compare_digest((client_id or "").encode(), self.client_id.encode())
+        ok_secret = secrets.compare_digest(
+            (client_secret or "").encode(), self.client_secret.encode()
+        )
         if not (ok_id and ok_secret):
             raise GrantError("invalid_client", 401)
 

@@ -559,8 +559,14 @@ _REPLACING_FAULTS: dict[str, Callable[[], web.Response]] = {
         status=503,
         text="<html><body><h1>503 Service Unavailable</h1></body></html>",
         content_type="text/html",
+        headers={"intuit_tid": intuit_tid()},
     ),
-    "xml429": lambda: web.Response(status=429, text=throttle_xml(), content_type="application/xml"),
+    "xml429": lambda: web.Response(
+        status=429,
+        text=throttle_xml(),
+        content_type="application/xml",
+        headers={"intuit_tid": intuit_tid()},
+    ),
     "fault200": lambda: json_response(
         _system_fault("System Failure Error: Could not complete the request"), status=200
     ),
