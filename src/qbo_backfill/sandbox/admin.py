@@ -14,7 +14,7 @@ from qbo_backfill.sandbox.faults import FaultSpec
 from qbo_backfill.sandbox.store import RecordNotFoundError
 
 if TYPE_CHECKING:
-    from qbo_backfill.sandbox.server import SandboxState
+    from qbo_backfill.sandbox.state import SandboxState
 
 __all__ = ["add_admin_routes"]
 

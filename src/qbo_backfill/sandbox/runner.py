@@ -15,7 +15,8 @@ import httpx
 from aiohttp import web
 
 from qbo_backfill.sandbox.config import SandboxConfig, SandboxInfo
-from qbo_backfill.sandbox.server import SandboxState, build_app
+from qbo_backfill.sandbox.server import build_app
+from qbo_backfill.sandbox.state import SandboxState
 
 __all__ = ["Sandbox", "serve_forever"]
 
