@@ -171,6 +171,17 @@ def _meta(create: int, lut: int) -> dict[str, str]:
     return {"CreateTime": clock.format_local(create), "LastUpdatedTime": clock.format_local(lut)}
 
 
+def _envelope(rng: random.Random, pos: int, create: array[int], lut: array[int]) -> dict[str, Any]:
+    """The fields every QBO record carries: domain, sparse, Id, SyncToken, MetaData."""
+    return {
+        "domain": "QBO",
+        "sparse": False,
+        "Id": str(pos + 1),
+        "SyncToken": _sync_token(rng, create[pos], lut[pos]),
+        "MetaData": _meta(create[pos], lut[pos]),
+    }
+
+
 def _sync_token(rng: random.Random, create: int, lut: int) -> str:
     return "0" if lut == create else str(rng.randint(1, 3))
 
@@ -237,11 +248,7 @@ def _customers(key: int, count: int, start: int, end_cap: int) -> tuple[BaseData
             "CurrencyRef": dict(_USD),
             "PreferredDeliveryMethod": "Print",
             "IsProject": False,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": str(pos + 1),
-            "SyncToken": _sync_token(rec_rng, create[pos], lut[pos]),
-            "MetaData": _meta(create[pos], lut[pos]),
+            **_envelope(rec_rng, pos, create, lut),
             "GivenName": party.given,
             "FamilyName": party.family,
             "FullyQualifiedName": party.display,
@@ -285,11 +292,7 @@ def _items(
             "ExpenseAccountRef": dict(_EXPENSE),
             "TrackQtyOnHand": kind == "Inventory",
             "Sku": f"SKU-{pos + 1:05d}",
-            "domain": "QBO",
-            "sparse": False,
-            "Id": str(pos + 1),
-            "SyncToken": _sync_token(rec_rng, create[pos], lut[pos]),
-            "MetaData": _meta(create[pos], lut[pos]),
+            **_envelope(rec_rng, pos, create, lut),
         }
         if kind == "Inventory":
             record["QtyOnHand"] = rec_rng.randint(0, 500)
@@ -369,11 +372,7 @@ def _invoices(
             "AllowOnlinePayment": False,
             "AllowOnlineCreditCardPayment": False,
             "AllowOnlineACHPayment": False,
-            "domain": "QBO",
-            "sparse": False,
-            "Id": str(pos + 1),
-            "SyncToken": _sync_token(rec_rng, create[pos], lut[pos]),
-            "MetaData": _meta(create[pos], lut[pos]),
+            **_envelope(rec_rng, pos, create, lut),
             "CustomField": [
                 {
                     "DefinitionId": "1",
