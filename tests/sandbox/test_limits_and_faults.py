@@ -80,7 +80,7 @@ def test_batch_limit_per_minute(
 def test_in_flight_limit_rejects_at_once_and_counts_peaks(
     make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
 ) -> None:
-    sb = make_sandbox(max_in_flight=2, latency_ms=400)
+    sb = make_sandbox(max_in_flight=2, latency_ms=1000)
     api = make_api(sb)
     with ThreadPoolExecutor(max_workers=5) as pool:
         started = time.monotonic()
@@ -90,7 +90,7 @@ def test_in_flight_limit_rejects_at_once_and_counts_peaks(
     codes = sorted(code for code, _ in results)
     assert codes == [200, 200, 429, 429, 429]
     rejected_after = [t - started for code, t in results if code == 429]
-    assert max(rejected_after) < 0.35  # rejected on arrival, not after the latency
+    assert max(rejected_after) < 0.9  # rejected on arrival, not after the latency
     counters = _realm_counters(sb)
     assert counters["max_in_flight_seen"] == 2
     assert counters["max_in_flight_arrivals"] >= 3
