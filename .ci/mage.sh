@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Mage AI job. Installs mage-ai 0.9.80 and this package together, with one pip command,
-# into .venv-mage (its own environment: Mage's pins never reach .venv), then runs the
+# The Mage AI job. Installs this package with its `mage` extra (mage-ai==0.9.80) in one pip
+# command, as the Dockerfile does, into .venv-mage (its own environment: Mage's pins never reach .venv), then runs the
 # pipelines qb_customer_backfill, qb_item_backfill and qb_invoice_backfill headless with
 # `mage run` against the local sandbox (a separate process) and the server PostgreSQL, and
 # checks the tables, a second run, the token store and the failure messages
@@ -25,14 +25,14 @@ command -v "$PYTHON" >/dev/null || fail "no $PYTHON here: this job installs Mage
   fail "$PYTHON is older than 3.11, which qbo-backfill needs"
 "$PYTHON" --version
 
-step "$VENV: mage-ai==$MAGE_VERSION and qbo-backfill in one pip command"
+step "$VENV: qbo-backfill and mage-ai==$MAGE_VERSION in one pip command (.[mage])"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV" || fail "could not create the virtual environment $VENV"
 else
   echo "reusing $VENV"
 fi
 log="$VENV/pip-install.log"
-if ! "$VENV/bin/pip" install --disable-pip-version-check "mage-ai==$MAGE_VERSION" . >"$log" 2>&1; then
+if ! "$VENV/bin/pip" install --disable-pip-version-check ".[mage]" >"$log" 2>&1; then
   grep -v '^WARNING: Location' "$log" | tail -40 >&2
   fail "pip could not install mage-ai==$MAGE_VERSION together with this package (output above)"
 fi
