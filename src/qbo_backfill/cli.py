@@ -433,12 +433,20 @@ def demo_command(invoices: int, rate_limit_per_min: int) -> int:
     Invoice (2025, 7-day chunks) and prints the report."""
     from qbo_backfill.demo import run_demo
 
-    configure_logging()
-    result, settings = run_demo(
-        invoices=invoices, console=console, rate_limit_per_min=rate_limit_per_min
-    )
+    display = configure_logging()
+    with progress.progress_display(display, err_console) as observer:
+        result, settings = run_demo(
+            invoices=invoices,
+            console=console,
+            rate_limit_per_min=rate_limit_per_min,
+            observer=observer,
+        )
     print_result(settings, result)
-    return EXIT_OK if result.ok else EXIT_RUN_FAILED
+    runs = tuple(e.run_id for e in result.entities)
+    evidence = report.build_report(settings, report.Selection(run_ids=runs))
+    console.print(*render.report_renderables(evidence, chunks=False))
+    console.print("[dim]archive it: qbo-backfill report --last --out DIR[/dim]", highlight=False)
+    return EXIT_OK if result.ok and evidence.ok else EXIT_RUN_FAILED
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -9,6 +9,7 @@ from rich.console import Console
 from qbo_backfill import db
 from qbo_backfill.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.observer import RunObserver
 from qbo_backfill.progress import LineProgress
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Secret, Settings
@@ -20,7 +21,11 @@ DEMO_WINDOW = ExtractWindow(date(2025, 1, 1), date(2026, 1, 1))
 
 
 def run_demo(
-    *, invoices: int, console: Console, rate_limit_per_min: int = 500
+    *,
+    invoices: int,
+    console: Console,
+    rate_limit_per_min: int = 500,
+    observer: RunObserver | None = None,
 ) -> tuple[BackfillResult, Settings]:
     """Backfill the demo entities from a fresh local sandbox into the embedded database
     (or QBO_DATABASE_URL when set).
@@ -51,7 +56,7 @@ def run_demo(
             page_size=1000,
             force=True,
         )
-        return backfill(settings, options, LineProgress()), settings
+        return backfill(settings, options, observer or LineProgress()), settings
 
 
 def pace_under(rate_limit_per_min: int, per_second: int = 10) -> int:

@@ -219,13 +219,16 @@ class LiveProgress(SilentObserver):
     calls, retries and 429s, and any throttle wait in progress.
 
     Events arrive on the engine's thread while rich redraws from its own: a lock keeps
-    both views of the figures consistent.
+    both views of the figures consistent. Entities may run side by side and a retry event
+    does not say whose request it was, so per-entity retries and 429s come from finished
+    chunks' figures (exact), and the live count of all retries is shown under the table.
     """
 
     def __init__(self, console: Console, refresh_per_second: float = 4.0) -> None:
         self.console = console
         self.entities: dict[str, EntityProgress] = {}
-        self.current: str | None = None
+        self.retries = 0
+        self.throttled = 0
         self.waiting_until = 0.0
         self.wait_reason = ""
         self._lock = threading.Lock()
@@ -246,7 +249,6 @@ class LiveProgress(SilentObserver):
             self.entities[entity] = EntityProgress(
                 run_id, chunks_total, chunks_done, time.monotonic()
             )
-            self.current = entity
 
     def chunk_started(self, entity: str, window: str) -> None:
         with self._lock:
@@ -264,6 +266,8 @@ class LiveProgress(SilentObserver):
             progress.chunks_done += 1
             progress.running = max(0, progress.running - 1)
             progress.api_calls += int(figures.get("api_calls", 0))
+            progress.retries += int(figures.get("retries", 0))
+            progress.throttled += int(figures.get("throttled", 0))
             pages = int(figures.get("pages", 0)) * (1 + int(figures.get("refetches", 0)))
             progress.pages_in_flight = max(0, progress.pages_in_flight - pages)
 
@@ -275,10 +279,8 @@ class LiveProgress(SilentObserver):
 
     def retrying(self, error: ApiError, wait_seconds: float) -> None:
         with self._lock:
-            if self.current is not None:
-                progress = self._entity(self.current)
-                progress.retries += 1
-                progress.throttled += isinstance(error, ThrottledError)
+            self.retries += 1
+            self.throttled += isinstance(error, ThrottledError)
             until = time.monotonic() + wait_seconds
             if until >= self.waiting_until:
                 self.waiting_until = until
@@ -321,11 +323,13 @@ class LiveProgress(SilentObserver):
                 f"{p.retries} / {p.throttled}",
                 _status_cell(p),
             )
+        notes: list[RenderableType] = [table]
+        if self.retries:
+            notes.append(Text(f"retries so far: {self.retries} ({self.throttled} throttled)"))
         wait = self.waiting_until - now
-        if wait < 0.5:  # shown as whole seconds: "waiting 0s" says nothing
-            return table
-        note = Text(f"waiting {wait:.0f}s, {self.wait_reason}", style="yellow")
-        return Group(table, note)
+        if wait >= 0.5:  # shown as whole seconds: "waiting 0s" says nothing
+            notes.append(Text(f"waiting {wait:.0f}s, {self.wait_reason}", style="yellow"))
+        return Group(*notes) if len(notes) > 1 else table
 
 
 def _chunks_cell(p: EntityProgress) -> str:

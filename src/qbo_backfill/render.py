@@ -127,11 +127,14 @@ REPORT_COLUMNS = (*CHUNK_COLUMNS, ("throttled", "429s"), ("duration_ms", "second
 _CHECK_STYLES = {"pass": "green", "warn": "yellow", "fail": "bold red", "not checked": "dim"}
 
 
-def report_renderables(report: Report) -> list[RenderableType]:
-    """`report --format table`: per run, its chunk windows with totals, and its checks."""
+def report_renderables(report: Report, *, chunks: bool = True) -> list[RenderableType]:
+    """`report --format table`: per run, its chunk windows with totals (unless `chunks` is
+    false, when they were shown already) and its checks; then the verdict."""
     out: list[RenderableType] = []
     for run in report.runs:
-        out += [_report_chunk_table(run), _report_check_table(run)]
+        if chunks:
+            out.append(_report_chunk_table(run))
+        out.append(_report_check_table(run))
         for chunk in run.chunks:
             if chunk.get("last_error"):
                 out.append(Text(f"{_cell('window', chunk)}: {chunk['last_error']}", "red"))
@@ -184,7 +187,7 @@ def _report_cell(key: str, chunk: dict[str, Any]) -> str:
 
 
 def _report_check_table(run: RunReport) -> Table:
-    table = Table(title=f"checks, run {run.run_id}", title_justify="left")
+    table = Table(title=f"checks, {run.entity} run {run.run_id}", title_justify="left")
     for header in ("check", "result", "detail"):
         table.add_column(header)
     for check in run.checks:

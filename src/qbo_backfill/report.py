@@ -129,7 +129,7 @@ class Selection:
 
     def describe(self) -> str:
         if self.run_ids:
-            return "runs " + ", ".join(str(r) for r in self.run_ids)
+            return "runs " + ", ".join(str(r) for r in sorted(self.run_ids))
         if self.entity is not None:
             return f"all runs of {self.entity}"
         return "the newest session's runs"

@@ -100,11 +100,12 @@ def test_live_table_shows_throttle_waits_retries_and_eta() -> None:
 
     error = ThrottledError("QBO SERVICE: ThrottleExceeded", status=429, intuit_tid="tid-42")
     live.retrying(error, 30.0)
-    figures = {"api_calls": 3, "pages": 1, "refetches": 0}
+    figures = {"api_calls": 3, "pages": 1, "refetches": 0, "retries": 1, "throttled": 1}
     live.chunk_finished("Invoice", figures)
     text = rendered(live, time.monotonic())
     assert "2/4" in text
-    assert "1 / 1" in text  # retries / 429s
+    assert "1 / 1" in text  # retries / 429s of the finished chunk
+    assert "retries so far: 1 (1 throttled)" in text
     assert "waiting 30s" in text or "waiting 29s" in text
     assert "throttled (429)" in text
     assert "intuit_tid tid-42" in text
