@@ -14,7 +14,7 @@ import httpx
 import psycopg
 
 from qbo_backfill import query
-from qbo_backfill.client import ClientStats, QboClient
+from qbo_backfill.client import BATCH_MAX_ITEMS, ClientStats, QboClient
 from qbo_backfill.db import database_url
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
@@ -121,36 +121,60 @@ class Backfill:
     async def run(self, options: BackfillOptions) -> BackfillResult:
         await self.ledger.create(self.ledger_conn)
         await self.ledger_conn.commit()
+        async with await self._connect() as conn:
+            # One after the other: concurrent CREATE .. IF NOT EXISTS of one name can collide.
+            for entity in options.entities:
+                await RawTable(self.settings.schema, entity).create(conn)
+            await conn.commit()
         result = BackfillResult(self.session_id)
-        for entity in options.entities:
-            result.entities.append(await self._run_entity(entity, options))
+        gate = asyncio.Semaphore(options.chunk_concurrency)
+        # Entities run together, so a small entity's few round trips hide under the pages
+        # of a large one instead of adding to the wall time.
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(self._run_entity(e, options, gate)) for e in options.entities
+                ]
+        except BaseExceptionGroup as failed:
+            # The first error says what to do next (e.g. re-authorize); the rest were
+            # cancelled with it or are the same.
+            raise failed.exceptions[0] from None
+        result.entities = [task.result() for task in tasks]
         result.api_calls = self.client.stats.requests
         result.throttled = self.client.stats.throttled
         return result
 
-    async def _run_entity(self, entity: Entity, options: BackfillOptions) -> EntityResult:
-        async with await self._connect() as conn:
-            await RawTable(self.settings.schema, entity).create(conn)
-            await conn.commit()
+    async def _run_entity(
+        self, entity: Entity, options: BackfillOptions, gate: asyncio.Semaphore
+    ) -> EntityResult:
+        async with await self._connect() as ledger_conn:  # entities run concurrently
+            return await self._run_entity_on(ledger_conn, entity, options, gate)
+
+    async def _run_entity_on(
+        self,
+        ledger_conn: psycopg.AsyncConnection,
+        entity: Entity,
+        options: BackfillOptions,
+        gate: asyncio.Semaphore,
+    ) -> EntityResult:
         window = self._entity_window(entity, options)
         request = RunRequest(
             self.realm_id, entity.name, window, options.chunk_days, options.page_size
         )
         run = await self.ledger.open_run(
-            self.ledger_conn, request, force=options.force, session_id=self.session_id
+            ledger_conn, request, force=options.force, session_id=self.session_id
         )
         if not run.planned:
-            await self._plan(run, entity, window, options)
-        chunks = await self.ledger.chunks_of(self.ledger_conn, run.run_id)
+            await self._plan(ledger_conn, run, entity, window, options)
+        chunks = await self.ledger.chunks_of(ledger_conn, run.run_id)
         todo = [c for c in chunks if c.status != "done"]
         self.observer.entity_started(entity.name, run.run_id, len(chunks), len(chunks) - len(todo))
-        gate = asyncio.Semaphore(options.chunk_concurrency)
         held: list[Chunk] = []
         await asyncio.gather(*(self._guarded(gate, entity, c, options, held) for c in todo))
         # Chunks another worker held: wait until it lets go; it finished them, or (if it
         # failed or died) they are processed here, so the run does not end with them open.
         await asyncio.gather(*(self._guarded(gate, entity, c, options, None) for c in held))
-        totals = await self.ledger.finish_run(self.ledger_conn, run)
+        totals = await self.ledger.finish_run(ledger_conn, run)
         self.observer.entity_finished(entity.name, totals)
         return EntityResult(entity.name, run.run_id, str(totals.get("status", "failed")), totals)
 
@@ -160,7 +184,12 @@ class Backfill:
         return ExtractWindow.whole()
 
     async def _plan(
-        self, run: Run, entity: Entity, window: ExtractWindow, options: BackfillOptions
+        self,
+        ledger_conn: psycopg.AsyncConnection,
+        run: Run,
+        entity: Entity,
+        window: ExtractWindow,
+        options: BackfillOptions,
     ) -> None:
         if window.is_whole:
             planned: list[tuple[ExtractWindow, int | None]] = [(window, None)]
@@ -168,24 +197,30 @@ class Backfill:
             planned = await self._plan_auto(entity, window, options.page_size * AUTO_MAX_PAGES)
         else:
             planned = [(w, None) for w in window.split(options.chunk_days)]
-        await self.ledger.plan(self.ledger_conn, run, entity.name, planned)
+        await self.ledger.plan(ledger_conn, run, entity.name, planned)
 
     async def _plan_auto(
         self, entity: Entity, window: ExtractWindow, max_rows: int
     ) -> list[tuple[ExtractWindow, int | None]]:
-        """Halve windows until each holds at most `max_rows`; the counts are kept so the
-        chunk does not ask for them again."""
-        total = await self.client.count(query.count_query(entity, window))
-        pending, planned = [(window, total)], []
+        """Windows of at most `max_rows` each (a single day may hold more), with their counts
+        kept so that a chunk does not ask for them again.
+
+        The window is cut into up to 30 slices counted in one batch call; a slice still too
+        large is cut and counted again; then neighbouring slices are joined while their sum
+        stays within `max_rows`, so pages come back full and windows are few.
+        """
+        slices: list[tuple[ExtractWindow, int]] = []
+        pending = [window]
         while pending:
-            current, count = pending.pop()
-            if count <= max_rows or current.days < 2:
-                planned.append((current, count))
-                continue
-            first, second = current.halves()
-            first_count = await self.client.count(query.count_query(entity, first))
-            pending += [(second, count - first_count), (first, first_count)]
-        return sorted(planned, key=lambda item: item[0].start)
+            current = pending.pop()
+            parts = current.split(math.ceil(current.days / BATCH_MAX_ITEMS))
+            counts = await self.client.count_many([query.count_query(entity, p) for p in parts])
+            for part, count in zip(parts, counts, strict=True):
+                if count > max_rows and part.days >= 2:
+                    pending.append(part)
+                else:
+                    slices.append((part, count))
+        return _join_slices(sorted(slices), max_rows)
 
     async def _guarded(
         self,
@@ -335,6 +370,22 @@ class ChunkWork:
         f["rows_inserted"] += counts.inserted
         f["rows_updated"] += counts.updated
         f["rows_unchanged"] += counts.unchanged
+
+
+def _join_slices(
+    slices: list[tuple[ExtractWindow, int]], max_rows: int
+) -> list[tuple[ExtractWindow, int | None]]:
+    """Neighbouring slices joined into windows of at most `max_rows` (ordered, no gaps)."""
+    joined: list[tuple[ExtractWindow, int | None]] = []
+    start, end, total = slices[0][0].start, slices[0][0].end, slices[0][1]
+    for part, count in slices[1:]:
+        if total + count <= max_rows:
+            end, total = part.end, total + count
+            continue
+        joined.append((ExtractWindow(start, end), total))
+        start, end, total = part.start, part.end, count
+    joined.append((ExtractWindow(start, end), total))
+    return joined
 
 
 def _empty_pass_figures() -> dict[str, Any]:
