@@ -37,9 +37,7 @@ CHARTS = ("request-rate", "rows-per-window", "source-vs-loaded")
 
 
 def chromium() -> str:
-    found = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
+    found = next(filter(None, map(shutil.which, ("chromium", "/usr/bin/chromium"))), None)
     if found is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is required in CI (Debian: apt-get install -y chromium)")
@@ -196,3 +194,15 @@ def test_the_browser_check_catches_script_errors_and_missing_charts(
     halted.write_text(page.replace("document.body.setAttribute('data-ready', 'yes');", "x.y;"))
     found = problems(open_in_chromium(halted, tmp_path / "profile"), runs=2)
     assert "the page's script did not run to the end" in found, found
+
+
+def test_without_chromium_the_test_is_skipped_locally_but_fails_in_ci(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        chromium()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        chromium()
