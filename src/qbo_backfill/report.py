@@ -78,21 +78,21 @@ CHUNK_FIELDS = (
     "finished_at",
     "last_error",
 )
-TOTAL_FIELDS = (
-    "pages",
-    "rows_extracted",
-    "rows_inserted",
-    "rows_updated",
-    "rows_unchanged",
-    "rows_quarantined",
-    "source_count_after",
-    "rows_in_table",
-    "attempts",
-    "api_calls",
-    "throttled",
-    "retries",
-    "duration_ms",
+_NOT_SUMMED = frozenset(
+    (
+        "run_id",
+        "entity",
+        "window_start",
+        "window_end",
+        "status",
+        "matched",
+        "started_at",
+        "finished_at",
+        "last_error",
+    )
 )
+# Every other figure of a chunk adds up to the run's total.
+TOTAL_FIELDS = tuple(f for f in CHUNK_FIELDS if f not in _NOT_SUMMED)
 
 
 class CheckStatus(StrEnum):
