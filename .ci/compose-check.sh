@@ -3,7 +3,7 @@
 # engine is needed): `docker compose config` when the Compose plugin is there, else
 # Debian's docker-compose (1.29, installed here if missing), whose `config` checks the file
 # against the Compose schema, interpolates it and resolves services and volumes.
-# Then: it renders with .env.example plus the three secrets a user must set; it refuses to
+# Then: it renders with .env.example plus the four secrets a user must set; it refuses to
 # render when any required value is missing (no secret has a default in the file).
 # The file's structure (health checks, depends_on conditions, named volumes, service
 # names in .env.example, pgAdmin's servers.json) is tested in tests/mage/test_compose.py.
@@ -32,19 +32,22 @@ echo "validating with: $("${compose[@]}" version 2>/dev/null | head -1)"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-REQUIRED=(PG_DBNAME PG_USER PG_PASSWORD PGADMIN_EMAIL PGADMIN_PASSWORD QBO_TOKEN_KEY)
+SECRETS=(PG_PASSWORD PGADMIN_PASSWORD MAGE_OWNER_PASSWORD QBO_TOKEN_KEY)
+REQUIRED=(PG_DBNAME PG_USER PG_PASSWORD PGADMIN_EMAIL PGADMIN_PASSWORD MAGE_OWNER_EMAIL
+  MAGE_OWNER_PASSWORD QBO_TOKEN_KEY)
 
 # .env.example with the secrets a user fills; nothing from this shell's environment.
 filled="$work/filled.env"
 sed -e 's/^PG_PASSWORD=$/PG_PASSWORD=check-pg-password/' \
   -e 's/^PGADMIN_PASSWORD=$/PGADMIN_PASSWORD=check-pgadmin-password/' \
+  -e 's/^MAGE_OWNER_PASSWORD=$/MAGE_OWNER_PASSWORD=check-mage-password/' \
   -e 's/^QBO_TOKEN_KEY=$/QBO_TOKEN_KEY=check-token-key/' .env.example >"$filled"
 
 render() { env -i PATH="$PATH" HOME="$work" "${compose[@]}" --env-file "$1" config "${@:2}"; }
 
 render "$filled" >"$work/config.yaml" 2>"$work/err" || {
   cat "$work/err" >&2
-  fail "docker-compose.yaml does not validate with .env.example and the three secrets set"
+  fail "docker-compose.yaml does not validate with .env.example and the four secrets set"
 }
 echo "ok: the file validates and renders with .env.example and the secrets set"
 
@@ -54,10 +57,10 @@ volumes=$(render "$filled" --volumes | sort | tr '\n' ' ')
 [ "$volumes" = "mage_data pgadmin_data pgdata " ] || fail "named volumes are '$volumes'"
 echo "ok: services $services; named volumes $volumes"
 
-for name in PG_PASSWORD PGADMIN_PASSWORD QBO_TOKEN_KEY; do
+for name in "${SECRETS[@]}"; do
   grep -q "^$name=.\+" .env.example && fail ".env.example gives $name a value: it must be empty"
 done
-echo "ok: .env.example leaves PG_PASSWORD, PGADMIN_PASSWORD and QBO_TOKEN_KEY empty"
+echo "ok: .env.example leaves ${SECRETS[*]} empty"
 
 for name in "${REQUIRED[@]}"; do
   sed "s/^$name=.*/$name=/" "$filled" >"$work/missing.env"

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 ENV_EXAMPLE = dotenv_values(ROOT / ".env.example")
+USER_SECRETS = ("PG_PASSWORD", "PGADMIN_PASSWORD", "MAGE_OWNER_PASSWORD", "QBO_TOKEN_KEY")
 SECRET_WORDS = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CLIENT_ID")
 # `$${X}` is escaped: the container's shell expands it, not Compose.
 VARIABLE = re.compile(r"(?<!\$)\$\{(?P<name>[A-Z0-9_]+)(?P<op>:?[-?+])?(?P<rest>[^}]*)\}")
@@ -69,7 +70,7 @@ def test_no_secret_has_a_default_value() -> None:
 
 def test_the_stacks_own_secrets_are_required() -> None:
     required = {name for name, op, _ in variables(COMPOSE) if op == ":?"}
-    assert {"PG_PASSWORD", "PGADMIN_PASSWORD", "QBO_TOKEN_KEY"} <= required
+    assert set(USER_SECRETS) <= required
 
 
 def test_ports_listen_on_loopback_only() -> None:
@@ -99,7 +100,7 @@ def test_env_example_names_the_sandboxs_company() -> None:
 
 
 def test_env_example_leaves_the_users_secrets_empty() -> None:
-    for name in ("PG_PASSWORD", "PGADMIN_PASSWORD", "QBO_TOKEN_KEY"):
+    for name in USER_SECRETS:
         assert ENV_EXAMPLE[name] == "", name
 
 
