@@ -48,6 +48,7 @@ from qbo_backfill.errors import (
 from qbo_backfill.ledger import Ledger
 from qbo_backfill.observer import SilentObserver
 from qbo_backfill.reconcile import WindowCheck, verify
+from qbo_backfill.report import CHUNK_FIELDS
 from qbo_backfill.settings import SecretLookup, Settings
 from qbo_backfill.tokens import TokenCipher, TokenStore
 from qbo_backfill.windows import ExtractWindow
@@ -523,37 +524,20 @@ def check_line(check: WindowCheck) -> str:
 
 # ---- helpers ------------------------------------------------------------------------
 
-_CHUNK_COLUMNS = (
-    "status",
-    "pages",
-    "rows_extracted",
-    "rows_inserted",
-    "rows_updated",
-    "rows_unchanged",
-    "rows_quarantined",
-    "source_count_after",
-    "rows_in_table",
-    "matched",
-    "api_calls",
-    "retries",
-    "throttled",
-    "last_error",
-)
-
 
 async def _chunk_figures(settings: Settings, result: BackfillResult) -> list[dict[str, Any]]:
+    """Every chunk of the runs, with the report's chunk fields; dates as ISO text."""
     ledger = Ledger(settings.schema)
     rows: list[dict[str, Any]] = []
     async with await psycopg.AsyncConnection.connect(db.database_url(settings)) as conn:
         for each in result.entities:
             for row in await ledger.chunk_rows(conn, each.run_id):
-                rows.append(
-                    {"entity": each.entity, "run_id": each.run_id}
-                    | {"window_start": str(row["window_start"])}
-                    | {"window_end": str(row["window_end"])}
-                    | {name: row[name] for name in _CHUNK_COLUMNS}
-                )
+                rows.append({name: _plain(row.get(name)) for name in CHUNK_FIELDS})
     return rows
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
 
 
 def _raise_if_failed(entity: Entity, result: BackfillResult, figures: list[dict[str, Any]]) -> None:
