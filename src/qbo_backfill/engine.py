@@ -306,12 +306,11 @@ class ChunkWork:
         """Page the window until its count holds still; then count what the table holds."""
         count_query = query.count_query(self.entity, self.chunk.window)
         count = self.chunk.planned_count
-        if count is None:
-            count = await self.job.client.count(count_query, self.stats)
         totals = {"rows_inserted": 0, "rows_updated": 0}
         for refetches in range(MAX_REFETCHES + 1):
-            self.figures = _empty_pass_figures() | {"source_count": count, "refetches": refetches}
-            await self._fetch_all_pages(count)
+            self.figures = _empty_pass_figures() | {"refetches": refetches}
+            count = await self._fetch_all_pages(count, count_query)
+            self.figures["source_count"] = count
             totals["rows_inserted"] += self.figures["rows_inserted"]
             totals["rows_updated"] += self.figures["rows_updated"]
             after = await self.job.client.count(count_query, self.stats)
@@ -340,14 +339,25 @@ class ChunkWork:
             }
         )
 
-    async def _fetch_all_pages(self, count: int) -> None:
+    async def _fetch_all_pages(self, count: int | None, count_query: str) -> int:
+        """Page the window; return its source count (`count` when known beforehand)."""
         size = self.options.page_size
-        pages = math.ceil(count / size)
         # Pages wait in memory only between fetch and load: bounded by the in-flight limit.
         gate = asyncio.Semaphore(self.job.settings.max_in_flight)
-        await asyncio.gather(*(self._page(gate, number, size) for number in range(1, pages + 1)))
+        first = 1
+        if count is None:
+            # An unplanned window (a list entity taken whole) is often one short page: that
+            # page is then its count, and no COUNT(*) is asked for before the paging.
+            rows = await self._page(gate, 1, size)
+            if rows < size:
+                return rows
+            count, first = await self.job.client.count(count_query, self.stats), 2
+        pages = math.ceil(count / size)
+        await asyncio.gather(*(self._page(gate, n, size) for n in range(first, pages + 1)))
+        return count
 
-    async def _page(self, gate: asyncio.Semaphore, number: int, size: int) -> None:
+    async def _page(self, gate: asyncio.Semaphore, number: int, size: int) -> int:
+        """Fetch and load one page; the number of records it held."""
         async with gate:
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
             response = await self.job.client.query(text, self.stats)
@@ -360,6 +370,7 @@ class ChunkWork:
                 counts = await self.table.upsert_page(self.conn, self.job.realm_id, prepared, meta)
             self._add(len(records), prepared.duplicates, len(prepared.quarantined), counts)
             self.job.observer.page_loaded(self.entity.name, len(records))
+            return len(records)
 
     def _add(self, extracted: int, duplicates: int, quarantined: int, counts: Any) -> None:
         f = self.figures

@@ -102,3 +102,24 @@ def test_a_slice_too_large_is_counted_again_in_finer_slices(
     # A window holds at most 200 rows unless it is a single day.
     assert all(planned <= 200 or (end - start).days == 1 for start, end, planned, _ in chunks)
     assert [extracted for *_, extracted in chunks] == [planned for _, _, planned, _ in chunks]
+
+
+def test_a_whole_list_entity_in_one_short_page_needs_no_count_first(
+    database_url: str, schema: str, home: Path
+) -> None:
+    config = SandboxConfig(customers=40, items=5, invoices=10, rate_limit_per_min=0)
+    with Sandbox(config) as sb:
+        settings = settings_for(sb, database_url, schema, home)
+        sb.reset_counters()
+        options = BackfillOptions(
+            entities=(resolve_entity("Customer"),), window=ALL_YEARS, page_size=1000
+        )
+        result = backfill(settings, options)
+        requests = sb.counters()["realms"][sb.info.realm_id]["requests"]
+        customers = len(sandbox_rows(sb, "Customer"))
+
+    assert result.ok, result.entities
+    # One page, and the count after it that reconciles the window: nothing else.
+    assert (requests["query"], requests["count"]) == (1, 1)
+    totals = result.entities[0].totals
+    assert totals["source_count"] == totals["rows_in_table"] == customers
