@@ -55,10 +55,12 @@ def load(database_url: str, schema: str, *run_ids: int) -> Report:
 
 @pytest.fixture
 def two_sessions(cli: Cli) -> Cli:
-    """Session 1 copies Customer (run 1) and Invoice (run 2); session 2 re-extracts the
-    Invoice windows with --force (run 3), which is what the idempotence check compares."""
-    first = cli.run("backfill", "Customer", "Invoice", *YEAR)
-    assert first.returncode == 0, first.stderr
+    """Customer (run 1), then Invoice (run 2), then the Invoice windows again with --force
+    (run 3, the newest session), which is what the idempotence check compares. One command
+    per run: entities of one command run side by side, so their run ids are in any order."""
+    for entity in ("Customer", "Invoice"):
+        first = cli.run("backfill", entity, *YEAR)
+        assert first.returncode == 0, first.stderr
     again = cli.run("backfill", "Invoice", *YEAR, "--force")
     assert again.returncode == 0, again.stderr
     return cli
@@ -120,7 +122,7 @@ def check_json(text: str, expected_rows: int) -> None:
             assert run["totals"][total] == expected_rows, total
         assert sum(c["rows_extracted"] for c in run["chunks"]) == expected_rows
         assert all(c["matched"] and c["attempts"] == 1 for c in run["chunks"])
-        assert all(c["duration_ms"] is not None and c["api_calls"] >= 3 for c in run["chunks"])
+        assert all(c["duration_ms"] is not None and c["api_calls"] >= 1 for c in run["chunks"])
     first, forced = data["runs"]
     assert first["totals"]["rows_inserted"] == expected_rows
     assert forced["totals"]["rows_unchanged"] == expected_rows
