@@ -3,6 +3,7 @@ retries bounded in attempts and time, the `intuit_tid` of every failure kept."""
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -260,10 +261,17 @@ def _fault_error(
 
 
 def _decode(content: bytes) -> dict[str, Any] | None:
+    # A page builds a thousand records of plain, acyclic dicts: the cyclic collector, set
+    # off again and again while they are built, finds nothing and doubles the parse time.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         body = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
+    finally:
+        if collecting:
+            gc.enable()
     return body if isinstance(body, dict) else None
 
 

@@ -113,6 +113,9 @@ class Backfill:
         self.ledger_conn = ledger_conn
         self.observer = observer
         self.session_id = uuid.uuid4().hex
+        # Pages held in memory (fetching, parsed, or waiting for their chunk's connection),
+        # across every chunk and entity: memory stays flat however large the backfill.
+        self.page_gate = asyncio.Semaphore(settings.max_in_flight)
 
     @classmethod
     def open(cls, settings: Settings, observer: RunObserver) -> _BackfillContext:
@@ -342,8 +345,7 @@ class ChunkWork:
     async def _fetch_all_pages(self, count: int | None, count_query: str) -> int:
         """Page the window; return its source count (`count` when known beforehand)."""
         size = self.options.page_size
-        # Pages wait in memory only between fetch and load: bounded by the in-flight limit.
-        gate = asyncio.Semaphore(self.job.settings.max_in_flight)
+        gate = self.job.page_gate
         first = 1
         if count is None:
             # An unplanned window (a list entity taken whole) is often one short page: that
@@ -361,16 +363,18 @@ class ChunkWork:
         async with gate:
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
             response = await self.job.client.query(text, self.stats)
-            records = response.get(self.entity.name) or []
+            records = response.pop(self.entity.name, None) or []
             prepared = prepare_page(records)
+            extracted = len(records)
+            del records  # only the prepared rows wait for the connection
             meta = PageMeta(
                 self.chunk.run_id, self.chunk.chunk_id, self.chunk.window, number, size, text
             )
             async with self._db_lock:
                 counts = await self.table.upsert_page(self.conn, self.job.realm_id, prepared, meta)
-            self._add(len(records), prepared.duplicates, len(prepared.quarantined), counts)
-            self.job.observer.page_loaded(self.entity.name, len(records))
-            return len(records)
+            self._add(extracted, prepared.duplicates, len(prepared.quarantined), counts)
+            self.job.observer.page_loaded(self.entity.name, extracted)
+            return extracted
 
     def _add(self, extracted: int, duplicates: int, quarantined: int, counts: Any) -> None:
         f = self.figures

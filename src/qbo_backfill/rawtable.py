@@ -83,9 +83,16 @@ class RawTable:
         await conn.execute(sql.SQL(_STAGE_DDL).format(stage=STAGE))
         await conn.execute(sql.SQL("TRUNCATE {}").format(STAGE))
         copy_sql = sql.SQL("COPY {} (realm_id, id, payload, source_last_updated_utc) FROM STDIN")
+        # One block of COPY text per page: psycopg's per-row `write_row` costs more than the
+        # server's whole upsert. Only the backslash needs escaping: JSON text from orjson
+        # holds no raw tab or newline, and the other fields are digits and timestamps.
+        realm = _copy_text(realm_id)
+        block = "".join(
+            f"{realm}\t{row.id}\t{_copy_text(row.payload)}\t{row.last_updated_utc.isoformat()}\n"
+            for row in page.rows
+        )
         async with conn.cursor().copy(copy_sql.format(STAGE)) as copy:
-            for row in page.rows:
-                await copy.write_row((realm_id, row.id, row.payload, row.last_updated_utc))
+            await copy.write(block.encode())
 
     async def _quarantine(
         self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
@@ -134,6 +141,13 @@ class RawTable:
             ),
             (realm_id, window.start_utc, window.end_utc),
         )
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format (no raw tab, newline or carriage return expected)."""
+    if "\t" in value or "\n" in value or "\r" in value:
+        raise ValueError("COPY text field holds a raw tab or line break")
+    return value.replace("\\", "\\\\")
 
 
 _TABLE_DDL = """
