@@ -69,14 +69,14 @@ __all__ = [
 # Mage Secret name (the seed's) -> `Settings` field. A test checks it against the library.
 MAGE_SECRETS: dict[str, str] = {
     "qb_client_id": "client_id",
-    "qb_client_secret": "client_secret",
+    "qb_client_secret": "client_secret",  # pragma: allowlist secret
     "qb_realm_id": "realm_id",
     "qb_refresh_token": "refresh_token",
     "pg_host": "pg_host",
     "pg_port": "pg_port",
     "pg_dbname": "pg_dbname",
     "pg_user": "pg_user",
-    "pg_password": "pg_password",
+    "pg_password": "pg_password",  # pragma: allowlist secret
     "pg_schema": "schema",
 }
 _DATABASE_FIELDS = frozenset({"pg_host", "pg_port", "pg_dbname", "pg_user", "pg_password"})
@@ -325,8 +325,8 @@ def load_settings(
     """Settings for a block: Mage Secrets (the seed's names) first, then the environment,
     then `/run/secrets`. No `.env` is read: in Mage the environment is the container's.
 
-    A Mage secret `pg_*` names the database, so it also sets aside `QBO_DATABASE_URL`;
-    the missing parts (say `PG_PASSWORD`) still come from the environment.
+    A `pg_*` value from Mage names the database, so it also sets aside `QBO_DATABASE_URL`;
+    the parts Mage lacks (say `PG_PASSWORD`) still come from the environment.
     """
     lookup = lookup if lookup is not None else mage_secret_lookup()
     from_mage = {

@@ -13,7 +13,7 @@ from qbo_backfill.settings import Secret, Settings
 
 ENV = {
     "QBO_CLIENT_ID": "env-client",
-    "QBO_CLIENT_SECRET": "env-secret-value",
+    "QBO_CLIENT_SECRET": "env-secret-value",  # pragma: allowlist secret
     "QBO_REALM_ID": "111",
     "QBO_REFRESH_TOKEN": "env-refresh-token",
     "QBO_DATABASE_URL": "postgresql://envuser@envhost:5432/envdb",
@@ -75,7 +75,7 @@ def test_each_secret_maps_to_the_field_the_library_reads_it_into(name: str) -> N
 def test_mage_secrets_win_over_the_environment(tmp_path: Path) -> None:
     secrets = {
         "qb_client_id": "mage-client",
-        "qb_client_secret": "mage-secret-value",
+        "qb_client_secret": "mage-secret-value",  # pragma: allowlist secret
         "qb_realm_id": "222",
         "qb_refresh_token": "mage-refresh-token",
     }
