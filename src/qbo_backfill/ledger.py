@@ -23,8 +23,12 @@ from qbo_backfill.windows import ExtractWindow
 
 RUNS = "qbo_backfill_runs"
 CHUNKS = "qbo_backfill_chunks"
-# First key of our advisory locks: hashtext('qbo_backfill') computed by PostgreSQL.
-LOCK_NAMESPACE = sql.SQL("hashtext('qbo_backfill')")
+
+
+def lock_namespace(schema: str) -> sql.Composable:
+    """First key of our advisory locks. Advisory locks span the whole database, so the key
+    names the schema: runs in two schemas of one database never take each other's locks."""
+    return sql.SQL("hashtext({})").format(sql.Literal(f"qbo_backfill:{schema}"))
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,7 @@ class Ledger:
         self.schema = schema
         self.runs = sql.Identifier(schema, RUNS)
         self.chunks = sql.Identifier(schema, CHUNKS)
+        self.lock_namespace = lock_namespace(schema)
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         await conn.execute(DDL_LOCK)
@@ -96,7 +101,9 @@ class Ledger:
         async with conn.transaction():
             # Serialise concurrent openers of the same key, so both resume one run.
             await conn.execute(
-                sql.SQL("SELECT pg_advisory_xact_lock({}, hashtext(%s))").format(LOCK_NAMESPACE),
+                sql.SQL("SELECT pg_advisory_xact_lock({}, hashtext(%s))").format(
+                    self.lock_namespace
+                ),
                 (request.key,),
             )
             existing = None if force else await self._latest_run(conn, request.key)
@@ -181,7 +188,7 @@ class Ledger:
         claim = "SELECT true FROM pg_advisory_lock({}, %s)"
         if not wait:
             claim = "SELECT pg_try_advisory_lock({}, %s)"
-        cursor = await conn.execute(sql.SQL(claim).format(LOCK_NAMESPACE), (chunk.chunk_id,))
+        cursor = await conn.execute(sql.SQL(claim).format(self.lock_namespace), (chunk.chunk_id,))
         row = await cursor.fetchone()
         if not row or not row[0]:
             await conn.commit()
@@ -201,7 +208,8 @@ class Ledger:
 
     async def release(self, conn: psycopg.AsyncConnection, chunk: Chunk) -> None:
         await conn.execute(
-            sql.SQL("SELECT pg_advisory_unlock({}, %s)").format(LOCK_NAMESPACE), (chunk.chunk_id,)
+            sql.SQL("SELECT pg_advisory_unlock({}, %s)").format(self.lock_namespace),
+            (chunk.chunk_id,),
         )
         await conn.commit()
 

@@ -245,3 +245,34 @@ def test_bad_input_exits_2_in_one_line_and_writes_nothing(
     assert result.stderr.startswith("error: ")
     assert tables_in(database_url, schema) == []
     assert sandbox.counters()["oauth"]["refresh"] == 0
+
+
+def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
+    database_url: str, schema: str, home: Path
+) -> None:
+    import asyncio
+
+    from qbo_backfill.engine import run_backfill
+
+    other = f"{schema}_b"
+    # Latency keeps chunks open long enough that both runs hold chunk 1, 2, ... at once.
+    config = SandboxConfig(customers=5, items=5, invoices=100, latency_ms=30, rate_limit_per_min=0)
+    sandbox = Sandbox(config).start()
+    first = settings_for(sandbox, database_url, schema, home)
+    second = settings_for(sandbox, database_url, other, home)
+
+    async def both() -> list:
+        return await asyncio.gather(
+            run_backfill(first, options("Invoice")), run_backfill(second, options("Invoice"))
+        )
+
+    try:
+        results = asyncio.run(both())
+        assert all(r.ok for r in results)
+        expected = sandbox_rows(sandbox, "Invoice")
+        assert table_rows(database_url, schema, "qb_invoice") == expected
+        assert table_rows(database_url, other, "qb_invoice") == expected
+    finally:
+        sandbox.stop()
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))

@@ -179,3 +179,9 @@ def test_retry_after_header_is_kept() -> None:
     with pytest.raises(ThrottledError) as caught:
         parse_query_response(_response(429, b"{}", **{"Retry-After": "7"}))
     assert caught.value.retry_after == 7.0
+
+
+def test_advisory_lock_keys_name_the_schema() -> None:
+    from qbo_backfill.ledger import lock_namespace
+
+    assert lock_namespace("a").as_string() != lock_namespace("b").as_string()
