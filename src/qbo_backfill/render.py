@@ -33,7 +33,11 @@ def chunk_table(entity: str, run_id: int, chunks: Iterable[dict[str, Any]]) -> T
     """One row per chunk window with its volumetry and whether it reconciles."""
     table = Table(title=f"{entity} (run {run_id})", title_justify="left")
     for _, header in CHUNK_COLUMNS:
-        table.add_column(header, justify="left" if header in ("window", "status") else "right")
+        table.add_column(
+            header,
+            justify="left" if header in ("window", "status") else "right",
+            no_wrap=header == "window",
+        )
     for chunk in chunks:
         table.add_row(*(_cell(key, chunk) for key, _ in CHUNK_COLUMNS))
     return table
@@ -42,7 +46,7 @@ def chunk_table(entity: str, run_id: int, chunks: Iterable[dict[str, Any]]) -> T
 def _cell(key: str, chunk: dict[str, Any]) -> str:
     if key == "window":
         start, end = chunk["window_start"], chunk["window_end"]
-        return "all" if start.year == 1900 else f"{start} .. {end}"
+        return "all" if start.year == 1900 else f"{start}..{end}"
     value = chunk.get(key)
     if key == "matched":
         return {True: "yes", False: "NO", None: "-"}[value]

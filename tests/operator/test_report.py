@@ -105,7 +105,7 @@ def test_every_format_from_a_real_run(
 def check_table(text: str) -> None:
     assert "Invoice, run 3," in text
     assert "run 2," not in text
-    assert "2025-01-01 .. 2025-01-31" in text
+    assert "2025-01-01..2025-01-31" in text
     for name in CHECKS:
         assert re.search(re.escape(name) + r"\s*│ pass ", text), name
     assert "│ fail" not in text
