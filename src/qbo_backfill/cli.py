@@ -68,8 +68,8 @@ def _window_options(func: Any) -> Any:
 
 def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
     return (
-        parse_date(start, "--start") if start else None,
-        parse_date(end, "--end") if end else None,
+        parse_date(start, "--start") if start is not None else None,
+        parse_date(end, "--end") if end is not None else None,
     )
 
 

@@ -1,0 +1,288 @@
+"""Bad input: property-based CLI arguments and configuration. Every case exits 2 with one
+`error:` line, no traceback, no request and nothing written."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.reliability.harness import record_figures, run_cli
+
+from qbo_backfill import cli
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.errors import ConfigError
+
+pytestmark = pytest.mark.db
+
+# Nothing listens here: a request would fail with exit 1, never the 2 the tests expect.
+DEAD_URL = "http://127.0.0.1:9"
+EXAMPLES = int(os.environ.get("QBO_BAD_INPUT_EXAMPLES", "60"))
+TRIED: dict[str, int] = {}
+
+valid_date = st.dates().map(lambda d: d.isoformat())
+bad_int_text = st.one_of(
+    st.integers(max_value=0).map(str),
+    st.text(alphabet="abcxyz-+. ", min_size=1, max_size=8).filter(
+        lambda t: not t.strip().isdigit()
+    ),
+)
+
+
+def _bad_date(text: str) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return True
+    return False
+
+
+not_a_date = st.text(max_size=20).filter(_bad_date)
+
+
+def _unknown_entity(name: str) -> bool:
+    try:
+        resolve_entity(name)
+    except ConfigError:
+        return True
+    return False
+
+
+@pytest.fixture(scope="module")
+def base_env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("bad-input-home")
+    return {
+        "QBO_CLIENT_ID": "client",
+        "QBO_CLIENT_SECRET": "secret-value",
+        "QBO_REALM_ID": "123",
+        "QBO_REFRESH_TOKEN": "refresh-value",
+        "QBO_API_BASE_URL": DEAD_URL,
+        "QBO_TOKEN_URL": DEAD_URL + "/token",
+        "QBO_DATABASE_URL": database_url,
+        "QBO_SCHEMA": "bad_input_never_created",
+        "QBO_HOME": str(home),
+        # Should an input be wrongly accepted, the run fails fast (exit 1) instead of retrying.
+        "QBO_RETRY_ATTEMPTS": "1",
+        "QBO_REQUEST_TIMEOUT_SECONDS": "1",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _no_write(database_url: str) -> Iterator[None]:
+    yield
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = 'bad_input_never_created'"
+        ).fetchone()
+    assert row == (0,), "a bad input created the schema"
+
+
+def _run(
+    argv: list[str], env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp: Path
+) -> str:
+    capsys.readouterr()
+    with pytest.MonkeyPatch.context() as mp:
+        for name in list(os.environ):
+            if name.startswith(("QBO_", "PG_")):
+                mp.delenv(name)
+        for name, value in env.items():
+            mp.setenv(name, value)
+        mp.chdir(tmp)  # no .env of the checkout
+        code = cli.run(argv)
+    out, err = capsys.readouterr()
+    assert code == 2, (argv, code, out, err)
+    assert "Traceback" not in out + err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, (argv, err)
+    assert lines[0].startswith("error: "), (argv, err)
+    return lines[0]
+
+
+def _case(kind: str) -> None:
+    TRIED[kind] = TRIED.get(kind, 0) + 1
+
+
+SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@SETTINGS
+@given(start=st.one_of(not_a_date, valid_date), end=st.one_of(not_a_date, valid_date))
+def test_dates(
+    start: str,
+    end: str,
+    base_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from datetime import date
+
+    if not (_bad_date(start) or _bad_date(end)):
+        if date.fromisoformat(start.strip()) < date.fromisoformat(end.strip()):
+            return  # a valid window is not bad input
+    _case("dates")
+    _run(["backfill", "Invoice", "--start", start, "--end", end], base_env, capsys, tmp_path)
+
+
+@SETTINGS
+@given(days=bad_int_text.filter(lambda t: t.strip().lower() != "auto"))
+def test_chunk_days(
+    days: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _case("chunk_days")
+    _run(["backfill", "Invoice", f"--chunk-days={days}"], base_env, capsys, tmp_path)
+
+
+@SETTINGS
+@given(
+    size=st.one_of(st.integers(max_value=0), st.integers(min_value=1001)).map(str) | bad_int_text
+)
+def test_page_size(
+    size: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _case("page_size")
+    _run(["backfill", "Invoice", f"--page-size={size}"], base_env, capsys, tmp_path)
+
+
+@SETTINGS
+@given(
+    name=st.text(min_size=1, max_size=30)
+    .filter(_unknown_entity)
+    .filter(lambda n: not n.startswith("-") and "\x00" not in n)
+)
+def test_entity_names(
+    name: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _case("entity")
+    _run(["backfill", name], base_env, capsys, tmp_path)
+
+
+@SETTINGS
+@given(
+    variable=st.sampled_from(["QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL"]),
+    url=st.one_of(
+        st.text(max_size=30).filter(lambda t: t.strip() and "://" not in t),
+        st.sampled_from(
+            [
+                "ftp://host",
+                "file:///etc/passwd",
+                "http://",
+                "javascript:alert(1)",
+                "//host/path",
+                "https:/x",
+            ]
+        ),
+    ).filter(lambda t: "\x00" not in t),
+)
+def test_urls(
+    variable: str,
+    url: str,
+    base_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _case("urls")
+    _run(["backfill", "Invoice"], base_env | {variable: url}, capsys, tmp_path)
+
+
+@SETTINGS
+@given(
+    schema=st.one_of(
+        st.text(min_size=64, max_size=90).filter(lambda t: t.strip() and "\x00" not in t),
+        st.text(max_size=20).map(lambda t: t + "\x00x"),
+    )
+)
+def test_schema_names(
+    schema: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    if "\x00" in schema:
+        pytest.skip("an environment variable cannot hold NUL; covered by the unit test below")
+    _case("schema")
+    _run(["backfill", "Invoice"], base_env | {"QBO_SCHEMA": schema}, capsys, tmp_path)
+
+
+def test_schema_with_nul_is_refused() -> None:
+    from qbo_backfill.settings import Settings
+
+    with pytest.raises(ConfigError, match="schema"):
+        Settings.load({"schema": "a\x00b"}, environ={}, dotenv_path=None)
+
+
+@SETTINGS
+@given(
+    variable=st.sampled_from(
+        [
+            "QBO_MAX_IN_FLIGHT",
+            "QBO_REQUESTS_PER_MINUTE",
+            "QBO_RETRY_ATTEMPTS",
+            "QBO_BACKOFF_SECONDS",
+            "QBO_THROTTLE_WAIT_SECONDS",
+            "QBO_REQUEST_TIMEOUT_SECONDS",
+            "QBO_ENVIRONMENT",
+            "QBO_REALM_ID",
+            "QBO_DATABASE_URL",
+        ]
+    ),
+    value=st.text(alphabet="-abc,.;'\"xyz ", min_size=1, max_size=12).filter(
+        lambda t: t.strip() and t.strip().lower() not in ("sandbox", "production")
+    ),
+)
+def test_configuration_values(
+    variable: str,
+    value: str,
+    base_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    _case("configuration")
+    _run(["backfill", "Invoice"], base_env | {variable: value}, capsys, tmp_path)
+
+
+@SETTINGS
+@given(
+    realm=st.text(min_size=1, max_size=12).filter(
+        lambda t: (
+            t.strip() and not t.strip().isdigit() and not t.startswith("-") and "\x00" not in t
+        )
+    )
+)
+def test_realm_flag(
+    realm: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _case("realm")
+    _run(["backfill", "Invoice", "--realm", realm], base_env, capsys, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["backfill", "Invoice", "--start", "2025-13-01"],
+        ["backfill", "NotAnEntity"],
+        ["backfill", "Invoice", "--page-size", "0"],
+        ["backfill", "Invoice", "--chunk-days", "-3"],
+        ["backfill", "Invoice", "--no-such-option"],
+    ],
+)
+def test_a_real_process_says_one_line_too(
+    args: list[str], base_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = base_env | {"PATH": os.environ.get("PATH", "")}
+    result = run_cli(args, env, tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    _case("subprocess")
+
+
+def test_zz_record_figures() -> None:
+    record_figures("bad-input", {"tried": dict(TRIED), "total": sum(TRIED.values())})
