@@ -126,9 +126,9 @@ def test_dates(
 ) -> None:
     from datetime import date
 
-    if not (_bad_date(start) or _bad_date(end)):
-        if date.fromisoformat(start.strip()) < date.fromisoformat(end.strip()):
-            return  # a valid window is not bad input
+    valid = not (_bad_date(start) or _bad_date(end))
+    if valid and date.fromisoformat(start.strip()) < date.fromisoformat(end.strip()):
+        return  # a valid window is not bad input
     _case("dates")
     _run(["backfill", "Invoice", "--start", start, "--end", end], base_env, capsys, tmp_path)
 
