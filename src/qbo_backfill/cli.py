@@ -458,6 +458,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 def echo_error(text: str) -> None:
     """The one line that ends a failed command: a JSON object when the logs are JSON
     (`--json-logs`), so that a machine can read every line of stderr."""
+    # Some messages (psycopg's) run over several lines: keep them all, on one.
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
     logger = logging.getLogger("qbo_backfill")
     if any(isinstance(h.formatter, progress.JsonFormatter) for h in logger.handlers):
         logger.error("error: %s", text)

@@ -41,7 +41,11 @@ def stop_embedded(home: Path) -> bool:
     pgdata = home.resolve() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    _embedded_server(home, cleanup_mode="stop").cleanup()
+    server = _embedded_server(home, cleanup_mode="stop")
+    # In the process that started it, get_server hands back that handle, opened with
+    # cleanup_mode=None: its cleanup would leave the server running.
+    server.cleanup_mode = "stop"
+    server.cleanup()
     return True
 
 
