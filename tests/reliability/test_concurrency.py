@@ -36,7 +36,7 @@ def test_two_processes_share_one_backfill_without_duplicates_or_spent_tokens(
     database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
     # Grace 0 and a new refresh token on every refresh: a token spent twice is an
-    # invalid_grant at once. A 62 s access token is refreshed every ~2 s (60 s margin).
+    # invalid_grant at once. A 60.5 s access token is refreshed every ~0.5 s (60 s margin).
     with sandbox_process(
         "--invoices=6000",
         "--customers=150",
@@ -47,7 +47,7 @@ def test_two_processes_share_one_backfill_without_duplicates_or_spent_tokens(
         "--max-in-flight=0",
         "--refresh-rotation=every",
         "--refresh-grace-seconds=0",
-        "--access-token-ttl=62",
+        "--access-token-ttl=60.5",
     ) as sandbox:
         env = cli_env(sandbox.info, database_url, schema, home, QBO_TOKEN_KEY="shared-key-1")
         runs = [start_cli(ARGS, env, tmp_path) for _ in range(PROCESSES)]
