@@ -195,17 +195,12 @@ def test_urls(
 
 
 @SETTINGS
-@given(
-    schema=st.one_of(
-        st.text(min_size=64, max_size=90).filter(lambda t: t.strip() and "\x00" not in t),
-        st.text(max_size=20).map(lambda t: t + "\x00x"),
-    )
-)
+@given(schema=st.text(min_size=64, max_size=90).filter(lambda t: t.strip() and "\x00" not in t))
 def test_schema_names(
     schema: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    if "\x00" in schema:
-        pytest.skip("an environment variable cannot hold NUL; covered by the unit test below")
+    # Over 63 characters PostgreSQL would truncate the name silently: refused instead.
+    # (NUL cannot travel in an environment variable: see the next test.)
     _case("schema")
     _run(["backfill", "Invoice"], base_env | {"QBO_SCHEMA": schema}, capsys, tmp_path)
 
