@@ -176,7 +176,8 @@ def failure_line(result: BackfillResult, rows: dict[int, list[dict[str, Any]]]) 
         errors = [c["last_error"] for c in failed if c.get("last_error")]
         last_error = errors[-1] if errors else last_error
     reason = f"; last error: {last_error}" if last_error else ""
-    return f"run failed: {', '.join(parts)}{reason}; run the same command again to resume"
+    stopped = f" ({result.stopped_early})" if result.stopped_early else ""
+    return f"run failed{stopped}: {', '.join(parts)}{reason}; run the same command again to resume"
 
 
 def print_result(settings: Settings, result: BackfillResult) -> dict[int, list[dict[str, Any]]]:

@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 AUTO_MAX_PAGES = 100
 # A window whose count moves while it is paged is fetched again, at most this many times.
 MAX_REFETCHES = 3
+# After this many chunks in a row fail (each after its own retries), the API is taken to be
+# down for this run: no further chunk is started, so the run stops in bounded time, and the
+# next run resumes where this one stopped.
+MAX_FAILED_CHUNKS_IN_A_ROW = 3
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class BackfillResult:
     entities: list[EntityResult] = field(default_factory=list)
     api_calls: int = 0
     throttled: int = 0
+    stopped_early: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -116,6 +121,8 @@ class Backfill:
         # Pages held in memory (fetching, parsed, or waiting for their chunk's connection),
         # across every chunk and entity: memory stays flat however large the backfill.
         self.page_gate = asyncio.Semaphore(settings.max_in_flight)
+        self.failed_in_a_row = 0
+        self.stopped_early: str | None = None
 
     @classmethod
     def open(cls, settings: Settings, observer: RunObserver) -> _BackfillContext:
@@ -145,6 +152,7 @@ class Backfill:
         result.entities = [task.result() for task in tasks]
         result.api_calls = self.client.stats.requests
         result.throttled = self.client.stats.throttled
+        result.stopped_early = self.stopped_early
         return result
 
     async def _run_entity(
@@ -241,6 +249,8 @@ class Backfill:
     ) -> None:
         """Claim and process a chunk. With `held`, a chunk another worker holds is put there
         for later; without, the claim waits for that worker."""
+        if self.stopped_early:
+            return  # left as it is, for the next run
         async with await self._connect() as conn:
             if not await self.ledger.try_claim(conn, chunk, wait=held is None):
                 if held is not None:
@@ -259,6 +269,7 @@ class Backfill:
                 return
             finally:
                 await self._release(conn, chunk)
+            self.failed_in_a_row = 0
             self.observer.chunk_finished(entity.name, figures | {"window": str(chunk.window)})
 
     async def _record_failure(
@@ -271,6 +282,10 @@ class Backfill:
     ) -> None:
         message = f"{type(exc).__name__}: {exc}"
         log.error("chunk %s %s failed: %s", entity.name, chunk.window, message)
+        self.failed_in_a_row += 1
+        if self.failed_in_a_row >= MAX_FAILED_CHUNKS_IN_A_ROW and not self.stopped_early:
+            self.stopped_early = f"stopped after {self.failed_in_a_row} chunks in a row failed"
+            log.error("%s; no further chunk is started", self.stopped_early)
         self.observer.chunk_failed(entity.name, str(chunk.window), message)
         if conn.closed:
             return

@@ -276,3 +276,26 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
         sandbox.stop()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
+
+
+def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    sandbox.set_faults("503=1.0")
+    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
+    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
+    failed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    last_line = failed.stderr.strip().splitlines()[-1]
+    assert "stopped after 3 chunks in a row failed" in last_line
+    attempted = count(
+        database_url,
+        sql.SQL("SELECT count(*) FROM {} WHERE attempts > 0").format(
+            sql.Identifier(schema, "qbo_backfill_chunks")
+        ),
+    )
+    assert 3 <= attempted <= 3 + 4, "only the chunks already started may go on"
+    sandbox.set_faults("")
+    resumed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
