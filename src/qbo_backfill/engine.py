@@ -285,7 +285,7 @@ class Backfill:
         self.failed_in_a_row += 1
         if self.failed_in_a_row >= MAX_FAILED_CHUNKS_IN_A_ROW and not self.stopped_early:
             self.stopped_early = f"stopped after {self.failed_in_a_row} chunks in a row failed"
-            log.error("%s; no further chunk is started", self.stopped_early)
+            log.error("%s; no further chunk is started; last: %s", self.stopped_early, message)
         self.observer.chunk_failed(entity.name, str(chunk.window), message)
         if conn.closed:
             return
@@ -327,6 +327,9 @@ class ChunkWork:
         totals = {"rows_inserted": 0, "rows_updated": 0}
         for refetches in range(MAX_REFETCHES + 1):
             self.figures = _empty_pass_figures() | {"refetches": refetches}
+            if refetches:
+                # The last pass's figures are the chunk's: so are its quarantined records.
+                await self.table.clear_quarantine(self.conn, self.chunk.chunk_id)
             count = await self._fetch_all_pages(count, count_query)
             self.figures["source_count"] = count
             totals["rows_inserted"] += self.figures["rows_inserted"]
@@ -367,7 +370,7 @@ class ChunkWork:
             # page is then its count, and no COUNT(*) is asked for before the paging.
             rows = await self._page(gate, 1, size)
             if rows < size:
-                return rows
+                return rows - self.figures["source_duplicates"]  # records, each Id once
             count, first = await self.job.client.count(count_query, self.stats), 2
         pages = math.ceil(count / size)
         await asyncio.gather(*(self._page(gate, n, size) for n in range(first, pages + 1)))
