@@ -186,7 +186,7 @@ def check_trigger_files(checks: Checks) -> None:
 
     from qbo_backfill.entities import resolve_entity
     from qbo_backfill.errors import ConfigError
-    from qbo_backfill.mage import parse_run_variables
+    from qbo_backfill.mage_variables import parse_run_variables
 
     for pipeline, (entity, _) in RUNS.items():
         path = PROJECT / "pipelines" / pipeline / "triggers.yaml"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.mage import parse_run_variables
+from qbo_backfill.mage_variables import parse_run_variables
 
 PROJECT = Path(__file__).resolve().parents[2] / "mage"
 PIPELINES = {
