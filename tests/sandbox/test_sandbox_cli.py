@@ -155,3 +155,27 @@ def test_help_lists_every_option() -> None:
         "--refresh-grace-seconds",
     ):
         assert option in result.output
+
+
+def test_realm_option_fixes_the_company_ids() -> None:
+    proc = subprocess.Popen(
+        [*SERVE, "--port", "0", "--invoices", "5", "--customers", "2", "--items", "2",
+         "--realm", "123146", "--realm", "987654321"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["realm_ids"] == ["123146", "987654321"]
+        assert info["realm_id"] == "123146"
+        assert set(info["refresh_tokens"]) == {"123146", "987654321"}
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+@pytest.mark.parametrize("realm", ["abc", "12-3"])
+def test_a_realm_id_that_is_not_digits_is_bad_input(realm: str) -> None:
+    result = CliRunner().invoke(sandbox_group, ["serve", "--port", "0", "--realm", realm])
+    assert result.exit_code == 2
+    assert "realm id" in result.output
