@@ -54,6 +54,12 @@ def sandbox_group() -> None:
 )
 @click.option("--realms", type=int, default=_DEFAULTS.realms, show_default=True, help="Companies.")
 @click.option(
+    "--realm",
+    "realm_ids",
+    multiple=True,
+    help="A company id to serve (repeat for several); default: ids derived from the seed.",
+)
+@click.option(
     "--customers",
     type=int,
     default=_DEFAULTS.customers,

@@ -63,6 +63,7 @@ class SandboxConfig:
     port: int = 0
     seed: int = 42
     realms: int = 1
+    realm_ids: tuple[str, ...] = ()  # fixed company ids instead of ones derived from the seed
     customers: int = 200
     items: int = 50
     invoices: int = 2000
@@ -88,6 +89,7 @@ class SandboxConfig:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.realms < 1:
             raise ValueError(f"realms must be >= 1, got {self.realms}")
+        _check_realm_ids(self.realm_ids)
         for name in ("customers", "items", "invoices"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -160,6 +162,14 @@ class SandboxInfo:
         return orjson.dumps(self.to_dict()).decode()
 
 
+def _check_realm_ids(realm_ids: tuple[str, ...]) -> None:
+    for realm in realm_ids:
+        if not realm.isdigit() or len(realm) > 20:
+            raise ValueError(f"a realm id is up to 20 digits, got {realm!r}")
+    if len(set(realm_ids)) != len(realm_ids):
+        raise ValueError("realm ids must differ")
+
+
 @dataclass(frozen=True)
 class Credentials:
     """The app's client credentials and each realm's first refresh token."""
@@ -175,10 +185,12 @@ def derive_credentials(config: SandboxConfig) -> Credentials:
     rng = random.Random(f"credentials:{config.seed}")
     alnum = string.ascii_letters + string.digits
     realm_ids: list[str] = []
-    while len(realm_ids) < config.realms:
+    while len(realm_ids) < max(config.realms, len(config.realm_ids)):
         realm = str(rng.randrange(4_620_816_365_000_000, 9_341_454_000_000_000))
         if realm not in realm_ids:
             realm_ids.append(realm)
+    if config.realm_ids:  # given ids replace the derived ones; the rest stays as derived
+        realm_ids = list(config.realm_ids)
     client_id = config.client_id or "AB" + "".join(rng.choice(alnum) for _ in range(48))
     client_secret = config.client_secret or "".join(rng.choice(alnum) for _ in range(40))
     tokens: dict[str, str] = {}
