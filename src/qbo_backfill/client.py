@@ -219,7 +219,7 @@ def parse_batch_response(response: httpx.Response, ids: Sequence[str]) -> list[d
 def _parse_answer(response: httpx.Response, key: str) -> Any:
     tid = response.headers.get("intuit_tid")
     status = response.status_code
-    body = _decode(response.content)
+    body, unreadable = _decode(response.content)
     if body is None:
         if _looks_throttled(response.content) or status == 429:
             raise ThrottledError(
@@ -229,7 +229,9 @@ def _parse_answer(response: httpx.Response, key: str) -> Any:
                 retry_after=_retry_after(response),
             )
         raise TransientApiError(
-            "unreadable or truncated response body", status=status, intuit_tid=tid
+            f"unreadable or truncated response body ({unreadable})",
+            status=status,
+            intuit_tid=tid,
         )
     fault = body.get("Fault") or body.get("fault")
     if status == 200 and not fault and key in body:
@@ -260,19 +262,21 @@ def _fault_error(
     return QueryRejected(text, status=status, code=code, intuit_tid=tid)
 
 
-def _decode(content: bytes) -> dict[str, Any] | None:
+def _decode(content: bytes) -> tuple[dict[str, Any] | None, str]:
+    """The body as a JSON object, or None and why not (the parser's reason, e.g. a page nested
+    past its 1,024 levels or cut short)."""
     # A page builds a thousand records of plain, acyclic dicts: the cyclic collector, set
     # off again and again while they are built, finds nothing and doubles the parse time.
     collecting = gc.isenabled()
     gc.disable()
     try:
         body = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
+    except orjson.JSONDecodeError as exc:
+        return None, str(exc)
     finally:
         if collecting:
             gc.enable()
-    return body if isinstance(body, dict) else None
+    return (body, "") if isinstance(body, dict) else (None, "not a JSON object")
 
 
 def _looks_throttled(content: bytes) -> bool:

@@ -116,6 +116,12 @@ class RawTable:
                 ],
             )
 
+    async def clear_quarantine(self, conn: psycopg.AsyncConnection, chunk_id: int) -> None:
+        """Forget what a chunk quarantined, before the chunk's window is paged again."""
+        await conn.execute(
+            sql.SQL("DELETE FROM {} WHERE chunk_id = %s").format(self.quarantine), (chunk_id,)
+        )
+
     async def rows_in_window(
         self, conn: psycopg.AsyncConnection, realm_id: str, window: ExtractWindow
     ) -> int:

@@ -7,10 +7,17 @@
 - A NUL character in a string, which PostgreSQL's JSONB cannot hold, is stored as the
   six characters `\\u0000` (the JSON escape, itself escaped), so the row is kept and the
   original is recoverable.
+- Wrong types, huge strings and deep nesting are stored as they came: a record is
+  checked for its `Id` and `LastUpdatedTime` only. Any nesting the JSON parser accepts
+  (1,024 levels, the whole answer counted) is stored; a page nested deeper cannot be read at
+  all, so it fails like a truncated answer: retried, then its chunk is marked failed with
+  the parser's reason in `last_error`, none of the chunk's rows are written, and the run
+  ends failed (exit code 1) while the other chunks load.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,10 +86,42 @@ def to_row(record: Any) -> RawRow | Quarantined:
 
 def payload_text(record: Any) -> str:
     """The record as JSON text that JSONB accepts (NUL escaped, see the module doc)."""
-    text = orjson.dumps(record)
+    try:
+        text = orjson.dumps(record)
+    except orjson.JSONEncodeError:
+        # orjson writes at most 254 levels of nesting, though it reads 1,024.
+        text = _dumps_deep(record).encode()
     if b"\\u0000" in text:
         text = _JSON_NUL.sub(rb"\1\\\\u0000", text)
     return text.decode()
+
+
+class _Text(str):
+    """JSON text already written, on `_dumps_deep`'s stack."""
+
+
+def _dumps_deep(value: Any) -> str:
+    """`value` as compact JSON, without recursion: as deep as any parsed value can be."""
+    parts: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Text):
+            parts.append(item)
+        elif isinstance(item, dict):
+            tokens: list[Any] = [_Text("{")]
+            for n, (key, inner) in enumerate(item.items()):
+                prefix = "," if n else ""
+                tokens += [_Text(prefix + json.dumps(key, ensure_ascii=False) + ":"), inner]
+            stack.extend(reversed([*tokens, _Text("}")]))
+        elif isinstance(item, list):
+            tokens = [_Text("[")]
+            for n, inner in enumerate(item):
+                tokens += [_Text(","), inner] if n else [inner]
+            stack.extend(reversed([*tokens, _Text("]")]))
+        else:
+            parts.append(json.dumps(item, ensure_ascii=False))
+    return "".join(parts)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
