@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
+from tests.engine.helpers import sandbox_env
 
 from qbo_backfill.mage import BlockFailed, check_token, export, ingest
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
@@ -57,21 +58,8 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def settings(sandbox: Sandbox, database_url: str, schema: str, home: Path) -> Settings:
-    info = sandbox.info
-    env = {
-        "QBO_CLIENT_ID": info.client_id,
-        "QBO_CLIENT_SECRET": info.client_secret,
-        "QBO_REALM_ID": info.realm_id,
-        "QBO_REFRESH_TOKEN": info.refresh_token,
-        "QBO_API_BASE_URL": info.base_url,
-        "QBO_TOKEN_URL": info.token_url,
-        "QBO_DATABASE_URL": database_url,
-        "QBO_SCHEMA": schema,
-        "QBO_HOME": str(home),
-        "QBO_BACKOFF_SECONDS": "0.01",
-        "QBO_RETRY_ATTEMPTS": "2",
-        "QBO_REQUESTS_PER_MINUTE": "6000",
-    }
+    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
+    env.pop("PATH")
     return Settings.load(environ=env, dotenv_path=None, secrets_dir=home / "none")
 
 
