@@ -32,7 +32,9 @@ from qbo_backfill.settings import Settings
 from qbo_backfill.tokens import TokenCipher, TokenStore
 from qbo_backfill.windows import parse_date, requested_window
 
-console = Console()
+# Piped output (CI logs, Mage, files) is not wrapped at 80 columns: a chunk table row stays
+# one line. A terminal keeps its own width.
+console = Console() if Console().is_terminal else Console(width=160)
 # Progress and logs go to stderr, so stdout carries only results (tables, JSON, CSV).
 err_console = Console(stderr=True)
 
