@@ -17,7 +17,13 @@ from qbo_backfill import query
 from qbo_backfill.client import BATCH_MAX_ITEMS, ClientStats, QboClient
 from qbo_backfill.db import database_url
 from qbo_backfill.entities import Entity, EntityKind
-from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
+from qbo_backfill.errors import (
+    ApiError,
+    BackfillError,
+    ConfigError,
+    ReauthorizeError,
+    TransientApiError,
+)
 from qbo_backfill.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.oauth import ClientCredentials
 from qbo_backfill.observer import RunObserver, SilentObserver
@@ -382,6 +388,9 @@ class ChunkWork:
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
             response = await self.job.client.query(text, self.stats)
             records = response.pop(self.entity.name, None) or []
+            if not isinstance(records, list):
+                # Not a page of records at all: like a truncated answer, worth asking again.
+                raise TransientApiError(f"the answer's {self.entity.name} is not a list")
             prepared = prepare_page(records)
             extracted = len(records)
             del records  # only the prepared rows wait for the connection

@@ -33,6 +33,7 @@ from tests.reliability.rewriting_proxy import (
     Raw,
     Rewrite,
     RewritingProxy,
+    dumps,
     nested_text,
     page_rewrite,
 )
@@ -548,3 +549,23 @@ def test_a_page_nested_past_the_parser_limit_fails_its_chunk_and_writes_nothing_
     assert table(database_url, schema) == source
     figures = assert_reconciled(database_url, schema, quarantined=0)
     record_figures("malformed payloads: nested past the parser's limit", figures)
+
+
+def test_an_entity_key_that_is_not_a_list_fails_its_chunks_with_a_clear_reason(
+    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+) -> None:
+    def not_a_list(_text: str, body: dict[str, Any]) -> bytes | None:
+        answer = body.get("QueryResponse")
+        if not isinstance(answer, dict) or not isinstance(answer.get("Invoice"), list):
+            return None
+        answer["Invoice"] = 5
+        return dumps(body)
+
+    fixtures = {"database_url": database_url, "schema": schema, "home": home}
+    result = run(sandbox, proxy, {}, rewrite=not_a_list, **fixtures)
+    assert not result.ok
+    failed = [c for c in chunks(database_url, schema) if c["status"] == "failed"]
+    assert failed
+    assert all("Invoice is not a list" in c["last_error"] for c in failed)
+    assert table(database_url, schema) == {}
+    assert done_chunks_without_rows(database_url, schema) == []
