@@ -91,6 +91,10 @@ class QboClient:
         """
         return await self._retrying(lambda: self._query_once(text, stats), stats)
 
+    async def page(self, text: str, entity: str, stats: ClientStats | None = None) -> list[Any]:
+        """The records of one page of `entity` (an empty page has no entity key)."""
+        return await self._retrying(lambda: self._page_once(text, entity, stats), stats)
+
     async def count(self, text: str, stats: ClientStats | None = None) -> int:
         """`totalCount` of a `SELECT COUNT(*)` query."""
         response = await self.query(text, stats)
@@ -147,6 +151,13 @@ class QboClient:
     async def _query_once(self, text: str, stats: ClientStats | None) -> dict[str, Any]:
         response = await self._send(self.url, text.encode(), "application/text", stats)
         return parse_query_response(response)
+
+    async def _page_once(self, text: str, entity: str, stats: ClientStats | None) -> list[Any]:
+        records = (await self._query_once(text, stats)).get(entity) or []
+        if not isinstance(records, list):
+            # Not a page of records at all: like a truncated answer, worth asking again.
+            raise TransientApiError(f"the answer's {entity} is not a list")
+        return records
 
     async def _batch_once(
         self, items: list[dict[str, str]], stats: ClientStats | None

@@ -17,13 +17,7 @@ from qbo_backfill import query
 from qbo_backfill.client import BATCH_MAX_ITEMS, ClientStats, QboClient
 from qbo_backfill.db import database_url
 from qbo_backfill.entities import Entity, EntityKind
-from qbo_backfill.errors import (
-    ApiError,
-    BackfillError,
-    ConfigError,
-    ReauthorizeError,
-    TransientApiError,
-)
+from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
 from qbo_backfill.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.oauth import ClientCredentials
 from qbo_backfill.observer import RunObserver, SilentObserver
@@ -331,6 +325,7 @@ class ChunkWork:
         count_query = query.count_query(self.entity, self.chunk.window)
         count = self.chunk.planned_count
         totals = {"rows_inserted": 0, "rows_updated": 0}
+        await self.table.create_stage(self.conn)
         for refetches in range(MAX_REFETCHES + 1):
             self.figures = _empty_pass_figures() | {"refetches": refetches}
             if refetches:
@@ -386,11 +381,7 @@ class ChunkWork:
         """Fetch and load one page; the number of records it held."""
         async with gate:
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
-            response = await self.job.client.query(text, self.stats)
-            records = response.pop(self.entity.name, None) or []
-            if not isinstance(records, list):
-                # Not a page of records at all: like a truncated answer, worth asking again.
-                raise TransientApiError(f"the answer's {self.entity.name} is not a list")
+            records = await self.job.client.page(text, self.entity.name, self.stats)
             prepared = prepare_page(records)
             extracted = len(records)
             del records  # only the prepared rows wait for the connection

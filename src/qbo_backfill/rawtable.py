@@ -59,8 +59,9 @@ class RawTable:
     async def upsert_page(
         self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
     ) -> UpsertCounts:
-        """COPY the page into the stage, then one INSERT .. ON CONFLICT that only writes
-        rows that are new, newer, or changed; an older version never overwrites a newer."""
+        """COPY the page into the stage (`create_stage` first), then one INSERT .. ON CONFLICT
+        that only writes rows that are new, newer, or changed; an older version never
+        overwrites a newer."""
         await self._stage(conn, realm_id, page)
         cursor = await conn.execute(
             sql.SQL(_UPSERT).format(table=self.table, stage=STAGE),
@@ -77,10 +78,14 @@ class RawTable:
         await self._quarantine(conn, realm_id, page, meta)
         return UpsertCounts(inserted, written - inserted, len(page.rows) - written)
 
+    async def create_stage(self, conn: psycopg.AsyncConnection) -> None:
+        """The connection's staging table for `upsert_page` (once per connection, not per
+        page: the load loop should spend its round trips on the data)."""
+        await conn.execute(sql.SQL(_STAGE_DDL).format(stage=STAGE))
+
     async def _stage(
         self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage
     ) -> None:
-        await conn.execute(sql.SQL(_STAGE_DDL).format(stage=STAGE))
         await conn.execute(sql.SQL("TRUNCATE {}").format(STAGE))
         copy_sql = sql.SQL("COPY {} (realm_id, id, payload, source_last_updated_utc) FROM STDIN")
         # One block of COPY text per page: psycopg's per-row `write_row` costs more than the
