@@ -47,7 +47,7 @@ from qbo_backfill.mage_variables import RunVariables, check_runtime_vars_json, p
 from qbo_backfill.observer import SilentObserver
 from qbo_backfill.reconcile import WindowCheck, verify
 from qbo_backfill.report import CHUNK_FIELDS
-from qbo_backfill.settings import SecretLookup, Settings
+from qbo_backfill.settings import SEED_NAMES, SecretLookup, Settings
 from qbo_backfill.tokens import TokenCipher, TokenStore
 from qbo_backfill.windows import ExtractWindow
 
@@ -61,19 +61,8 @@ __all__ = [
     "mage_secret_lookup",
 ]
 
-# Mage Secret name (the seed's) -> `Settings` field. A test checks it against the library.
-MAGE_SECRETS: dict[str, str] = {
-    "qb_client_id": "client_id",
-    "qb_client_secret": "client_secret",  # pragma: allowlist secret
-    "qb_realm_id": "realm_id",
-    "qb_refresh_token": "refresh_token",
-    "pg_host": "pg_host",
-    "pg_port": "pg_port",
-    "pg_dbname": "pg_dbname",
-    "pg_user": "pg_user",
-    "pg_password": "pg_password",  # pragma: allowlist secret
-    "pg_schema": "schema",
-}
+# Mage Secret name (the seed's) -> `Settings` field: the library's own table.
+MAGE_SECRETS: dict[str, str] = SEED_NAMES
 _DATABASE_FIELDS = frozenset({"pg_host", "pg_port", "pg_dbname", "pg_user", "pg_password"})
 
 REAUTHORIZE_IN_MAGE = (

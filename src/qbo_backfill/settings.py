@@ -78,6 +78,10 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "throttle_wait_seconds": ("QBO_THROTTLE_WAIT_SECONDS", None),
     "request_timeout_seconds": ("QBO_REQUEST_TIMEOUT_SECONDS", None),
 }
+# The seed's (and Mage Secrets') names, each with the `Settings` field it fills.
+SEED_NAMES: dict[str, str] = {
+    seed_name: name for name, (_, seed_name) in _SOURCES.items() if seed_name is not None
+}
 SECRET_NAMES = frozenset({"client_secret", "refresh_token", "token_key", "pg_password"})
 
 

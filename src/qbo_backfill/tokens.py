@@ -153,9 +153,9 @@ class TokenStore:
             current = self._usable_access_token(row, rejected)
             if current is not None:
                 return current, row["access_expires_at"]
-            grant = refresh_grant(credentials, self.cipher.decrypt(row["refresh_token_enc"]))
-            rotated = grant.refresh_token != self.cipher.decrypt(row["refresh_token_enc"])
-            self._write_grant(conn, realm_id, grant, rotated=rotated)
+            spent = self.cipher.decrypt(row["refresh_token_enc"])
+            grant = refresh_grant(credentials, spent)
+            self._write_grant(conn, realm_id, grant, rotated=grant.refresh_token != spent)
             return grant.access_token, grant.access_expires_at
 
     def _usable_access_token(self, row: dict, rejected: str | None) -> Secret | None:
