@@ -85,7 +85,3 @@ class QueryRejected(ApiError):
 
 class Forbidden(ApiError):
     """HTTP 403: the app may not read this company (wrong keys or environment)."""
-
-
-class MalformedRecord(BackfillError):
-    """A record QBO returned cannot be stored as it is (quarantined, not loaded)."""

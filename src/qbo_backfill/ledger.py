@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import psycopg
@@ -252,12 +251,6 @@ class Ledger:
             (run_id,),
         )
         return list(await cursor.fetchall())
-
-
-def window_of(row: dict[str, Any]) -> ExtractWindow:
-    start: date = row["window_start"]
-    end: date = row["window_end"]
-    return ExtractWindow(start, end)
 
 
 _RUNS_DDL = """

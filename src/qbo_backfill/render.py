@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -51,11 +51,6 @@ def _cell(key: str, chunk: dict[str, Any]) -> str:
     if key == "matched":
         return {True: "yes", False: "NO", None: "-"}[value]
     return "-" if value is None else str(value)
-
-
-def print_tables(console: Console, tables: Iterable[Table]) -> None:
-    for table in tables:
-        console.print(table)
 
 
 def check_table(checks: Iterable[Any]) -> Table:

@@ -60,11 +60,6 @@ class ExtractWindow:
             cursor = nxt
         return windows
 
-    def halves(self) -> tuple[ExtractWindow, ExtractWindow]:
-        """Split in two at the middle day (needs at least two days)."""
-        middle = self.start + timedelta(days=self.days // 2)
-        return ExtractWindow(self.start, middle), ExtractWindow(middle, self.end)
-
     def __str__(self) -> str:
         return "[all time]" if self.is_whole else f"[{self.start}, {self.end})"
 
