@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from qbo_backfill.entities import Entity, EntityKind
+from qbo_backfill.entities import Entity
 from qbo_backfill.windows import ExtractWindow
 
 # New and updated records do not move in this order; ties are broken by Id in QBO.
@@ -30,9 +30,10 @@ def where_clause(entity: Entity, window: ExtractWindow) -> str:
 
 
 def _window_conditions(entity: Entity, window: ExtractWindow) -> list[str]:
-    if entity.kind is EntityKind.TRANSACTION:
-        # TxnDate is a plain date: a time part would be an HTTP 400.
-        return [f"TxnDate >= {quote(window.start)}", f"TxnDate < {quote(window.end)}"]
+    if entity.date_field is not None:
+        # A plain date (TxnDate): a time part would be an HTTP 400.
+        field = entity.date_field
+        return [f"{field} >= {quote(window.start)}", f"{field} < {quote(window.end)}"]
     start = window.start_utc.isoformat().replace("+00:00", "Z")
     end = window.end_utc.isoformat().replace("+00:00", "Z")
     return [

@@ -82,7 +82,6 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
 SEED_NAMES: dict[str, str] = {
     seed_name: name for name, (_, seed_name) in _SOURCES.items() if seed_name is not None
 }
-SECRET_NAMES = frozenset({"client_secret", "refresh_token", "token_key", "pg_password"})
 
 
 @dataclass(frozen=True)

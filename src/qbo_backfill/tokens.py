@@ -248,7 +248,6 @@ class TokenProvider:
         self._token: Secret | None = None
         self._expires_at = datetime.min.replace(tzinfo=UTC)
         self._lock = asyncio.Lock()
-        self.refreshes = 0
 
     async def access_token(self) -> str:
         """The current access token, refreshed only when it is about to expire."""
@@ -272,4 +271,3 @@ class TokenProvider:
             self.store.access_token, self.realm_id, self.credentials, rejected
         )
         self._token, self._expires_at = token, expires
-        self.refreshes += 1
