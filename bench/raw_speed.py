@@ -16,10 +16,10 @@ import psycopg
 from psycopg import sql
 
 from bench.harness import Row, SandboxProcess, Schema, require_ok, run_backfill
-from qbo_backfill.client import parse_query_response
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.rawtable import PageMeta, RawTable
-from qbo_backfill.records import prepare_page, to_row
+from qbo_backfill.load.rawtable import PageMeta, RawTable
+from qbo_backfill.load.records import prepare_page, to_row
+from qbo_backfill.qbo.client import parse_query_response
 from qbo_backfill.windows import ExtractWindow
 
 UNLIMITED = {"QBO_REQUESTS_PER_MINUTE": "10000000"}
@@ -95,7 +95,7 @@ def _fetch_pages(sandbox: SandboxProcess, count: int) -> list[bytes]:
     url = f"{sandbox.info['base_url']}/v3/company/{sandbox.realm}/query"
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     entity = resolve_entity("Invoice")
-    from qbo_backfill.query import page_query
+    from qbo_backfill.qbo.query import page_query
 
     pages = []
     with httpx.Client(timeout=120) as http:

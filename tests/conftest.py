@@ -13,7 +13,7 @@ import pytest
 from psycopg import sql
 
 from qbo_backfill import redact
-from qbo_backfill.db import embedded_url, stop_embedded
+from qbo_backfill.load.db import embedded_url, stop_embedded
 
 
 @pytest.fixture(scope="session")

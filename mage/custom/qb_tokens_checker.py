@@ -4,7 +4,7 @@ Refreshes the access token when it is about to expire and stores a rotated refre
 in the library's token store at once; invalid_grant fails here, before any extraction.
 """
 
-from qbo_backfill import mage as qbo_mage
+from qbo_backfill.integrations import mage as qbo_mage
 
 if 'custom' not in globals():
     from mage_ai.data_preparation.decorators import custom

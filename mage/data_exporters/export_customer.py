@@ -6,7 +6,7 @@ with the rows extracted and the rows in the database (the seed's "DB entries vs 
 
 from pandas import DataFrame
 
-from qbo_backfill import mage as qbo_mage
+from qbo_backfill.integrations import mage as qbo_mage
 
 if 'data_exporter' not in globals():
     from mage_ai.data_preparation.decorators import data_exporter

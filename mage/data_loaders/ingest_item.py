@@ -6,7 +6,7 @@ block returns one row of figures per chunk, never the records themselves.
 
 from pandas import DataFrame
 
-from qbo_backfill import mage as qbo_mage
+from qbo_backfill.integrations import mage as qbo_mage
 
 if 'data_loader' not in globals():
     from mage_ai.data_preparation.decorators import data_loader

@@ -1,5 +1,5 @@
 """`python -m qbo_backfill` is the command line."""
 
-from qbo_backfill.cli import main
+from qbo_backfill.ui.cli import main
 
 main()

@@ -11,8 +11,8 @@ import pytest
 from psycopg import sql
 from tests.engine.helpers import sandbox_rows, settings_for
 
-from qbo_backfill.engine import AUTO_MAX_PAGES, BackfillOptions, backfill
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.run.engine import AUTO_MAX_PAGES, BackfillOptions, backfill
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.windows import ExtractWindow
 

@@ -19,8 +19,8 @@ from tests.engine.helpers import (
     tables_in,
 )
 
-from qbo_backfill.engine import BackfillOptions, backfill
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.run.engine import BackfillOptions, backfill
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.windows import ExtractWindow
 
@@ -252,7 +252,7 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
 ) -> None:
     import asyncio
 
-    from qbo_backfill.engine import run_backfill
+    from qbo_backfill.run.engine import run_backfill
 
     other = f"{schema}_b"
     # Latency keeps chunks open long enough that both runs hold chunk 1, 2, ... at once.

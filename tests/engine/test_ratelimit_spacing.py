@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 
-from qbo_backfill.ratelimit import RateLimiter
+from qbo_backfill.qbo.ratelimit import RateLimiter
 
 
 async def _starts_after_a_stall(limiter: RateLimiter, requests: int) -> list[float]:

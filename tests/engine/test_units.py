@@ -8,8 +8,6 @@ from itertools import pairwise
 import httpx
 import pytest
 
-from qbo_backfill import query
-from qbo_backfill.client import parse_query_response
 from qbo_backfill.entities import CATALOG, EntityKind, resolve_entity
 from qbo_backfill.errors import (
     AccessTokenRejected,
@@ -18,7 +16,9 @@ from qbo_backfill.errors import (
     ThrottledError,
     TransientApiError,
 )
-from qbo_backfill.records import Quarantined, RawRow, prepare_page, to_row
+from qbo_backfill.load.records import Quarantined, RawRow, prepare_page, to_row
+from qbo_backfill.qbo import query
+from qbo_backfill.qbo.client import parse_query_response
 from qbo_backfill.windows import ExtractWindow, parse_date
 
 
@@ -182,6 +182,6 @@ def test_retry_after_header_is_kept() -> None:
 
 
 def test_advisory_lock_keys_name_the_schema() -> None:
-    from qbo_backfill.ledger import lock_namespace
+    from qbo_backfill.load.ledger import lock_namespace
 
     assert lock_namespace("a").as_string() != lock_namespace("b").as_string()

@@ -167,8 +167,8 @@ def newest_run_figures(url: str, schema: str, entity: str) -> dict[str, int]:
 
 def stored_refresh_token(url: str, schema: str, realm: str, key: str) -> str:
     """The refresh token the token store holds for the realm, decrypted."""
+    from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher
     from qbo_backfill.settings import Secret
-    from qbo_backfill.tokens import TOKEN_TABLE, TokenCipher
 
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -186,7 +186,7 @@ def check_trigger_files(checks: Checks) -> None:
 
     from qbo_backfill.entities import resolve_entity
     from qbo_backfill.errors import ConfigError
-    from qbo_backfill.mage_variables import parse_run_variables
+    from qbo_backfill.integrations.mage.variables import parse_run_variables
 
     for pipeline, (entity, _) in RUNS.items():
         path = PROJECT / "pipelines" / pipeline / "triggers.yaml"

@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from tests.engine.helpers import sandbox_env
 
-from qbo_backfill.mage import BlockFailed, check_token, export, ingest
+from qbo_backfill.integrations.mage.blocks import BlockFailed, check_token, export, ingest
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Settings
 

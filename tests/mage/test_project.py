@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.mage_variables import parse_run_variables
+from qbo_backfill.integrations.mage.variables import parse_run_variables
 
 PROJECT = Path(__file__).resolve().parents[2] / "mage"
 PIPELINES = {
@@ -20,7 +20,7 @@ PIPELINES = {
     "qb_customer_backfill": "Customer",
 }
 FOLDERS = {"custom": "custom", "data_loader": "data_loaders", "data_exporter": "data_exporters"}
-ALLOWED_IMPORTS = {"pandas", "qbo_backfill", "mage_ai.data_preparation.decorators"}
+ALLOWED_IMPORTS = {"pandas", "qbo_backfill.integrations", "mage_ai.data_preparation.decorators"}
 MAX_BLOCK_LINES = 25
 
 

@@ -9,7 +9,11 @@ import pytest
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
-from qbo_backfill.mage_variables import RunVariables, check_runtime_vars_json, parse_run_variables
+from qbo_backfill.integrations.mage.variables import (
+    RunVariables,
+    check_runtime_vars_json,
+    parse_run_variables,
+)
 from qbo_backfill.windows import ExtractWindow
 
 INVOICE = resolve_entity("Invoice")

@@ -13,9 +13,9 @@ import psycopg
 from psycopg import sql
 from tests.engine.helpers import sandbox_env as engine_env
 
+from qbo_backfill.auth.tokens import TokenCipher
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
-from qbo_backfill.tokens import TokenCipher
 
 QBO = str(Path(sys.executable).with_name("qbo-backfill"))
 TOKEN_KEY = "operator-tests-token-key-0123456789"

@@ -9,8 +9,8 @@ import pytest
 from psycopg import sql
 from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
 
-from qbo_backfill.login import expiry_warnings, must_reauthorize
-from qbo_backfill.tokens import TokenStatus
+from qbo_backfill.auth.login import expiry_warnings, must_reauthorize
+from qbo_backfill.auth.tokens import TokenStatus
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

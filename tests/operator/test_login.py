@@ -15,10 +15,10 @@ import pytest
 from psycopg import sql
 from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
 
-from qbo_backfill import login
+from qbo_backfill.auth import login
+from qbo_backfill.auth.tokens import TokenStore
 from qbo_backfill.errors import ConfigError, ReauthorizeError
 from qbo_backfill.sandbox import Sandbox
-from qbo_backfill.tokens import TokenStore
 
 pytestmark = pytest.mark.db
 

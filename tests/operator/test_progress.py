@@ -21,17 +21,17 @@ from rich.console import Console
 from tests.operator.helpers import QBO, Cli
 
 from qbo_backfill import redact
-from qbo_backfill.engine import BackfillOptions, backfill
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ThrottledError, TransientApiError
-from qbo_backfill.progress import (
+from qbo_backfill.run.engine import BackfillOptions, backfill
+from qbo_backfill.sandbox import Sandbox
+from qbo_backfill.ui.progress import (
     Display,
     JsonFormatter,
     LiveProgress,
     choose_display,
     log_handler,
 )
-from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.windows import ExtractWindow
 
 YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
@@ -39,7 +39,7 @@ YEAR_CHUNKS = 13
 
 
 def record(message: str, *args: object, level: int = logging.WARNING) -> logging.LogRecord:
-    return logging.LogRecord("qbo_backfill.client", level, __file__, 1, message, args, None)
+    return logging.LogRecord("qbo_backfill.qbo.client", level, __file__, 1, message, args, None)
 
 
 def test_json_lines_escape_every_message_and_carry_the_intuit_tid() -> None:
@@ -52,7 +52,7 @@ def test_json_lines_escape_every_message_and_carry_the_intuit_tid() -> None:
     assert entry["message"] == f"retrying in 2.0s after {error}"
     assert entry["intuit_tid"] == "1-6a1b-abc"
     assert entry["level"] == "WARNING"
-    assert entry["logger"] == "qbo_backfill.client"
+    assert entry["logger"] == "qbo_backfill.qbo.client"
     assert entry["time"].endswith("+00:00")
 
 

@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         pg_home = workdir / "pg"
         if url is None:
-            from qbo_backfill.db import embedded_url
+            from qbo_backfill.load.db import embedded_url
 
             url = embedded_url(pg_home)
         schema = f"crash_{uuid.uuid4().hex[:8]}"
@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                 )
             if (pg_home / "pgdata").exists():
-                from qbo_backfill.db import stop_embedded
+                from qbo_backfill.load.db import stop_embedded
 
                 stop_embedded(pg_home)
     text = json.dumps(asdict(figures) | {"ok": figures.ok, "config": asdict(config)}, indent=2)

@@ -18,9 +18,9 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.oauth import ClientCredentials, refresh_grant
+from qbo_backfill.auth.oauth import ClientCredentials, refresh_grant
+from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher
 from qbo_backfill.settings import Secret
-from qbo_backfill.tokens import TOKEN_TABLE, TokenCipher
 
 QBO = [sys.executable, "-m", "qbo_backfill"]
 ENTITIES = ("Customer", "Item", "Invoice")

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.reliability.harness import record_figures, run_cli
 
-from qbo_backfill import cli
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
+from qbo_backfill.ui import cli
 
 pytestmark = pytest.mark.db
 

@@ -20,7 +20,7 @@ from tests.reliability.harness import (
     start_cli,
 )
 
-from qbo_backfill.db import embedded_url, stop_embedded
+from qbo_backfill.load.db import embedded_url, stop_embedded
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 

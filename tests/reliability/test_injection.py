@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 from tests.reliability.harness import cli_env, compare, record_figures, run_cli, sandbox_process
 
-from qbo_backfill.query import quote
+from qbo_backfill.qbo.query import quote
 from qbo_backfill.sandbox.querylang import parse_query
 
 pytestmark = pytest.mark.db

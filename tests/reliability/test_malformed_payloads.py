@@ -1,7 +1,7 @@
 """Malformed API payloads: the sandbox behind a proxy that rewrites its query answers (a
 record without `Id`, a non-numeric `Id`, the same `Id` three times in a page, wrong types,
 deep nesting, a 5 MB string, NUL characters). Each bad record is handled by the rule in
-`qbo_backfill.records` and no good row is lost; the ledger's figures account for every
+`qbo_backfill.load.records` and no good row is lost; the ledger's figures account for every
 record."""
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from tests.reliability.rewriting_proxy import (
     page_rewrite,
 )
 
-from qbo_backfill.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow

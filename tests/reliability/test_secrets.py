@@ -21,10 +21,10 @@ from tests.reliability.harness import (
     sandbox_process,
 )
 
-from qbo_backfill import login
+from qbo_backfill.auth import login
+from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher
 from qbo_backfill.sandbox import SandboxConfig
 from qbo_backfill.settings import Secret
-from qbo_backfill.tokens import TOKEN_TABLE, TokenCipher
 
 pytestmark = pytest.mark.db
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.db import DDL_LOCK
 from qbo_backfill.entities import Entity, EntityKind
-from qbo_backfill.records import PreparedPage
+from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
 
 STAGE = sql.Identifier("qbo_backfill_stage")

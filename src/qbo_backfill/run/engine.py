@@ -13,19 +13,19 @@ from typing import Any
 import httpx
 import psycopg
 
-from qbo_backfill import query
-from qbo_backfill.client import BATCH_MAX_ITEMS, ClientStats, QboClient
-from qbo_backfill.db import database_url
+from qbo_backfill.auth.oauth import ClientCredentials
+from qbo_backfill.auth.tokens import TokenCipher, TokenProvider, TokenStore
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
-from qbo_backfill.ledger import Chunk, Ledger, Run, RunRequest
-from qbo_backfill.oauth import ClientCredentials
-from qbo_backfill.observer import RunObserver, SilentObserver
-from qbo_backfill.ratelimit import RateLimiter
-from qbo_backfill.rawtable import PageMeta, RawTable
-from qbo_backfill.records import prepare_page
+from qbo_backfill.load.db import database_url
+from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
+from qbo_backfill.load.rawtable import PageMeta, RawTable
+from qbo_backfill.load.records import prepare_page
+from qbo_backfill.qbo import query
+from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, ClientStats, QboClient
+from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.run.observer import RunObserver, SilentObserver
 from qbo_backfill.settings import Settings
-from qbo_backfill.tokens import TokenCipher, TokenProvider, TokenStore
 from qbo_backfill.windows import ExtractWindow
 
 log = logging.getLogger(__name__)

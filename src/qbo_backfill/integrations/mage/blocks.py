@@ -27,13 +27,8 @@ from typing import Any, Protocol, TypeVar
 
 import psycopg
 
-from qbo_backfill import db, query, redact
-from qbo_backfill.engine import (
-    Backfill,
-    BackfillResult,
-    require_credentials,
-    run_backfill,
-)
+from qbo_backfill import redact
+from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.entities import Entity, resolve_entity
 from qbo_backfill.errors import (
     ApiError,
@@ -42,13 +37,24 @@ from qbo_backfill.errors import (
     ReauthorizeError,
     RunFailed,
 )
-from qbo_backfill.ledger import Ledger
-from qbo_backfill.mage_variables import RunVariables, check_runtime_vars_json, parse_run_variables
-from qbo_backfill.observer import SilentObserver
-from qbo_backfill.reconcile import WindowCheck, verify
-from qbo_backfill.report import CHUNK_FIELDS
+from qbo_backfill.integrations.mage.variables import (
+    RunVariables,
+    check_runtime_vars_json,
+    parse_run_variables,
+)
+from qbo_backfill.load import db
+from qbo_backfill.load.ledger import Ledger
+from qbo_backfill.qbo import query
+from qbo_backfill.report.model import CHUNK_FIELDS
+from qbo_backfill.run.engine import (
+    Backfill,
+    BackfillResult,
+    require_credentials,
+    run_backfill,
+)
+from qbo_backfill.run.observer import SilentObserver
+from qbo_backfill.run.reconcile import WindowCheck, verify
 from qbo_backfill.settings import SEED_NAMES, SecretLookup, Settings
-from qbo_backfill.tokens import TokenCipher, TokenStore
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [

@@ -19,6 +19,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from qbo_backfill.auth.tokens import TokenProvider
 from qbo_backfill.errors import (
     AccessTokenRejected,
     ApiError,
@@ -27,9 +28,8 @@ from qbo_backfill.errors import (
     ThrottledError,
     TransientApiError,
 )
-from qbo_backfill.ratelimit import RateLimiter
+from qbo_backfill.qbo.ratelimit import RateLimiter
 from qbo_backfill.settings import Settings
-from qbo_backfill.tokens import TokenProvider
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ from datetime import date
 
 from rich.console import Console
 
-from qbo_backfill import db
-from qbo_backfill.engine import BackfillOptions, BackfillResult, backfill
+from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.observer import RunObserver
-from qbo_backfill.progress import LineProgress
+from qbo_backfill.load import db
+from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
+from qbo_backfill.run.observer import RunObserver
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Secret, Settings
-from qbo_backfill.tokens import TokenCipher, TokenStore
+from qbo_backfill.ui.progress import LineProgress
 from qbo_backfill.windows import ExtractWindow
 
 DEMO_ENTITIES = ("Customer", "Item", "Invoice")

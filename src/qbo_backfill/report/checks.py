@@ -17,10 +17,10 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.ledger import CHUNKS, RUNS
+from qbo_backfill.load.ledger import CHUNKS, RUNS
 
 if TYPE_CHECKING:
-    from qbo_backfill.report import RunReport
+    from qbo_backfill.report.model import RunReport
 
 
 class CheckStatus(StrEnum):

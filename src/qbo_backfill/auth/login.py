@@ -23,10 +23,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from qbo_backfill import redact
+from qbo_backfill.auth.oauth import SCOPE, ClientCredentials, exchange_code
+from qbo_backfill.auth.tokens import TokenStatus, TokenStore
 from qbo_backfill.errors import ConfigError, ReauthorizeError
-from qbo_backfill.oauth import SCOPE, ClientCredentials, exchange_code
 from qbo_backfill.settings import Secret, Settings
-from qbo_backfill.tokens import TokenStatus, TokenStore
 
 __all__ = [
     "DEFAULT_REDIRECT_URI",

@@ -29,7 +29,7 @@ from rich.text import Text
 
 from qbo_backfill import redact
 from qbo_backfill.errors import ApiError, ThrottledError
-from qbo_backfill.observer import RunObserver, SilentObserver
+from qbo_backfill.run.observer import RunObserver, SilentObserver
 
 __all__ = [
     "Display",
@@ -41,7 +41,7 @@ __all__ = [
     "progress_display",
 ]
 
-log = logging.getLogger("qbo_backfill.progress")
+log = logging.getLogger("qbo_backfill.ui.progress")
 
 _INTUIT_TID = re.compile(r"intuit_tid ([\w.:-]+)")
 

@@ -15,8 +15,9 @@ from typing import Any
 import click
 from rich.console import Console
 
-from qbo_backfill import db, login, progress, redact, render, report
-from qbo_backfill.engine import Backfill, BackfillOptions, BackfillResult, backfill
+from qbo_backfill import redact
+from qbo_backfill.auth import login
+from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import (
     EXIT_BAD_INPUT,
@@ -25,11 +26,14 @@ from qbo_backfill.errors import (
     EXIT_RUN_FAILED,
     BackfillError,
 )
-from qbo_backfill.ledger import Ledger
-from qbo_backfill.progress import LineProgress
-from qbo_backfill.reconcile import verify
+from qbo_backfill.load import db
+from qbo_backfill.load.ledger import Ledger
+from qbo_backfill.report import model as report
+from qbo_backfill.run.engine import Backfill, BackfillOptions, BackfillResult, backfill
+from qbo_backfill.run.reconcile import verify
 from qbo_backfill.settings import Settings
-from qbo_backfill.tokens import TokenCipher, TokenStore
+from qbo_backfill.ui import progress, render
+from qbo_backfill.ui.progress import LineProgress
 from qbo_backfill.windows import parse_date, requested_window
 
 # Piped output (CI logs, Mage, files) is not wrapped at 80 columns: a chunk table row stays
@@ -384,7 +388,7 @@ def report_command(
 ) -> int:
     """Per chunk window: pages, rows, source count, match, attempts, 429s, duration; totals
     and validation checks. Exit 1 if a run failed or a check failed."""
-    from qbo_backfill.report_html import render_html
+    from qbo_backfill.report.html import render_html
 
     settings = load_settings()
     selection = report.Selection(run_ids, last, entity)
@@ -434,7 +438,7 @@ def _add_sandbox_commands() -> None:
 def demo_command(invoices: int, rate_limit_per_min: int) -> int:
     """Offline demo: embedded PostgreSQL + local sandbox; backfills Customer, Item and
     Invoice (2025, 7-day chunks) and prints the report."""
-    from qbo_backfill.demo import run_demo
+    from qbo_backfill.ui.demo import run_demo
 
     display = configure_logging()
     with progress.progress_display(display, err_console) as observer:

@@ -10,8 +10,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from qbo_backfill.login import expiry_warnings
-from qbo_backfill.report import Report, RunReport
+from qbo_backfill.auth.login import expiry_warnings
+from qbo_backfill.report.model import Report, RunReport
 
 CHUNK_COLUMNS = (
     ("window", "window"),

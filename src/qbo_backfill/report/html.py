@@ -15,7 +15,7 @@ from datetime import date, datetime
 from html import escape
 from typing import Any
 
-from qbo_backfill.report import CheckStatus, RatePoint, Report, RunReport
+from qbo_backfill.report.model import CheckStatus, RatePoint, Report, RunReport
 
 __all__ = ["render_html"]
 

@@ -18,11 +18,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from qbo_backfill import db
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
-from qbo_backfill.ledger import CHUNKS, RUNS
-from qbo_backfill.report_checks import Check, CheckStatus, run_checks, table_exists
+from qbo_backfill.load import db
+from qbo_backfill.load.ledger import CHUNKS, RUNS
+from qbo_backfill.report.checks import Check, CheckStatus, run_checks, table_exists
 from qbo_backfill.settings import Settings
 
 __all__ = [

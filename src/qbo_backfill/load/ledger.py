@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from qbo_backfill.db import DDL_LOCK
+from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.windows import ExtractWindow
 
 RUNS = "qbo_backfill_runs"

@@ -21,9 +21,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from qbo_backfill.db import DDL_LOCK, connect, ensure_schema
+from qbo_backfill.auth.oauth import REAUTHORIZE_HINT, ClientCredentials, TokenGrant, refresh_grant
 from qbo_backfill.errors import ConfigError, ReauthorizeError
-from qbo_backfill.oauth import REAUTHORIZE_HINT, ClientCredentials, TokenGrant, refresh_grant
+from qbo_backfill.load.db import DDL_LOCK, connect, ensure_schema
 from qbo_backfill.settings import Secret, Settings
 
 # Refresh when the access token has less than this left: Intuit asks apps to refresh only

@@ -12,11 +12,11 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill import query
-from qbo_backfill.engine import Backfill
 from qbo_backfill.entities import Entity, EntityKind
-from qbo_backfill.ledger import CHUNKS
-from qbo_backfill.rawtable import RawTable
+from qbo_backfill.load.ledger import CHUNKS
+from qbo_backfill.load.rawtable import RawTable
+from qbo_backfill.qbo import query
+from qbo_backfill.run.engine import Backfill
 from qbo_backfill.windows import ExtractWindow
 
 VERIFICATIONS = "qbo_backfill_verifications"

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from qbo_backfill.engine import BackfillOptions
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ConfigError
+from qbo_backfill.run.engine import BackfillOptions
 from qbo_backfill.windows import ExtractWindow
 
 START_NAMES = ("start_date", "fecha_inicio")

@@ -1,0 +1,1 @@
+"""Authorization: Intuit's token endpoint, the encrypted token store, `auth login`."""

@@ -1,0 +1,1 @@
+"""Glue for the tools that run the library: Mage AI."""

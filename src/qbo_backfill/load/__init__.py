@@ -1,0 +1,1 @@
+"""Writing to PostgreSQL: connections, page preparation, raw tables, the ledger."""

@@ -1,0 +1,165 @@
+"""What a chunk did, typed: the figures the engine counts, the ledger stores, and every
+renderer (terminal, live progress, Mage, JSON, CSV, HTML) shows.
+
+Adding a figure is adding a field here (and its ledger column): the column lists of the
+ledger and the report are derived from these fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import date, datetime
+from typing import Any
+
+from qbo_backfill.windows import ExtractWindow
+
+__all__ = ["CHUNK_COLUMNS", "ChunkFigures", "ChunkRow", "EntityTotals", "RequestFigures"]
+
+
+@dataclass(frozen=True)
+class RequestFigures:
+    """What a chunk spent at the API: every request is metered by Intuit."""
+
+    api_calls: int = 0
+    throttled: int = 0
+    retries: int = 0
+
+
+@dataclass(frozen=True)
+class ChunkFigures:
+    """One chunk's extraction and load, as marked done in the ledger."""
+
+    pages: int = 0
+    rows_extracted: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_quarantined: int = 0
+    source_duplicates: int = 0
+    source_count: int | None = None
+    source_count_after: int | None = None
+    rows_in_table: int | None = None
+    matched: bool | None = None
+    refetches: int = 0
+    api_calls: int = 0
+    throttled: int = 0
+    retries: int = 0
+
+    def plus_requests(self, spent: RequestFigures) -> ChunkFigures:
+        """These figures with the chunk's API requests set."""
+        return replace(self, **asdict(spent))
+
+    def as_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk as the ledger holds it: identity, window, status, figures and timings."""
+
+    chunk_id: int
+    run_id: int
+    entity: str
+    window: ExtractWindow
+    status: str
+    figures: ChunkFigures
+    attempts: int = 0
+    duration_ms: int | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str | None = None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ChunkRow:
+        """From a ledger row (a dict of its columns)."""
+        figures = ChunkFigures(
+            **{f.name: record[f.name] for f in fields(ChunkFigures) if f.name in record}
+        )
+        return cls(
+            chunk_id=int(record["chunk_id"]),
+            run_id=int(record["run_id"]),
+            entity=str(record["entity"]),
+            window=ExtractWindow(record["window_start"], record["window_end"]),
+            status=str(record["status"]),
+            figures=figures,
+            attempts=int(record.get("attempts") or 0),
+            duration_ms=record.get("duration_ms"),
+            started_at=record.get("started_at"),
+            finished_at=record.get("finished_at"),
+            last_error=record.get("last_error"),
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "done" and self.figures.matched is not False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat, in `CHUNK_COLUMNS` order: the JSON and CSV row of a chunk."""
+        flat: dict[str, Any] = {
+            "run_id": self.run_id,
+            "entity": self.entity,
+            "window_start": self.window.start,
+            "window_end": self.window.end,
+            "status": self.status,
+        }
+        flat |= self.figures.as_params()
+        flat |= {
+            "attempts": self.attempts,
+            "duration_ms": self.duration_ms,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "last_error": self.last_error,
+        }
+        return flat
+
+
+# Figures that add up over a run's chunks (everything countable).
+SUMMED = tuple(
+    f.name for f in fields(ChunkFigures) if f.name != "matched"
+) + ("attempts", "duration_ms")
+
+# A chunk's flat columns, in the order of JSON, CSV and the ledger table.
+CHUNK_COLUMNS: tuple[str, ...] = (
+    "run_id",
+    "entity",
+    "window_start",
+    "window_end",
+    "status",
+    *(f.name for f in fields(ChunkFigures)),
+    "attempts",
+    "duration_ms",
+    "started_at",
+    "finished_at",
+    "last_error",
+)
+
+
+@dataclass(frozen=True)
+class EntityTotals:
+    """One entity's run as the ledger closes it: the run row's figures."""
+
+    status: str
+    chunks_total: int
+    chunks_done: int
+    rows_extracted: int
+    source_count: int
+    rows_in_table: int
+    mismatches: int
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> EntityTotals:
+        return cls(**{f.name: record.get(f.name) or 0 for f in fields(cls)} | {
+            "status": str(record.get("status", "failed"))
+        })
+
+    def line(self, entity: str) -> str:
+        """The end-of-entity line every display prints."""
+        return (
+            f"{entity}: {self.status}; {self.chunks_done}/{self.chunks_total} chunks done, "
+            f"rows extracted {self.rows_extracted}, source {self.source_count}, in table "
+            f"{self.rows_in_table}, mismatched windows {self.mismatches}"
+        )
+
+
+def as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)

@@ -1,0 +1,1 @@
+"""Talking to QuickBooks Online: query text, the async API client, request pacing."""

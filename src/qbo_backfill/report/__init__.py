@@ -1,0 +1,1 @@
+"""The evidence of a run: its model, SQL checks, and formats (JSON, CSV, HTML)."""

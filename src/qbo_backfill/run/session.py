@@ -1,0 +1,81 @@
+"""A session with one company: the pieces every command that talks to QBO opens (database
+URL, token store, rate limiter, API client) and closes again whatever happens.
+
+`backfill`, `verify`, the Mage token check and the sync all open one the same way, so
+credentials are checked, and a refresh token given in the environment imported, in one
+place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from qbo_backfill.auth.oauth import ClientCredentials
+from qbo_backfill.auth.tokens import TokenCipher, TokenProvider, TokenStore
+from qbo_backfill.errors import ConfigError
+from qbo_backfill.load.db import database_url
+from qbo_backfill.qbo.client import QboClient, RetryListener
+from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.settings import Settings
+
+__all__ = ["Session", "open_session", "require_credentials", "token_store"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """One company's open connection to QBO and to the database."""
+
+    settings: Settings
+    realm_id: str
+    url: str  # the database's
+    client: QboClient
+
+    @property
+    def schema(self) -> str:
+        return self.settings.schema
+
+
+@asynccontextmanager
+async def open_session(
+    settings: Settings, on_retry: RetryListener | None = None
+) -> AsyncIterator[Session]:
+    """Check the credentials, import a newly given refresh token, open the API client."""
+    realm_id, credentials = require_credentials(settings)
+    url = await asyncio.to_thread(database_url, settings)
+    store = token_store(settings, url)
+    if settings.refresh_token is not None:
+        await asyncio.to_thread(
+            store.import_token, realm_id, settings.environment, settings.refresh_token, force=False
+        )
+    tokens = TokenProvider(store, realm_id, credentials)
+    limiter = RateLimiter(settings.requests_per_minute, settings.max_in_flight)
+    limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
+    async with httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_seconds) as http:
+        client = QboClient(settings, realm_id, tokens, limiter, http)
+        if on_retry is not None:
+            client.retry_listeners.append(on_retry)
+        yield Session(settings, realm_id, url, client)
+
+
+def token_store(settings: Settings, url: str | None = None) -> TokenStore:
+    """The encrypted token store of the configured database and schema."""
+    return TokenStore(
+        url or database_url(settings), settings.schema, TokenCipher.from_settings(settings)
+    )
+
+
+def require_credentials(settings: Settings) -> tuple[str, ClientCredentials]:
+    """The realm and client credentials a run needs, or a ConfigError naming what is missing."""
+    realm_id, client_id, secret = settings.realm_id, settings.client_id, settings.client_secret
+    if realm_id is None or client_id is None or secret is None:
+        named = {"QBO_REALM_ID": realm_id, "QBO_CLIENT_ID": client_id, "QBO_CLIENT_SECRET": secret}
+        missing = ", ".join(name for name, value in named.items() if value is None)
+        raise ConfigError(
+            f"missing configuration: {missing} (environment, .env, Mage secrets or /run/secrets)"
+        )
+    return realm_id, ClientCredentials(client_id, secret, settings.token_url)
