@@ -15,4 +15,4 @@ if 'data_exporter' not in globals():
 @data_exporter
 def export_customer(chunks: DataFrame, *args, **kwargs) -> DataFrame:
     """Per window: source count, rows extracted, rows in the database, matched."""
-    return DataFrame(qbo_mage.export('Customer', kwargs))
+    return DataFrame(qbo_mage.reconcile('Customer', kwargs))

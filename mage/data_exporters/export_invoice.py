@@ -15,4 +15,4 @@ if 'data_exporter' not in globals():
 @data_exporter
 def export_invoice(chunks: DataFrame, *args, **kwargs) -> DataFrame:
     """Per window: source count, rows extracted, rows in the database, matched."""
-    return DataFrame(qbo_mage.export('Invoice', kwargs))
+    return DataFrame(qbo_mage.reconcile('Invoice', kwargs))

@@ -15,4 +15,4 @@ if 'data_exporter' not in globals():
 @data_exporter
 def export_item(chunks: DataFrame, *args, **kwargs) -> DataFrame:
     """Per window: source count, rows extracted, rows in the database, matched."""
-    return DataFrame(qbo_mage.export('Item', kwargs))
+    return DataFrame(qbo_mage.reconcile('Item', kwargs))

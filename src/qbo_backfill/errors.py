@@ -1,5 +1,16 @@
 """The error tree, grouped by what the caller should do next.
 
+    BackfillError                   anything raised on purpose (exit 1)
+    ├── ConfigError                 fix the input or configuration, run again (exit 2)
+    ├── ReauthorizeError            the user must re-authorize (exit 3)
+    ├── RunFailedError              chunks failed after retries, or a mismatch (exit 1)
+    └── ApiError                    QBO answered with an error (`retryable`: try again?)
+        ├── TransientApiError       retried with backoff: 5xx, timeouts, truncated bodies
+        │   ├── ThrottledError      429: wait as the server says, or 60 s
+        │   └── AccessTokenRejected 401: refresh the access token once, then retry
+        ├── QueryRejected           400: the query is wrong; never retried
+        └── ForbiddenError          403: the app may not read this company
+
 Every error that reaches the command line becomes one line and one exit code:
 0 done; 1 the run failed; 2 bad input or configuration; 3 the user must re-authorize.
 """
@@ -30,7 +41,7 @@ class ReauthorizeError(BackfillError):
     exit_code = EXIT_REAUTHORIZE
 
 
-class RunFailed(BackfillError):
+class RunFailedError(BackfillError):
     """Chunks failed after their retries, or reconciliation found a mismatch (exit 1)."""
 
 
@@ -83,5 +94,5 @@ class QueryRejected(ApiError):
     """HTTP 400 / a ValidationFault: the query itself is wrong; never retried."""
 
 
-class Forbidden(ApiError):
+class ForbiddenError(ApiError):
     """HTTP 403: the app may not read this company (wrong keys or environment)."""

@@ -78,8 +78,8 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "throttle_wait_seconds": ("QBO_THROTTLE_WAIT_SECONDS", None),
     "request_timeout_seconds": ("QBO_REQUEST_TIMEOUT_SECONDS", None),
 }
-# The seed's (and Mage Secrets') names, each with the `Settings` field it fills.
-SEED_NAMES: dict[str, str] = {
+# The Mage Secrets names (the seed's qb_*/pg_* names), each with the `Settings` field it fills.
+MAGE_SECRET_NAMES: dict[str, str] = {
     seed_name: name for name, (_, seed_name) in _SOURCES.items() if seed_name is not None
 }
 

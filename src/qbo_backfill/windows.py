@@ -6,11 +6,13 @@ exactly one window: the one that starts on it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from qbo_backfill.errors import ConfigError
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A list entity fetched whole is recorded with this window: "all of time".
 WHOLE_START = date(1900, 1, 1)
 WHOLE_END = date(9999, 12, 31)
@@ -60,16 +62,29 @@ class ExtractWindow:
             cursor = nxt
         return windows
 
+    @property
+    def label(self) -> str:
+        """The short form tables show: `all`, or `2025-01-01..2025-01-08`."""
+        return "all" if self.is_whole else f"{self.start}..{self.end}"
+
     def __str__(self) -> str:
         return "[all time]" if self.is_whole else f"[{self.start}, {self.end})"
 
 
 def parse_date(text: str, option: str) -> date:
-    """A `YYYY-MM-DD` date from the command line, or a ConfigError naming the option."""
+    """A `YYYY-MM-DD` date (command line, Mage variables), or a ConfigError naming where.
+
+    Strict: `date.fromisoformat` also takes `20250101` and week dates, which a user who
+    types them more likely meant as something else.
+    """
+    cleaned = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        parsed = date.fromisoformat(cleaned) if _ISO_DATE.fullmatch(cleaned) else None
     except ValueError:
-        raise ConfigError(f"{option} must be a date as YYYY-MM-DD, not {text!r}") from None
+        parsed = None
+    if parsed is None:
+        raise ConfigError(f"{option} must be a date as YYYY-MM-DD, not {text!r}")
+    return parsed
 
 
 def requested_window(start: date | None, end: date | None) -> ExtractWindow:

@@ -119,7 +119,7 @@ def test_update_between_runs_arrives_updated(
     sandbox.update("Invoice", str(victim), {"PrivateNote": "changed between runs"})
     result = backfill(settings, options("Invoice", force=True))
     assert result.ok
-    assert result.entities[0].totals["rows_extracted"] > 0
+    assert result.entities[0].totals.rows_extracted > 0
     stored = table_rows(database_url, schema, "qb_invoice")[victim]
     assert stored["PrivateNote"] == "changed between runs"
     assert stored == sandbox_rows(sandbox, "Invoice")[victim]

@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from tests.engine.helpers import sandbox_env
 
-from qbo_backfill.integrations.mage.blocks import BlockFailed, check_token, export, ingest
+from qbo_backfill.integrations.mage import BlockFailed, check_token, ingest, reconcile
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Settings
 
@@ -120,7 +120,7 @@ def test_pipelines_copy_every_record_and_a_second_run_only_confirms(
         assert all(f["status"] == "done" and f["matched"] for f in figures)
         assert "in database" in log.text()
         assert "retries 0" in log.text()
-        checks = export(entity, variables[entity] | {"logger": log}, settings=settings)
+        checks = reconcile(entity, variables[entity] | {"logger": log}, settings=settings)
         assert sum(c["rows_in_table"] for c in checks) == want
         assert rows(database_url, schema, f"qb_{entity.lower()}") == (want, want)
     assert len(figures) == 13  # 2025 in 30-day chunks: 12 full ones and 5 days
@@ -152,7 +152,7 @@ def test_export_fails_when_the_table_lost_a_row(
         )
     log = Lines()
     with pytest.raises(BlockFailed, match="1 of 13 windows do not reconcile") as err:
-        export("Invoice", YEAR_2025 | {"logger": log}, settings=settings)
+        reconcile("Invoice", YEAR_2025 | {"logger": log}, settings=settings)
     assert err.value.exit_code == 1
     assert "MISMATCH" in log.text("error")
 

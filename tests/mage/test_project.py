@@ -84,7 +84,8 @@ def test_the_blocks_name_their_entity(entity: str) -> None:
     table = entity.lower()
     for folder, prefix in (("data_loaders", "ingest"), ("data_exporters", "export")):
         source = (PROJECT / folder / f"{prefix}_{table}.py").read_text()
-        assert f"qbo_mage.{prefix}('{entity}', kwargs)" in source
+        call = {"ingest": "ingest", "export": "reconcile"}[prefix]
+        assert f"qbo_mage.{call}('{entity}', kwargs)" in source
 
 
 @pytest.mark.parametrize(("name", "entity"), PIPELINES.items())

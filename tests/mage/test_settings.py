@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from qbo_backfill.errors import ConfigError
-from qbo_backfill.integrations.mage.blocks import MAGE_SECRETS, load_settings, mage_secret_lookup
+from qbo_backfill.integrations.mage import MAGE_SECRETS, load_settings, mage_secret_lookup
 from qbo_backfill.settings import Secret, Settings
 
 ENV = {

@@ -23,6 +23,7 @@ from tests.operator.helpers import QBO, Cli
 from qbo_backfill import redact
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ThrottledError, TransientApiError
+from qbo_backfill.figures import ChunkFigures, EntityTotals
 from qbo_backfill.run.engine import BackfillOptions, backfill
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.ui.progress import (
@@ -93,15 +94,15 @@ def test_live_table_shows_throttle_waits_retries_and_eta() -> None:
     live = LiveProgress(Console(file=io.StringIO()))
     live.entity_started("Invoice", 7, chunks_total=4, chunks_done=1)
     start = live.entities["Invoice"].started
-    live.chunk_started("Invoice", "[2025-01-01, 2025-01-08)")
+    live.chunk_started("Invoice", ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)))
     live.page_loaded("Invoice", 1000)
     assert "1/4" in rendered(live, start + 1)
     assert live.entities["Invoice"].eta_seconds(start + 1) is None  # no chunk finished yet
 
     error = ThrottledError("QBO SERVICE: ThrottleExceeded", status=429, intuit_tid="tid-42")
     live.retrying(error, 30.0)
-    figures = {"api_calls": 3, "pages": 1, "refetches": 0, "retries": 1, "throttled": 1}
-    live.chunk_finished("Invoice", figures)
+    figures = ChunkFigures(api_calls=3, pages=1, refetches=0, retries=1, throttled=1)
+    live.chunk_finished("Invoice", ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)), figures)
     text = rendered(live, time.monotonic())
     assert "2/4" in text
     assert "1 / 1" in text  # retries / 429s of the finished chunk
@@ -113,7 +114,7 @@ def test_live_table_shows_throttle_waits_retries_and_eta() -> None:
 
     progress = live.entities["Invoice"]
     assert progress.eta_seconds(start + 10) == pytest.approx(20.0)  # 1 chunk in 10 s, 2 left
-    live.entity_finished("Invoice", {"status": "done"})
+    live.entity_finished("Invoice", EntityTotals("done", 4, 4, 1000, 1000, 1000, 0))
     assert "waiting" not in rendered(live, time.monotonic() + 31)
     assert "done" in rendered(live, time.monotonic() + 31)
 

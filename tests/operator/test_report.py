@@ -15,14 +15,14 @@ import pytest
 from psycopg import sql
 from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
 
-from qbo_backfill.report.html import render_html
-from qbo_backfill.report.model import (
+from qbo_backfill.report import (
     CheckStatus,
     Report,
     Selection,
     load_report,
     request_rate,
 )
+from qbo_backfill.report.html import render_html
 from qbo_backfill.sandbox import Sandbox
 
 YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")

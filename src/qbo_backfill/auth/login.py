@@ -26,6 +26,7 @@ from qbo_backfill import redact
 from qbo_backfill.auth.oauth import SCOPE, ClientCredentials, exchange_code
 from qbo_backfill.auth.tokens import TokenStatus, TokenStore
 from qbo_backfill.errors import ConfigError, ReauthorizeError
+from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Secret, Settings
 
 __all__ = [
@@ -224,7 +225,12 @@ def _client_credentials(settings: Settings) -> ClientCredentials:
             "missing configuration: QBO_CLIENT_ID and QBO_CLIENT_SECRET (the app's keys from "
             "Intuit's developer portal) are needed to log in"
         )
-    return ClientCredentials(settings.client_id, settings.client_secret, settings.token_url)
+    return ClientCredentials(
+        settings.client_id,
+        settings.client_secret,
+        settings.token_url,
+        RetryPolicy.from_settings(settings),
+    )
 
 
 class LoopbackListener:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import Retrying
 
 from qbo_backfill.errors import ReauthorizeError, TransientApiError
+from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Secret
 
 SCOPE = "com.intuit.quickbooks.accounting"
@@ -32,9 +33,12 @@ class TokenGrant:
 
 @dataclass(frozen=True)
 class ClientCredentials:
+    """The app's credentials at Intuit's token endpoint, and how calls to it are retried."""
+
     client_id: str
     client_secret: Secret
     token_url: str
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def refresh_grant(credentials: ClientCredentials, refresh_token: Secret) -> TokenGrant:
@@ -49,13 +53,15 @@ def exchange_code(credentials: ClientCredentials, code: str, redirect_uri: str) 
     return _post_token(credentials, form)
 
 
-@retry(
-    retry=retry_if_exception_type(TransientApiError),
-    stop=stop_after_attempt(4),
-    wait=wait_exponential(multiplier=0.5, max=8),
-    reraise=True,
-)
 def _post_token(credentials: ClientCredentials, form: dict[str, str]) -> TokenGrant:
+    """POST a grant, retried by the one retry policy (never an invalid_grant)."""
+    for attempt in Retrying(**credentials.retry.tenacity_arguments()):
+        with attempt:
+            return _post_token_once(credentials, form)
+    raise AssertionError("unreachable: tenacity reraises the last error")
+
+
+def _post_token_once(credentials: ClientCredentials, form: dict[str, str]) -> TokenGrant:
     try:
         response = httpx.post(
             credentials.token_url,

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.errors import ConfigError, RunFailed
+from qbo_backfill.errors import ConfigError, RunFailedError
 from qbo_backfill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def embedded_url(home: Path) -> str:
         # `qbo-backfill db stop` stops it.
         server = _embedded_server(home, cleanup_mode=None)
     except (OSError, subprocess.SubprocessError) as exc:
-        raise RunFailed(f"the embedded PostgreSQL did not start: {exc}") from None
+        raise RunFailedError(f"the embedded PostgreSQL did not start: {exc}") from None
     return server.get_uri()
 
 

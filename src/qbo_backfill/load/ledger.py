@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from qbo_backfill.figures import ChunkFigures, ChunkRow, EntityTotals, RequestFigures
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.windows import ExtractWindow
 
@@ -146,7 +147,7 @@ class Ledger:
         conn: psycopg.AsyncConnection,
         run: Run,
         entity: str,
-        windows: list[tuple[ExtractWindow, int | None]],
+        windows: list[tuple[ExtractWindow, int | None]],  # with their counts, when known
     ) -> None:
         """Insert the run's chunks (once: a second planner finds them there)."""
         async with conn.transaction():
@@ -213,44 +214,39 @@ class Ledger:
         await conn.commit()
 
     async def mark_done(
-        self, conn: psycopg.AsyncConnection, chunk: Chunk, figures: dict[str, Any]
+        self, conn: psycopg.AsyncConnection, chunk: Chunk, figures: ChunkFigures
     ) -> None:
         """Record a chunk's figures and 'done' — in the caller's transaction with its rows."""
         await conn.execute(
-            sql.SQL(_MARK_DONE).format(chunks=self.chunks), figures | {"chunk_id": chunk.chunk_id}
+            sql.SQL(_MARK_DONE).format(chunks=self.chunks),
+            figures.as_params() | {"chunk_id": chunk.chunk_id},
         )
 
     async def mark_failed(
-        self, conn: psycopg.AsyncConnection, chunk: Chunk, error: str, figures: dict[str, Any]
+        self, conn: psycopg.AsyncConnection, chunk: Chunk, error: str, spent: RequestFigures
     ) -> None:
         await conn.execute(
             sql.SQL(_MARK_FAILED).format(chunks=self.chunks),
-            {
-                "chunk_id": chunk.chunk_id,
-                "error": error[:2000],
-                "api_calls": figures.get("api_calls", 0),
-                "throttled": figures.get("throttled", 0),
-                "retries": figures.get("retries", 0),
-            },
+            asdict(spent) | {"chunk_id": chunk.chunk_id, "error": error[:2000]},
         )
         await conn.commit()
 
-    async def finish_run(self, conn: psycopg.AsyncConnection, run: Run) -> dict[str, Any]:
+    async def finish_run(self, conn: psycopg.AsyncConnection, run: Run) -> EntityTotals:
         """Set the run's status from its chunks; return the run's totals."""
         cursor = await conn.cursor(row_factory=dict_row).execute(
             sql.SQL(_FINISH_RUN).format(runs=self.runs, chunks=self.chunks), {"run_id": run.run_id}
         )
         row = await cursor.fetchone()
         await conn.commit()
-        return dict(row or {})
+        return EntityTotals.from_record(row or {})
 
-    async def chunk_rows(self, conn: psycopg.AsyncConnection, run_id: int) -> list[dict[str, Any]]:
+    async def chunk_rows(self, conn: psycopg.AsyncConnection, run_id: int) -> list[ChunkRow]:
         """Every chunk of a run with all its figures, in window order."""
         cursor = await conn.cursor(row_factory=dict_row).execute(
             sql.SQL("SELECT * FROM {} WHERE run_id = %s ORDER BY window_start").format(self.chunks),
             (run_id,),
         )
-        return list(await cursor.fetchall())
+        return [ChunkRow.from_record(row) for row in await cursor.fetchall()]
 
 
 _RUNS_DDL = """

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.entities import Entity, EntityKind
+from qbo_backfill.entities import Entity
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.load.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
@@ -51,9 +51,13 @@ class RawTable:
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
         )
         await conn.execute(sql.SQL(_TABLE_DDL).format(table=self.table))
-        if self.entity.kind is EntityKind.TRANSACTION:
+        if self.entity.date_field is not None:
             index = sql.Identifier(f"{self.entity.table_name}_txn_date_idx")
-            await conn.execute(sql.SQL(_TXN_DATE_INDEX).format(index=index, table=self.table))
+            await conn.execute(
+                sql.SQL(_DATE_INDEX).format(
+                    index=index, table=self.table, field=sql.Literal(self.entity.date_field)
+                )
+            )
         await conn.execute(sql.SQL(_QUARANTINE_DDL).format(table=self.quarantine))
 
     async def upsert_page(
@@ -141,9 +145,11 @@ class RawTable:
     def _window_filter(self, realm_id: str, window: ExtractWindow) -> tuple[sql.Composable, tuple]:
         if window.is_whole:
             return sql.SQL("realm_id = %s"), (realm_id,)
-        if self.entity.kind is EntityKind.TRANSACTION:
+        if self.entity.date_field is not None:
             return (
-                sql.SQL("realm_id = %s AND payload->>'TxnDate' >= %s AND payload->>'TxnDate' < %s"),
+                sql.SQL(
+                    "realm_id = %s AND payload->>{field} >= %s AND payload->>{field} < %s"
+                ).format(field=sql.Literal(self.entity.date_field)),
                 (realm_id, window.start.isoformat(), window.end.isoformat()),
             )
         return (
@@ -177,7 +183,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     PRIMARY KEY (realm_id, id)
 )
 """
-_TXN_DATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (realm_id, (payload->>'TxnDate'))"
+_DATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (realm_id, (payload->>{field}))"
 _QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     quarantine_id BIGSERIAL PRIMARY KEY,

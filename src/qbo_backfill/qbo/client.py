@@ -11,31 +11,25 @@ from typing import Any
 
 import httpx
 import orjson
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-)
+from tenacity import AsyncRetrying, RetryCallState
 
 from qbo_backfill.auth.tokens import TokenProvider
 from qbo_backfill.errors import (
     AccessTokenRejected,
     ApiError,
-    Forbidden,
+    ForbiddenError,
     QueryRejected,
     ThrottledError,
     TransientApiError,
 )
+from qbo_backfill.figures import RequestFigures
 from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MINOR_VERSION = "75"
-# Bound on the total time one query may spend retrying, whatever the attempt count.
-MAX_RETRY_SECONDS = 15 * 60
 # Intuit: at most 30 queries in one batch call, and 40 batch calls per minute per realm.
 BATCH_MAX_ITEMS = 30
 BATCH_CALLS_PER_MINUTE = 39
@@ -57,6 +51,10 @@ class ClientStats:
         self.failures_by_kind[kind] = self.failures_by_kind.get(kind, 0) + 1
         if isinstance(error, ThrottledError):
             self.throttled += 1
+
+    def spent(self) -> RequestFigures:
+        """The figures a chunk records of its requests."""
+        return RequestFigures(self.requests, self.throttled, self.retries)
 
 
 RetryListener = Callable[[ApiError, float], None]
@@ -81,6 +79,7 @@ class QboClient:
         self.batch_url = f"{settings.api_base_url}/v3/company/{realm_id}/batch"
         # Batch calls count against both limits: the realm's, and their own per minute.
         self.batch_limiter = RateLimiter(BATCH_CALLS_PER_MINUTE, settings.max_in_flight)
+        self.retry = RetryPolicy.from_settings(settings)
         self.stats = ClientStats()
         self.retry_listeners: list[RetryListener] = []
 
@@ -110,30 +109,12 @@ class QboClient:
 
     async def _retrying(self, call: Callable[[], Awaitable[Any]], stats: ClientStats | None) -> Any:
         retrying = AsyncRetrying(
-            retry=retry_if_exception(lambda exc: isinstance(exc, ApiError) and exc.retryable),
-            stop=stop_after_attempt(self.settings.retry_attempts)
-            | stop_after_delay(MAX_RETRY_SECONDS),
-            wait=self._wait_seconds,
-            before_sleep=lambda state: self._note_retry(state, stats),
-            reraise=True,
+            **self.retry.tenacity_arguments(lambda state: self._note_retry(state, stats))
         )
         async for attempt in retrying:
             with attempt:
                 return await call()
         raise AssertionError("unreachable: tenacity reraises the last error")
-
-    def _wait_seconds(self, state: RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, ThrottledError):
-            # Intuit says wait 60 s; a Retry-After header, when present, wins.
-            return (
-                error.retry_after
-                if error.retry_after is not None
-                else self.settings.throttle_wait_seconds
-            )
-        if isinstance(error, AccessTokenRejected):
-            return 0.0
-        return self.settings.backoff_seconds * 2**state.attempt_number
 
     def _note_retry(self, state: RetryCallState, stats: ClientStats | None) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -269,7 +250,7 @@ def _fault_error(
     if status >= 500 or (status == 200 and kind.lower() in ("service", "systemfault", "")):
         return TransientApiError(text, status=status, code=code, intuit_tid=tid)
     if status == 403:
-        return Forbidden(text, status=status, code=code, intuit_tid=tid)
+        return ForbiddenError(text, status=status, code=code, intuit_tid=tid)
     return QueryRejected(text, status=status, code=code, intuit_tid=tid)
 
 

@@ -9,37 +9,14 @@ wrote nothing new.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.load.ledger import CHUNKS, RUNS
-
-if TYPE_CHECKING:
-    from qbo_backfill.report.model import RunReport
-
-
-class CheckStatus(StrEnum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    NOT_CHECKED = "not checked"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One validation: its name, outcome and the figures behind it."""
-
-    name: str
-    status: CheckStatus
-    detail: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"check": self.name, "status": self.status.value, "detail": self.detail}
+from qbo_backfill.report.model import Check, CheckStatus, RunReport
 
 
 def run_checks(conn: psycopg.Connection, schema: str, run: RunReport) -> list[Check]:
@@ -61,13 +38,13 @@ def run_checks(conn: psycopg.Connection, schema: str, run: RunReport) -> list[Ch
 
 
 def _chunks_done(run: RunReport) -> Check:
-    failed = [c for c in run.chunks if c["status"] != "done"]
+    failed = [c for c in run.chunks if c.status != "done"]
     if not run.chunks:
         return Check("chunks done", CheckStatus.FAIL, "the run has no chunks (never planned)")
     if not failed:
         return Check("chunks done", CheckStatus.PASS, f"{len(run.chunks)} of {len(run.chunks)}")
     first = failed[0]
-    error = f"; first: {_window(first)} {first['last_error']}" if first["last_error"] else ""
+    error = f"; first: {first.window} {first.last_error}" if first.last_error else ""
     return Check(
         "chunks done",
         CheckStatus.FAIL,
@@ -76,23 +53,24 @@ def _chunks_done(run: RunReport) -> Check:
 
 
 def _reconciled(run: RunReport) -> Check:
-    done = [c for c in run.chunks if c["status"] == "done"]
-    bad = [c for c in done if c.get("matched") is not True]
+    done = [c for c in run.chunks if c.status == "done"]
+    bad = [c for c in done if c.figures.matched is not True]
     if not done:
         return Check("source = loaded", CheckStatus.NOT_CHECKED, "no chunk finished")
     if not bad:
-        source = sum(int(c["source_count_after"] or 0) for c in done)
+        source = sum(c.figures.source_count_after or 0 for c in done)
         return Check(
             "source = loaded", CheckStatus.PASS, f"{len(done)} windows, {source} rows at source"
         )
     listed = ", ".join(
-        f"{_window(c)} source {c['source_count_after']} table {c['rows_in_table']}" for c in bad[:5]
+        f"{c.window} source {c.figures.source_count_after} table {c.figures.rows_in_table}"
+        for c in bad[:5]
     )
     return Check("source = loaded", CheckStatus.FAIL, f"{len(bad)} windows differ: {listed}")
 
 
 def _quarantined(run: RunReport) -> Check:
-    count = sum(int(c.get("rows_quarantined") or 0) for c in run.chunks)
+    count = sum(c.figures.rows_quarantined for c in run.chunks)
     if count == 0:
         return Check("quarantined records", CheckStatus.PASS, "none")
     return Check(
@@ -262,13 +240,6 @@ ORDER BY c.window_start
 def _count(conn: psycopg.Connection, query: sql.Composed, *params: Any) -> int:
     row = conn.execute(query, params).fetchone()
     return int(row[0]) if row else 0
-
-
-def _window(chunk: dict[str, Any]) -> str:
-    return f"[{chunk['window_start']}, {chunk['window_end']})"
-
-
-# ---- request rate --------------------------------------------------------------------
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:

@@ -1,29 +1,18 @@
-"""The evidence of a backfill: per chunk window, what was fetched and written, and checks
-computed in SQL against the ledger and the raw tables (`report_checks`), in four formats.
-"""
+"""The evidence of runs, as data: which runs (`Selection`), each run with its chunks and
+checks (`RunReport`), the request rate, and the whole `Report`. Reading it from the
+database is `read`; checking it is `checks`; printing it is `formats` and `html`."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from enum import Enum
-from pathlib import Path
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-import orjson
-import psycopg
-from psycopg import sql
-from psycopg.rows import dict_row
-
-from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
-from qbo_backfill.load import db
-from qbo_backfill.load.ledger import CHUNKS, RUNS
-from qbo_backfill.report.checks import Check, CheckStatus, run_checks, table_exists
-from qbo_backfill.settings import Settings
+from qbo_backfill.figures import SUMMED, ChunkRow
+from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
     "INTUIT_REQUESTS_PER_MINUTE",
@@ -33,13 +22,7 @@ __all__ = [
     "Report",
     "RunReport",
     "Selection",
-    "build_report",
-    "checks_csv",
-    "chunks_csv",
-    "load_report",
     "request_rate",
-    "to_json",
-    "write_all",
 ]
 
 # Intuit's documented limit per realm; the chart draws it next to the configured limit.
@@ -47,48 +30,24 @@ INTUIT_REQUESTS_PER_MINUTE = 500
 # The request-rate chart has at most this many points, whatever the run's length.
 MAX_RATE_POINTS = 120
 
-CHUNK_FIELDS = (
-    "run_id",
-    "entity",
-    "window_start",
-    "window_end",
-    "status",
-    "pages",
-    "rows_extracted",
-    "rows_inserted",
-    "rows_updated",
-    "rows_unchanged",
-    "rows_quarantined",
-    "source_duplicates",
-    "source_count",
-    "source_count_after",
-    "rows_in_table",
-    "matched",
-    "refetches",
-    "attempts",
-    "api_calls",
-    "throttled",
-    "retries",
-    "duration_ms",
-    "started_at",
-    "finished_at",
-    "last_error",
-)
-_NOT_SUMMED = frozenset(
-    (
-        "run_id",
-        "entity",
-        "window_start",
-        "window_end",
-        "status",
-        "matched",
-        "started_at",
-        "finished_at",
-        "last_error",
-    )
-)
-# Every other figure of a chunk adds up to the run's total.
-TOTAL_FIELDS = tuple(f for f in CHUNK_FIELDS if f not in _NOT_SUMMED)
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NOT_CHECKED = "not checked"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One validation: its name, outcome and the figures behind it."""
+
+    name: str
+    status: CheckStatus
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"check": self.name, "status": self.status.value, "detail": self.detail}
 
 
 @dataclass(frozen=True)
@@ -117,7 +76,7 @@ class RunReport:
     """One run: its ledger row, its chunks in window order, totals and checks."""
 
     run: dict[str, Any]
-    chunks: list[dict[str, Any]]
+    chunks: list[ChunkRow]
     checks: list[Check] = field(default_factory=list)
 
     @property
@@ -129,15 +88,18 @@ class RunReport:
         return str(self.run["entity"])
 
     @property
+    def window(self) -> ExtractWindow:
+        return ExtractWindow(self.run["window_start"], self.run["window_end"])
+
+    @property
     def totals(self) -> dict[str, Any]:
-        totals: dict[str, Any] = {
-            name: sum(int(c.get(name) or 0) for c in self.chunks) for name in TOTAL_FIELDS
-        }
+        flat = [c.as_dict() for c in self.chunks]
+        totals: dict[str, Any] = {name: sum(int(c[name] or 0) for c in flat) for name in SUMMED}
         totals["chunks"] = len(self.chunks)
-        totals["chunks_done"] = sum(c["status"] == "done" for c in self.chunks)
-        totals["mismatches"] = sum(c.get("matched") is False for c in self.chunks)
-        starts = [c["started_at"] for c in self.chunks if c.get("started_at")]
-        ends = [c["finished_at"] for c in self.chunks if c.get("finished_at")]
+        totals["chunks_done"] = sum(c.status == "done" for c in self.chunks)
+        totals["mismatches"] = sum(c.figures.matched is False for c in self.chunks)
+        starts = [c.started_at for c in self.chunks if c.started_at]
+        ends = [c.finished_at for c in self.chunks if c.finished_at]
         totals["wall_seconds"] = (
             round((max(ends) - min(starts)).total_seconds(), 3) if starts and ends else None
         )
@@ -154,7 +116,7 @@ class RunReport:
             "run": self.run,
             "totals": self.totals,
             "checks": [c.as_dict() for c in self.checks],
-            "chunks": self.chunks,
+            "chunks": [c.as_dict() for c in self.chunks],
         }
 
 
@@ -206,92 +168,13 @@ class Report:
         }
 
 
-def build_report(settings: Settings, selection: Selection) -> Report:
-    """The report of the selected runs, read from the settings' database and schema."""
-    with db.connect(db.database_url(settings)) as conn:
-        return load_report(
-            conn,
-            settings.schema,
-            selection,
-            database=db.describe(settings),
-            configured_per_minute=settings.requests_per_minute,
-        )
-
-
-def load_report(
-    conn: psycopg.Connection,
-    schema: str,
-    selection: Selection,
-    *,
-    database: str = "",
-    configured_per_minute: int = INTUIT_REQUESTS_PER_MINUTE,
-) -> Report:
-    """Read runs, chunks and checks in one read-only snapshot."""
-    # One snapshot, so the checks and the figures describe the same moment even while a
-    # backfill is writing; read-only, so a report can never change the evidence.
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    conn.read_only = True
-    with conn.transaction():
-        conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        ledger = _LedgerReader(conn, schema)
-        runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
-        for run in runs:
-            run.checks = run_checks(conn, schema, run)
-    return Report(datetime.now(UTC), selection, database, schema, runs, configured_per_minute)
-
-
-class _LedgerReader:
-    def __init__(self, conn: psycopg.Connection, schema: str) -> None:
-        self.conn = conn
-        self.runs_table = sql.Identifier(schema, RUNS)
-        self.chunks_table = sql.Identifier(schema, CHUNKS)
-        if not table_exists(conn, schema, RUNS):
-            raise ConfigError(
-                f"no backfill has run in schema {schema!r} yet (no {RUNS} table): "
-                "run `qbo-backfill backfill ...` first, or set QBO_SCHEMA"
-            )
-
-    def runs(self, selection: Selection) -> list[dict[str, Any]]:
-        where: sql.Composable
-        params: tuple[Any, ...]
-        if selection.run_ids:
-            where, params = sql.SQL("run_id = ANY(%s)"), (list(selection.run_ids),)
-        elif selection.entity is not None:
-            where, params = sql.SQL("entity = %s"), (resolve_entity(selection.entity).name,)
-        else:
-            where = sql.SQL(
-                "session_id = (SELECT session_id FROM {} "
-                "ORDER BY coalesce(finished_at, created_at) DESC, run_id DESC LIMIT 1)"
-            ).format(self.runs_table)
-            params = ()
-        query = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY run_id").format(self.runs_table, where)
-        rows = self.conn.cursor(row_factory=dict_row).execute(query, params).fetchall()
-        missing = set(selection.run_ids) - {row["run_id"] for row in rows}
-        if missing:
-            raise ConfigError(f"no such run: {', '.join(str(r) for r in sorted(missing))}")
-        if not rows:
-            raise ConfigError(f"no runs match ({selection.describe()})")
-        return [_public_run(row) for row in rows]
-
-    def chunks(self, run_id: int) -> list[dict[str, Any]]:
-        query = sql.SQL(
-            "SELECT {} FROM {} WHERE run_id = %s ORDER BY window_start, window_end"
-        ).format(sql.SQL(", ").join(map(sql.Identifier, CHUNK_FIELDS)), self.chunks_table)
-        return list(self.conn.cursor(row_factory=dict_row).execute(query, (run_id,)))
-
-
-def _public_run(row: dict[str, Any]) -> dict[str, Any]:
-    """The run row without the lookup key (a hash: not evidence, only noise)."""
-    return {k: v for k, v in row.items() if k != "run_key"}
-
-
-def request_rate(chunks: Iterable[dict[str, Any]]) -> list[RatePoint]:
+def request_rate(chunks: Iterable[ChunkRow]) -> list[RatePoint]:
     """Requests per minute over time, estimated by spreading each chunk's API calls evenly
     over its last attempt's duration (the ledger keeps no per-request times)."""
     spans = [
-        (c["started_at"], c["finished_at"], int(c.get("api_calls") or 0))
+        (c.started_at, c.finished_at, c.figures.api_calls)
         for c in chunks
-        if c.get("started_at") and c.get("finished_at") and c["finished_at"] > c["started_at"]
+        if c.started_at and c.finished_at and c.finished_at > c.started_at
     ]
     if not spans:
         return []
@@ -316,76 +199,3 @@ def _spread(buckets: list[float], begin: float, end: float, count: int, size: fl
         overlap = min(end, (index + 1) * size) - max(begin, index * size)
         buckets[index] += rate * max(0.0, overlap)
         index += 1
-
-
-# ---- formats -------------------------------------------------------------------------
-
-
-def to_json(report: Report) -> str:
-    """The whole report as indented JSON (dates ISO 8601, times UTC)."""
-    return orjson.dumps(
-        report.as_dict(), option=orjson.OPT_INDENT_2, default=_json_default
-    ).decode()
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Enum):
-        return value.value
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def chunks_csv(report: Report) -> str:
-    """One row per chunk window of every run."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("realm_id", *CHUNK_FIELDS))
-    for run in report.runs:
-        for chunk in run.chunks:
-            writer.writerow((run.run["realm_id"], *(_csv_cell(chunk[f]) for f in CHUNK_FIELDS)))
-    return out.getvalue()
-
-
-def checks_csv(report: Report) -> str:
-    """One row per check of every run."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("run_id", "realm_id", "entity", "check", "status", "detail"))
-    for run in report.runs:
-        for check in run.checks:
-            writer.writerow(
-                (
-                    run.run_id,
-                    run.run["realm_id"],
-                    run.entity,
-                    check.name,
-                    check.status.value,
-                    check.detail,
-                )
-            )
-    return out.getvalue()
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if value is None:
-        return ""
-    return value
-
-
-def write_all(report: Report, directory: Path, table_text: str, html: str) -> list[Path]:
-    """Archive every format under `directory` (created if missing); the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {
-        "report.txt": table_text,
-        "report.json": to_json(report) + "\n",
-        "report-chunks.csv": chunks_csv(report),
-        "report-checks.csv": checks_csv(report),
-        "report.html": html,
-    }
-    paths = []
-    for name, text in files.items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths

@@ -1,46 +1,43 @@
-"""What a backfill tells whoever watches it (progress display, logs, Mage blocks)."""
+"""What a run tells whoever watches it (live progress, log lines, Mage blocks).
+
+`RunObserver` is the base: every event is a method that does nothing, so a display
+overrides only the events it shows. `NullObserver` is the explicit "nobody is watching".
+Every method must return quickly: the engine calls them between requests.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 from qbo_backfill.errors import ApiError
+from qbo_backfill.figures import ChunkFigures, EntityTotals
+from qbo_backfill.windows import ExtractWindow
+
+__all__ = ["NullObserver", "RunObserver"]
 
 
-class RunObserver(Protocol):
-    """Receives events from the engine; every method must return quickly."""
-
-    def entity_started(
-        self, entity: str, run_id: int, chunks_total: int, chunks_done: int
-    ) -> None: ...
-    def chunk_started(self, entity: str, window: str) -> None: ...
-    def page_loaded(self, entity: str, rows: int) -> None: ...
-    def chunk_finished(self, entity: str, figures: dict[str, Any]) -> None: ...
-    def chunk_failed(self, entity: str, window: str, error: str) -> None: ...
-    def retrying(self, error: ApiError, wait_seconds: float) -> None: ...
-    def entity_finished(self, entity: str, totals: dict[str, Any]) -> None: ...
-
-
-class SilentObserver:
-    """An observer that ignores everything."""
+class RunObserver:
+    """Receives a run's events; the base ignores them all."""
 
     def entity_started(self, entity: str, run_id: int, chunks_total: int, chunks_done: int) -> None:
-        pass
+        """A run of `entity` begins; `chunks_done` were finished by an earlier session."""
 
-    def chunk_started(self, entity: str, window: str) -> None:
-        pass
+    def chunk_started(self, entity: str, window: ExtractWindow) -> None:
+        """A chunk was claimed and its pages are being fetched."""
 
     def page_loaded(self, entity: str, rows: int) -> None:
-        pass
+        """A page of `rows` records was written."""
 
-    def chunk_finished(self, entity: str, figures: dict[str, Any]) -> None:
-        pass
+    def chunk_finished(self, entity: str, window: ExtractWindow, figures: ChunkFigures) -> None:
+        """A chunk committed its rows and its 'done' mark."""
 
-    def chunk_failed(self, entity: str, window: str, error: str) -> None:
-        pass
+    def chunk_failed(self, entity: str, window: ExtractWindow, error: str) -> None:
+        """A chunk failed after its retries; it stays for the next run."""
 
     def retrying(self, error: ApiError, wait_seconds: float) -> None:
-        pass
+        """A request failed and is retried after `wait_seconds`."""
 
-    def entity_finished(self, entity: str, totals: dict[str, Any]) -> None:
-        pass
+    def entity_finished(self, entity: str, totals: EntityTotals) -> None:
+        """The run of `entity` ended, with the ledger's totals."""
+
+
+class NullObserver(RunObserver):
+    """Nobody is watching: a run started from code that wants only its result."""

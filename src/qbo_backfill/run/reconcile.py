@@ -16,7 +16,7 @@ from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.load.ledger import CHUNKS
 from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.qbo import query
-from qbo_backfill.run.engine import Backfill
+from qbo_backfill.run.session import Session
 from qbo_backfill.windows import ExtractWindow
 
 VERIFICATIONS = "qbo_backfill_verifications"
@@ -46,11 +46,11 @@ class WindowCheck:
 
 
 async def verify(
-    job: Backfill, entities: tuple[Entity, ...], window: ExtractWindow, chunk_days: int
+    session: Session, entities: tuple[Entity, ...], window: ExtractWindow, chunk_days: int
 ) -> list[WindowCheck]:
     """Check every window of every entity; record the figures; return them."""
     checks = []
-    async with await psycopg.AsyncConnection.connect(job.url) as conn:
+    async with await psycopg.AsyncConnection.connect(session.url) as conn:
         for entity in entities:
             windows = (
                 window.split(chunk_days)
@@ -58,19 +58,19 @@ async def verify(
                 else [ExtractWindow.whole()]
             )
             for each in windows:
-                checks.append(await _check(job, conn, entity, each))
-        await _record(conn, job.settings.schema, job.realm_id, checks)
+                checks.append(await _check(session, conn, entity, each))
+        await _record(conn, session.schema, session.realm_id, checks)
     return checks
 
 
 async def _check(
-    job: Backfill, conn: psycopg.AsyncConnection, entity: Entity, window: ExtractWindow
+    session: Session, conn: psycopg.AsyncConnection, entity: Entity, window: ExtractWindow
 ) -> WindowCheck:
-    table = RawTable(job.settings.schema, entity)
+    table = RawTable(session.schema, entity)
     await table.create(conn)
-    source = await job.client.count(query.count_query(entity, window))
-    in_table = await table.rows_in_window(conn, job.realm_id, window)
-    loaded = await _rows_loaded(conn, job.settings.schema, entity, window)
+    source = await session.client.count(query.count_query(entity, window))
+    in_table = await table.rows_in_window(conn, session.realm_id, window)
+    loaded = await _rows_loaded(conn, session.schema, entity, window)
     return WindowCheck(entity.name, window, source, in_table, loaded)
 
 

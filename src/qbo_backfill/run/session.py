@@ -21,6 +21,7 @@ from qbo_backfill.errors import ConfigError
 from qbo_backfill.load.db import database_url
 from qbo_backfill.qbo.client import QboClient, RetryListener
 from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Settings
 
 __all__ = ["Session", "open_session", "require_credentials", "token_store"]
@@ -78,4 +79,6 @@ def require_credentials(settings: Settings) -> tuple[str, ClientCredentials]:
         raise ConfigError(
             f"missing configuration: {missing} (environment, .env, Mage secrets or /run/secrets)"
         )
-    return realm_id, ClientCredentials(client_id, secret, settings.token_url)
+    return realm_id, ClientCredentials(
+        client_id, secret, settings.token_url, RetryPolicy.from_settings(settings)
+    )

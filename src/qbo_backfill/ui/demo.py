@@ -6,11 +6,11 @@ from datetime import date
 
 from rich.console import Console
 
-from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.load import db
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.run.observer import RunObserver
+from qbo_backfill.run.session import token_store
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.settings import Secret, Settings
 from qbo_backfill.ui.progress import LineProgress
@@ -43,9 +43,7 @@ def run_demo(
             highlight=False,
         )
         # A new sandbox knows only its own refresh token: store it over any older one.
-        store = TokenStore(
-            db.database_url(settings), settings.schema, TokenCipher.from_settings(settings)
-        )
+        store = token_store(settings)
         store.import_token(
             sandbox.info.realm_id, "sandbox", Secret(sandbox.info.refresh_token), force=True
         )

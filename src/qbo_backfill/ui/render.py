@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qbo_backfill.auth.login import expiry_warnings
+from qbo_backfill.figures import ChunkRow
 from qbo_backfill.report.model import Report, RunReport
 
 CHUNK_COLUMNS = (
@@ -29,7 +30,7 @@ CHUNK_COLUMNS = (
 )
 
 
-def chunk_table(entity: str, run_id: int, chunks: Iterable[dict[str, Any]]) -> Table:
+def chunk_table(entity: str, run_id: int, chunks: Iterable[ChunkRow]) -> Table:
     """One row per chunk window with its volumetry and whether it reconciles."""
     table = Table(title=f"{entity} (run {run_id})", title_justify="left")
     for _, header in CHUNK_COLUMNS:
@@ -43,14 +44,20 @@ def chunk_table(entity: str, run_id: int, chunks: Iterable[dict[str, Any]]) -> T
     return table
 
 
-def _cell(key: str, chunk: dict[str, Any]) -> str:
+def _cell(key: str, chunk: ChunkRow) -> str:
     if key == "window":
-        start, end = chunk["window_start"], chunk["window_end"]
-        return "all" if start.year == 1900 else f"{start}..{end}"
-    value = chunk.get(key)
+        return chunk.window.label
+    value = _value(key, chunk)
     if key == "matched":
         return {True: "yes", False: "NO", None: "-"}[value]
     return "-" if value is None else str(value)
+
+
+def _value(key: str, chunk: ChunkRow) -> Any:
+    """A chunk's figure, or its attempts, status or duration, by column name."""
+    if hasattr(chunk.figures, key):
+        return getattr(chunk.figures, key)
+    return getattr(chunk, key)
 
 
 def check_table(checks: Iterable[Any]) -> Table:
@@ -135,8 +142,8 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
             out.append(_report_chunk_table(run))
         out.append(_report_check_table(run))
         for chunk in run.chunks:
-            if chunk.get("last_error"):
-                out.append(Text(f"{_cell('window', chunk)}: {chunk['last_error']}", "red"))
+            if chunk.last_error:
+                out.append(Text(f"{chunk.window.label}: {chunk.last_error}", "red"))
     counts = report.check_counts()
     verdict = "all checks pass" if report.ok else "ATTENTION: a run failed or a check failed"
     out.append(
@@ -153,8 +160,7 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
 def _report_chunk_table(run: RunReport) -> Table:
     r = run.run
     title = (
-        f"{run.entity}, run {run.run_id}, realm {r['realm_id']}, "
-        f"{_cell('window', r)}: {r['status']}"
+        f"{run.entity}, run {run.run_id}, realm {r['realm_id']}, {run.window.label}: {r['status']}"
     )
     table = Table(title=title, title_justify="left", show_footer=True)
     footers = _report_footers(run.totals)
@@ -165,7 +171,7 @@ def _report_chunk_table(run: RunReport) -> Table:
             justify="left" if key in ("window", "status") else "right",
         )
     for chunk in run.chunks:
-        style = "red" if chunk["status"] != "done" or chunk.get("matched") is False else None
+        style = None if chunk.ok else "red"
         table.add_row(*(_report_cell(key, chunk) for key, _ in REPORT_COLUMNS), style=style)
     return table
 
@@ -176,8 +182,8 @@ def _report_footers(totals: dict[str, Any]) -> dict[str, str]:
     return footers | {"window": "total", "matched": f"{totals['mismatches']} off"}
 
 
-def _report_cell(key: str, chunk: dict[str, Any]) -> str:
-    value = chunk.get(key)
+def _report_cell(key: str, chunk: ChunkRow) -> str:
+    value = _value(key, chunk)
     if key == "duration_ms":
         return "-" if value is None else f"{value / 1000:.2f}"
     if isinstance(value, int) and not isinstance(value, bool):

@@ -1,22 +1,17 @@
-"""Mage AI: the calls a pipeline's blocks make (`blocks`) and their runtime variables
-(`variables`). Blocks import this package: `from qbo_backfill.integrations import mage`."""
+"""Mage AI: the calls a pipeline's blocks make (`blocks`), their settings (`secrets`), their
+log lines (`log`) and their runtime variables (`variables`). Blocks import this package:
+`from qbo_backfill.integrations import mage as qbo_mage`."""
 
-from qbo_backfill.integrations.mage.blocks import (
-    MAGE_SECRETS,
-    BlockFailed,
-    check_token,
-    export,
-    ingest,
-    load_settings,
-    mage_secret_lookup,
-)
+from qbo_backfill.integrations.mage.blocks import check_token, ingest, reconcile
+from qbo_backfill.integrations.mage.log import BlockFailed
+from qbo_backfill.integrations.mage.secrets import MAGE_SECRETS, load_settings, mage_secret_lookup
 
 __all__ = [
     "MAGE_SECRETS",
     "BlockFailed",
     "check_token",
-    "export",
     "ingest",
     "load_settings",
     "mage_secret_lookup",
+    "reconcile",
 ]

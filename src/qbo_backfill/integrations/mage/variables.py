@@ -14,7 +14,7 @@ from typing import Any
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.run.engine import BackfillOptions
-from qbo_backfill.windows import ExtractWindow
+from qbo_backfill.windows import ExtractWindow, parse_date
 
 START_NAMES = ("start_date", "fecha_inicio")
 END_NAMES = ("end_date", "fecha_fin")
@@ -128,14 +128,7 @@ def _as_date(name: str, value: Any) -> date:
         raise ConfigError(f"{name} must be a date as YYYY-MM-DD (UTC), not a time: {value!r}")
     if isinstance(value, date):
         return value
-    text = str(value).strip()
-    try:
-        parsed = date.fromisoformat(text)
-    except ValueError:
-        parsed = None
-    if parsed is None or len(text) != 10:  # fromisoformat also takes 20250101
-        raise ConfigError(f"{name} must be a date as YYYY-MM-DD (UTC), not {value!r}")
-    return parsed
+    return parse_date(str(value), name)  # the command line's own parser
 
 
 def _window(entity: Entity, start: date | None, end: date | None) -> ExtractWindow | None:

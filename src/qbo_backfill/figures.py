@@ -8,12 +8,19 @@ ledger and the report are derived from these fields.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from qbo_backfill.windows import ExtractWindow
 
-__all__ = ["CHUNK_COLUMNS", "ChunkFigures", "ChunkRow", "EntityTotals", "RequestFigures"]
+__all__ = [
+    "CHUNK_COLUMNS",
+    "SUMMED",
+    "ChunkFigures",
+    "ChunkRow",
+    "EntityTotals",
+    "RequestFigures",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,14 @@ class ChunkFigures:
 
     def as_params(self) -> dict[str, Any]:
         return asdict(self)
+
+    def summary(self) -> str:
+        """The figures a chunk's log line shows, in every display."""
+        match = {True: "yes", False: "NO", None: "-"}[self.matched]
+        return (
+            f"pages {self.pages}, rows {self.rows_extracted} (source {self.source_count_after}, "
+            f"in table {self.rows_in_table}, match {match})"
+        )
 
 
 @dataclass(frozen=True)
@@ -95,42 +110,45 @@ class ChunkRow:
 
     def as_dict(self) -> dict[str, Any]:
         """Flat, in `CHUNK_COLUMNS` order: the JSON and CSV row of a chunk."""
-        flat: dict[str, Any] = {
+        flat = self.figures.as_params() | {
             "run_id": self.run_id,
             "entity": self.entity,
             "window_start": self.window.start,
             "window_end": self.window.end,
             "status": self.status,
-        }
-        flat |= self.figures.as_params()
-        flat |= {
             "attempts": self.attempts,
             "duration_ms": self.duration_ms,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "last_error": self.last_error,
         }
-        return flat
+        return {name: flat[name] for name in CHUNK_COLUMNS}
 
 
-# Figures that add up over a run's chunks (everything countable).
-SUMMED = tuple(
-    f.name for f in fields(ChunkFigures) if f.name != "matched"
-) + ("attempts", "duration_ms")
+_REQUEST_FIELDS = tuple(f.name for f in fields(RequestFigures))
+_LOAD_FIELDS = tuple(f.name for f in fields(ChunkFigures) if f.name not in _REQUEST_FIELDS)
 
-# A chunk's flat columns, in the order of JSON, CSV and the ledger table.
+# A chunk's flat columns, in the order of the ledger table, JSON and CSV.
 CHUNK_COLUMNS: tuple[str, ...] = (
     "run_id",
     "entity",
     "window_start",
     "window_end",
     "status",
-    *(f.name for f in fields(ChunkFigures)),
+    *_LOAD_FIELDS,
     "attempts",
+    *_REQUEST_FIELDS,
     "duration_ms",
     "started_at",
     "finished_at",
     "last_error",
+)
+
+# Figures that add up over a run's chunks (every count; not the verdict, not the times).
+SUMMED = tuple(
+    name
+    for name in CHUNK_COLUMNS[5:]
+    if name not in ("matched", "started_at", "finished_at", "last_error")
 )
 
 
@@ -148,9 +166,8 @@ class EntityTotals:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> EntityTotals:
-        return cls(**{f.name: record.get(f.name) or 0 for f in fields(cls)} | {
-            "status": str(record.get("status", "failed"))
-        })
+        counts = {f.name: int(record.get(f.name) or 0) for f in fields(cls) if f.name != "status"}
+        return cls(status=str(record.get("status", "failed")), **counts)
 
     def line(self, entity: str) -> str:
         """The end-of-entity line every display prints."""
@@ -159,7 +176,3 @@ class EntityTotals:
             f"rows extracted {self.rows_extracted}, source {self.source_count}, in table "
             f"{self.rows_in_table}, mismatched windows {self.mismatches}"
         )
-
-
-def as_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

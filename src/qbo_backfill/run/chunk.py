@@ -1,0 +1,145 @@
+"""One chunk's work: page its window, load every page, recount, and say what it did.
+
+Runs inside the transaction that marks the chunk done, so its rows and its ledger figures
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import replace
+
+import psycopg
+
+from qbo_backfill.entities import Entity
+from qbo_backfill.figures import ChunkFigures
+from qbo_backfill.load.ledger import Chunk
+from qbo_backfill.load.rawtable import PageMeta, RawTable, UpsertCounts
+from qbo_backfill.load.records import prepare_page
+from qbo_backfill.qbo import query
+from qbo_backfill.qbo.client import ClientStats
+from qbo_backfill.run.observer import RunObserver
+from qbo_backfill.run.session import Session
+
+__all__ = ["MAX_REFETCHES", "ChunkWork"]
+
+log = logging.getLogger(__name__)
+
+# A window whose count moves while it is paged is fetched again, at most this many times.
+MAX_REFETCHES = 3
+
+
+class ChunkWork:
+    """One chunk's extraction and load, on the connection whose transaction marks it done."""
+
+    def __init__(
+        self,
+        session: Session,
+        conn: psycopg.AsyncConnection,
+        chunk: Chunk,
+        entity: Entity,
+        page_size: int,
+        page_gate: asyncio.Semaphore,
+        observer: RunObserver,
+    ) -> None:
+        self.session = session
+        self.conn = conn
+        self.chunk = chunk
+        self.entity = entity
+        self.page_size = page_size
+        # Pages held in memory across every chunk of the run: memory stays flat.
+        self.page_gate = page_gate
+        self.observer = observer
+        self.table = RawTable(session.schema, entity)
+        self.stats = ClientStats()
+        self.figures = ChunkFigures()
+        self._db_lock = asyncio.Lock()
+
+    async def extract_and_load(self) -> ChunkFigures:
+        """Page the window until its count holds still; then count what the table holds."""
+        count_query = query.count_query(self.entity, self.chunk.window)
+        count = self.chunk.planned_count
+        inserted = updated = 0
+        await self.table.create_stage(self.conn)
+        for refetches in range(MAX_REFETCHES + 1):
+            self.figures = ChunkFigures(refetches=refetches)
+            if refetches:
+                # The last pass's figures are the chunk's: so are its quarantined records.
+                await self.table.clear_quarantine(self.conn, self.chunk.chunk_id)
+            count = await self._fetch_all_pages(count, count_query)
+            inserted += self.figures.rows_inserted
+            updated += self.figures.rows_updated
+            after = await self.session.client.count(count_query, self.stats)
+            if after == count:
+                break
+            log.info(
+                "%s %s: count moved %d -> %d while paging; fetching again",
+                self.entity.name,
+                self.chunk.window,
+                count,
+                after,
+            )
+            count = after
+        in_table = await self.table.rows_in_window(
+            self.conn, self.session.realm_id, self.chunk.window
+        )
+        accounted = in_table + self.figures.rows_quarantined
+        return replace(
+            self.figures,
+            rows_inserted=inserted,
+            rows_updated=updated,
+            source_count=count,
+            source_count_after=after,
+            rows_in_table=in_table,
+            matched=after == count and accounted == after,
+        ).plus_requests(self.stats.spent())
+
+    async def _fetch_all_pages(self, count: int | None, count_query: str) -> int:
+        """Page the window; return its source count (`count` when known beforehand)."""
+        size = self.page_size
+        first = 1
+        if count is None:
+            # An unplanned window (a list entity taken whole) is often one short page: that
+            # page is then its count, and no COUNT(*) is asked for before the paging.
+            rows = await self._page(1)
+            if rows < size:
+                return rows - self.figures.source_duplicates  # records, each Id once
+            count, first = await self.session.client.count(count_query, self.stats), 2
+        pages = math.ceil(count / size)
+        await asyncio.gather(*(self._page(n) for n in range(first, pages + 1)))
+        return count
+
+    async def _page(self, number: int) -> int:
+        """Fetch and load one page; the number of records it held."""
+        async with self.page_gate:
+            size = self.page_size
+            text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
+            records = await self.session.client.page(text, self.entity.name, self.stats)
+            prepared = prepare_page(records)
+            extracted = len(records)
+            del records  # only the prepared rows wait for the connection
+            meta = PageMeta(
+                self.chunk.run_id, self.chunk.chunk_id, self.chunk.window, number, size, text
+            )
+            async with self._db_lock:
+                counts = await self.table.upsert_page(
+                    self.conn, self.session.realm_id, prepared, meta
+                )
+            self._add(extracted, prepared.duplicates, len(prepared.quarantined), counts)
+            self.observer.page_loaded(self.entity.name, extracted)
+            return extracted
+
+    def _add(self, extracted: int, duplicates: int, quarantined: int, counts: UpsertCounts) -> None:
+        f = self.figures
+        self.figures = replace(
+            f,
+            pages=f.pages + 1,
+            rows_extracted=f.rows_extracted + extracted,
+            source_duplicates=f.source_duplicates + duplicates,
+            rows_quarantined=f.rows_quarantined + quarantined,
+            rows_inserted=f.rows_inserted + counts.inserted,
+            rows_updated=f.rows_updated + counts.updated,
+            rows_unchanged=f.rows_unchanged + counts.unchanged,
+        )

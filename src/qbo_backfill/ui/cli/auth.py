@@ -1,0 +1,89 @@
+"""`auth import | status | login`: the company's tokens, kept encrypted in the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from qbo_backfill.auth import login
+from qbo_backfill.errors import EXIT_OK, EXIT_REAUTHORIZE
+from qbo_backfill.run.session import token_store
+from qbo_backfill.ui import render
+from qbo_backfill.ui.cli.shared import console, load_settings, realm_option
+
+
+@click.group("auth")
+def auth_group() -> None:
+    """QuickBooks authorization: tokens kept encrypted in the database."""
+
+
+@auth_group.command("import", short_help="Store QBO_REFRESH_TOKEN for the realm.")
+@realm_option
+def auth_import(realm: str | None) -> int:
+    """Store QBO_REFRESH_TOKEN for the realm, replacing the stored one."""
+    settings = load_settings(realm_id=realm)
+    if settings.refresh_token is None or settings.realm_id is None:
+        raise click.UsageError("set QBO_REFRESH_TOKEN and QBO_REALM_ID (or --realm) first")
+    token_store(settings).import_token(
+        settings.realm_id, settings.environment, settings.refresh_token, force=True
+    )
+    click.echo(f"refresh token stored for realm {settings.realm_id}")
+    return EXIT_OK
+
+
+@auth_group.command("status", short_help="Token expiries per realm, never a token.")
+def auth_status() -> int:
+    """Per realm: environment, token expiries, last rotation and what needs doing; never a
+    token. Exit 3 when a refresh token has expired."""
+    settings = load_settings()
+    statuses = token_store(settings).status()
+    if not statuses:
+        click.echo("no tokens stored: run `qbo-backfill auth login`")
+        return EXIT_OK
+    now = datetime.now(UTC)
+    console.print(render.token_table(statuses, now))
+    expired = any(login.must_reauthorize(s, now) for s in statuses)
+    return EXIT_REAUTHORIZE if expired else EXIT_OK
+
+
+@auth_group.command("login", short_help="Authorize the app for a company and store its tokens.")
+@click.option(
+    "--redirect-uri",
+    default=login.DEFAULT_REDIRECT_URI,
+    show_default=True,
+    help="The redirect URI registered for the app in Intuit's developer portal; its port "
+    "and path are listened on (127.0.0.1 only).",
+)
+@click.option("--no-browser", is_flag=True, help="Print the address only; open no browser.")
+@click.option(
+    "--paste",
+    is_flag=True,
+    help="Do not listen: paste the address the browser ends on (for a browser on another "
+    "machine, or a redirect URI that is not local).",
+)
+@click.option(
+    "--timeout",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    help="Seconds to wait for the redirect.",
+)
+def auth_login(redirect_uri: str, no_browser: bool, paste: bool, timeout: float) -> int:
+    """Authorize the app for a company (OAuth authorization code) and store its tokens."""
+    settings = load_settings()
+    redirect = login.RedirectUri.parse(redirect_uri)
+    result = login.run_login(
+        settings,
+        token_store(settings),
+        redirect,
+        paste=paste,
+        open_browser=not no_browser,
+        timeout=timeout,
+        say=click.echo,
+        ask=lambda text: click.prompt(text, prompt_suffix=":\n"),
+    )
+    click.echo(f"authorized: realm {result.realm_id} ({result.environment}); tokens stored")
+    for note in login.login_notes(settings, result):
+        click.echo(f"note: {note}")
+    return EXIT_OK
