@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -15,6 +15,7 @@ import pytest
 from psycopg import sql
 from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
 
+from qbo_backfill.figures import ChunkFigures, ChunkRow
 from qbo_backfill.report import (
     CheckStatus,
     Report,
@@ -24,6 +25,7 @@ from qbo_backfill.report import (
 )
 from qbo_backfill.report.html import render_html
 from qbo_backfill.sandbox import Sandbox
+from qbo_backfill.windows import ExtractWindow
 
 YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
 YEAR_CHUNKS = 13
@@ -289,15 +291,19 @@ def test_selections_that_cannot_be_served_are_input_errors(cli: Cli) -> None:
 def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
 
-    def chunk(begin: float, end: float, calls: int) -> dict[str, object]:
-        return {
-            "started_at": start + timedelta(seconds=begin),
-            "finished_at": start + timedelta(seconds=end),
-            "api_calls": calls,
-        }
+    def chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
+        return ChunkRow(
+            chunk_id=1,
+            run_id=1,
+            entity="Invoice",
+            window=ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)),
+            status="done",
+            figures=ChunkFigures(api_calls=calls),
+            started_at=start + timedelta(seconds=begin),
+            finished_at=None if end is None else start + timedelta(seconds=end),
+        )
 
-    chunks = [chunk(0, 60, 120), chunk(30, 90, 60), chunk(10, 10, 5)]
-    chunks.append({"started_at": start, "finished_at": None, "api_calls": 7})
+    chunks = [chunk(0, 60, 120), chunk(30, 90, 60), chunk(10, 10, 5), chunk(0, None, 7)]
     points = request_rate(chunks)
     bucket = (points[1].at - points[0].at).total_seconds()
     assert bucket == 1.0
