@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -83,14 +82,14 @@ class _Admin:
     async def create(self, request: web.Request) -> web.Response:
         company, entity = self._company(request)
         fields = await _json_object(request)
-        return web.json_response(company.create(entity, fields, time.time()), status=201)
+        return web.json_response(company.create(entity, fields, self.state.clock.now()), status=201)
 
     async def update(self, request: web.Request) -> web.Response:
         company, entity = self._company(request)
         patch = await _json_object(request)
         record_id = self._id(request)
         try:
-            record = company.update(entity, record_id, patch, time.time())
+            record = company.update(entity, record_id, patch, self.state.clock.now())
         except RecordNotFoundError:
             raise _AdminError(404, f"no {entity} with Id {record_id}") from None
         return web.json_response(record)
@@ -99,7 +98,7 @@ class _Admin:
         company, entity = self._company(request)
         record_id = self._id(request)
         try:
-            company.delete(entity, record_id, time.time())
+            company.delete(entity, record_id, self.state.clock.now())
         except RecordNotFoundError:
             raise _AdminError(404, f"no {entity} with Id {record_id}") from None
         return web.json_response({"deleted": str(record_id)})
@@ -120,7 +119,7 @@ class _Admin:
         return web.json_response({"revoked": True})
 
     async def expire_access(self, _request: web.Request) -> web.Response:
-        self.state.auth.expire_access_tokens(time.time())
+        self.state.auth.expire_access_tokens(self.state.clock.now())
         return web.json_response({"expired": True})
 
     async def tokens(self, _request: web.Request) -> web.Response:

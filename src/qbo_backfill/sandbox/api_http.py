@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -150,7 +149,7 @@ class ApiHandlers:
                 since = clock.parse_timestamp(raw_since)
             except ValueError:
                 raise _validation(f"changedSince is not a timestamp: {raw_since!r}") from None
-            if since < time.time() - CDC_LOOKBACK_SECONDS:
+            if since < self.state.clock.now() - CDC_LOOKBACK_SECONDS:
                 raise _validation(
                     "changedSince must be within the last 30 days", message="Invalid changedSince"
                 )
@@ -193,7 +192,7 @@ class ApiHandlers:
             if name != "ProfitAndLoss":
                 detail = f"The sandbox serves the ProfitAndLoss report only, not {name}"
                 raise _validation(detail, code="4001", message="Unsupported report")
-            today = date.fromordinal(clock.local_date_ordinal(time.time()))
+            today = date.fromordinal(clock.local_date_ordinal(self.state.clock.now()))
             try:
                 body = profit_and_loss(self.state.companies[realm], dict(request.query), today)
             except ReportError as exc:
@@ -233,7 +232,7 @@ class ApiHandlers:
         limiter.arrive()
         try:
             limiter.counters.requests[kind] += 1
-            now = time.time()
+            now = self.state.clock.now()
             token_realm = state.auth.access_realm(bearer_token(request) or "", now)
             if token_realm is None:
                 return json_response(auth_failed("Token expired or invalid"), status=401)

@@ -25,6 +25,8 @@ class Company:
             name: EntityStore(info, data.bases.get(name)) for name, info in CATALOG.items()
         }
         self.stores["CompanyInfo"].put(data.company_info)
+        for entity, record in data.singletons.items():
+            self.stores[entity].put(record)
         for base in data.bases.values():
             base.build_indexes()  # now, so the first query of a run does not pay for them
 

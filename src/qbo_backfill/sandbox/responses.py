@@ -31,7 +31,7 @@ def intuit_tid() -> str:
 
 def now_stamp() -> str:
     """The `time` field: Pacific time with milliseconds."""
-    return clock.format_local_millis(time.time())
+    return clock.format_local_millis(clock.now_epoch())
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -105,7 +105,7 @@ def auth_failed(detail: str) -> dict[str, Any]:
         "attachableResponse": [],
         "syncErrorResponse": None,
         "requestId": None,
-        "time": int(time.time() * 1000),
+        "time": int(clock.now_epoch() * 1000),
         "status": None,
         "cdcresponse": [],
     }
