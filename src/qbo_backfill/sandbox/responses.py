@@ -12,16 +12,32 @@ from aiohttp import web
 from qbo_backfill.sandbox import clock
 
 __all__ = [
+    "ApiFault",
     "auth_failed",
     "fault",
     "json_response",
     "page_body",
     "throttle_fault",
     "throttle_xml",
+    "validation_fault",
 ]
 
 _JSON = "application/json"
 _tid_counter = itertools.count(1)
+
+
+class ApiFault(Exception):
+    """An error answer from a data endpoint: HTTP status and Fault body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def validation_fault(detail: str, code: str = "4000", message: str = "Invalid request") -> ApiFault:
+    """A 400 ValidationFault."""
+    return ApiFault(400, fault("ValidationFault", code, message, detail))
 
 
 def intuit_tid() -> str:
