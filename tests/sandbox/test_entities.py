@@ -337,3 +337,14 @@ def test_lines_add_up_and_journal_entries_balance(
         for line in record["Line"]:
             sides[line["JournalEntryLineDetail"]["PostingType"]] += line["Amount"]
         assert sides["Debit"] == pytest.approx(sides["Credit"]) == pytest.approx(record["TotalAmt"])
+
+
+def test_list_names_are_filterable(data_api: Api) -> None:
+    for entity, field, value in (
+        ("Vendor", "DisplayName", "Books by Bessie"),
+        ("Account", "Name", "Checking"),
+        ("Term", "Name", "Net 30"),
+        ("TaxAgency", "DisplayName", "Arizona Dept. of Revenue"),
+    ):
+        rows = data_api.rows(f"SELECT * FROM {entity} WHERE {field} = '{value}'")
+        assert [r[field] for r in rows] == [value], entity
