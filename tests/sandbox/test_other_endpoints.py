@@ -22,7 +22,7 @@ def test_batch_answers_each_query_by_bid(api: Api) -> None:
         {"bId": "a", "Query": "SELECT COUNT(*) FROM Invoice"},
         {"bId": "b", "Query": "SELECT * FROM Customer ORDERBY Id MAXRESULTS 2"},
         {"bId": "c", "Query": "SELECT * FROM Nope"},
-        {"bId": "d", "Query": "SELECT * FROM Bill"},
+        {"bId": "d", "Query": "SELECT * FROM RecurringTransaction"},
     ]
     response = api.http.post(
         api.base + "/batch", json={"BatchItemRequest": items}, headers=api.headers()
@@ -69,7 +69,7 @@ def test_cdc_returns_changes_and_tombstones(
     assert set(invoices) == {created["Id"], "7", "9"}
     assert invoices["7"] == updated
     assert invoices["9"]["status"] == "Deleted"
-    assert set(invoices["9"]) == {"Id", "status", "MetaData"}
+    assert set(invoices["9"]) == {"Id", "status", "domain", "MetaData"}
     assert groups[0]["maxResults"] == 3
     assert [c["Id"] for c in groups[1]["Customer"]] == ["2"]
     assert groups[1]["Customer"][0]["Active"] is False

@@ -69,7 +69,7 @@ def test_empty_page_has_no_entity_key(api: Api) -> None:
 def test_every_entity_is_known(api: Api, entity: str) -> None:
     count = api.count(f"SELECT COUNT(*) FROM {entity}")
     page = api.query(f"SELECT * FROM {entity}").json()["QueryResponse"]
-    if entity in ("Invoice", "Customer", "Item", "CompanyInfo"):
+    if entity not in ("ExchangeRate", "RecurringTransaction", "TaxClassification"):
         assert count > 0
         assert len(page[entity]) == min(count, 100)
     else:

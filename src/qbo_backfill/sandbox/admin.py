@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
+from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.catalog import CATALOG
-from qbo_backfill.sandbox.company import Company
+from qbo_backfill.sandbox.company import Company, NotVoidableError
 from qbo_backfill.sandbox.faults import FaultSpec
 from qbo_backfill.sandbox.store import RecordNotFoundError
 
@@ -41,6 +41,11 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _AdminError(400, "body must be a JSON object")
     return value
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter: `true`/`1`/`yes` (any case) is set."""
+    return request.query.get(name, "").lower() in ("true", "1", "yes")
 
 
 class _Admin:
@@ -83,14 +88,14 @@ class _Admin:
     async def create(self, request: web.Request) -> web.Response:
         company, entity = self._company(request)
         fields = await _json_object(request)
-        return web.json_response(company.create(entity, fields, time.time()), status=201)
+        return web.json_response(company.create(entity, fields, self.state.clock.now()), status=201)
 
     async def update(self, request: web.Request) -> web.Response:
         company, entity = self._company(request)
         patch = await _json_object(request)
         record_id = self._id(request)
         try:
-            record = company.update(entity, record_id, patch, time.time())
+            record = company.update(entity, record_id, patch, self.state.clock.now())
         except RecordNotFoundError:
             raise _AdminError(404, f"no {entity} with Id {record_id}") from None
         return web.json_response(record)
@@ -98,11 +103,55 @@ class _Admin:
     async def delete(self, request: web.Request) -> web.Response:
         company, entity = self._company(request)
         record_id = self._id(request)
+        hard = _flag(request, "hard")
         try:
-            company.delete(entity, record_id, time.time())
+            record = company.delete(entity, record_id, self.state.clock.now(), hard=hard)
         except RecordNotFoundError:
             raise _AdminError(404, f"no {entity} with Id {record_id}") from None
-        return web.json_response({"deleted": str(record_id)})
+        answer: dict[str, Any] = {"deleted": str(record_id), "hard": record is None}
+        if record is not None:
+            answer["record"] = record
+        return web.json_response(answer)
+
+    async def void(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        record_id = self._id(request)
+        try:
+            record = company.void(entity, record_id, self.state.clock.now())
+        except RecordNotFoundError:
+            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
+        except NotVoidableError:
+            raise _AdminError(400, f"{entity} cannot be voided (transactions only)") from None
+        return web.json_response(record)
+
+    async def restore(self, request: web.Request) -> web.Response:
+        company, entity = self._company(request)
+        record_id = self._id(request)
+        try:
+            record = company.restore(entity, record_id, self.state.clock.now())
+        except RecordNotFoundError:
+            raise _AdminError(404, f"no deleted {entity} with Id {record_id}") from None
+        return web.json_response(record)
+
+    async def clock(self, request: web.Request) -> web.Response:
+        sandbox_clock = self.state.clock
+        if request.method == "POST":
+            body = await _json_object(request)
+            seconds = body.get("advance_seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise _AdminError(400, "advance_seconds must be a number of seconds")
+            try:
+                sandbox_clock.advance(seconds)
+            except ValueError as exc:
+                raise _AdminError(400, str(exc)) from None
+        now = sandbox_clock.now()
+        return web.json_response(
+            {
+                "time": clock.format_local(int(now)),
+                "epoch": now,
+                "offset_seconds": sandbox_clock.offset,
+            }
+        )
 
     async def faults(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
@@ -120,7 +169,7 @@ class _Admin:
         return web.json_response({"revoked": True})
 
     async def expire_access(self, _request: web.Request) -> web.Response:
-        self.state.auth.expire_access_tokens(time.time())
+        self.state.auth.expire_access_tokens(self.state.clock.now())
         return web.json_response({"expired": True})
 
     async def tokens(self, _request: web.Request) -> web.Response:
@@ -150,6 +199,10 @@ def add_admin_routes(app: web.Application, state: SandboxState) -> None:
     router.add_post("/_sandbox/realms/{realm}/{entity}", admin.create)
     router.add_post("/_sandbox/realms/{realm}/{entity}/{id}", admin.update)
     router.add_delete("/_sandbox/realms/{realm}/{entity}/{id}", admin.delete)
+    router.add_post("/_sandbox/realms/{realm}/{entity}/{id}/void", admin.void)
+    router.add_post("/_sandbox/realms/{realm}/{entity}/{id}/restore", admin.restore)
+    router.add_get("/_sandbox/clock", admin.clock)
+    router.add_post("/_sandbox/clock", admin.clock)
     router.add_post("/_sandbox/faults", admin.faults)
     router.add_post("/_sandbox/tokens/revoke", admin.revoke)
     router.add_post("/_sandbox/tokens/expire-access", admin.expire_access)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -16,12 +15,13 @@ from aiohttp import web
 
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.catalog import CATALOG
-from qbo_backfill.sandbox.company import cdc_entity_error
+from qbo_backfill.sandbox.cdc import cdc_answer
 from qbo_backfill.sandbox.limits import RealmLimiter
 from qbo_backfill.sandbox.oauth_http import bearer_token, form_str
 from qbo_backfill.sandbox.querylang import ParsedQuery, QueryError, parse_query
 from qbo_backfill.sandbox.reports import ReportError, profit_and_loss
 from qbo_backfill.sandbox.responses import (
+    ApiFault,
     auth_failed,
     count_body,
     fault,
@@ -32,29 +32,16 @@ from qbo_backfill.sandbox.responses import (
     query_fault,
     throttle_fault,
     throttle_xml,
+    validation_fault,
 )
 from qbo_backfill.sandbox.state import SandboxState
 from qbo_backfill.sandbox.store import RecordNotFoundError
 
 __all__ = ["ApiHandlers"]
 
-CDC_LOOKBACK_SECONDS = 30 * 86400
 BATCH_MAX_ITEMS = 30
 Handler = Callable[[], Awaitable[web.StreamResponse]]
 _READ_PATHS = {name.lower(): name for name in CATALOG}
-
-
-class ApiError(Exception):
-    """An error answer from a data endpoint: status and body."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-def _validation(detail: str, code: str = "4000", message: str = "Invalid request") -> ApiError:
-    return ApiError(400, fault("ValidationFault", code, message, detail))
 
 
 class ApiHandlers:
@@ -75,7 +62,7 @@ class ApiHandlers:
 
         async def run() -> web.StreamResponse:
             if isinstance(parsed, QueryError):
-                raise ApiError(400, query_fault(parsed.code, parsed.detail))
+                raise ApiFault(400, query_fault(parsed.code, parsed.detail))
             realm = request.match_info["realm"]
             return json_response(self._run_query(realm, parsed))
 
@@ -99,12 +86,12 @@ class ApiHandlers:
             try:
                 payload = orjson.loads(await request.read())
             except orjson.JSONDecodeError:
-                raise _validation("Request body is not valid JSON") from None
+                raise validation_fault("Request body is not valid JSON") from None
             items = payload.get("BatchItemRequest") if isinstance(payload, dict) else None
             if not isinstance(items, list) or not items:
-                raise _validation("BatchItemRequest must be a non-empty list")
+                raise validation_fault("BatchItemRequest must be a non-empty list")
             if len(items) > BATCH_MAX_ITEMS:
-                raise _validation(
+                raise validation_fault(
                     f"Number of batch items {len(items)} exceeds the limit of {BATCH_MAX_ITEMS}"
                 )
             answers = [self._batch_item(realm, item) for item in items]
@@ -138,40 +125,20 @@ class ApiHandlers:
     async def cdc(self, request: web.Request) -> web.StreamResponse:
         async def run() -> web.StreamResponse:
             realm = request.match_info["realm"]
-            names = [n.strip() for n in request.query.get("entities", "").split(",") if n.strip()]
-            if not names:
-                raise _validation("entities is required", message="Invalid request")
-            for name in names:
-                why = cdc_entity_error(name)
-                if why:
-                    raise _validation(why, code="4001")
-            raw_since = request.query.get("changedSince", "")
-            try:
-                since = clock.parse_timestamp(raw_since)
-            except ValueError:
-                raise _validation(f"changedSince is not a timestamp: {raw_since!r}") from None
-            if since < time.time() - CDC_LOOKBACK_SECONDS:
-                raise _validation(
-                    "changedSince must be within the last 30 days", message="Invalid changedSince"
-                )
-            groups, _ = self.state.companies[realm].cdc(names, since)
-            served = 0
-            responses: list[dict[str, Any]] = []
-            for name, records in groups:
-                served += len(records)
-                if records:
-                    responses.append(
-                        {
-                            name: records,
-                            "startPosition": 1,
-                            "maxResults": len(records),
-                            "totalCount": len(records),
-                        }
-                    )
-                else:
-                    responses.append({})
+            params = request.query
+            body = cdc_answer(
+                self.state.companies[realm],
+                params.get("entities", ""),
+                params.get("changedSince", ""),
+                self.state.clock.now(),
+            )
+            served = sum(
+                len(objects)
+                for group in body["CDCResponse"][0]["QueryResponse"]
+                for objects in group.values()
+                if isinstance(objects, list)
+            )
             self.state.limiters[realm].counters.rows_served += served
-            body = {"CDCResponse": [{"QueryResponse": responses}], "time": now_stamp()}
             return json_response(body)
 
         return await self._data(request, "cdc", run)
@@ -192,12 +159,12 @@ class ApiHandlers:
             name = request.match_info["report"]
             if name != "ProfitAndLoss":
                 detail = f"The sandbox serves the ProfitAndLoss report only, not {name}"
-                raise _validation(detail, code="4001", message="Unsupported report")
-            today = date.fromordinal(clock.local_date_ordinal(time.time()))
+                raise validation_fault(detail, code="4001", message="Unsupported report")
+            today = date.fromordinal(clock.local_date_ordinal(self.state.clock.now()))
             try:
                 body = profit_and_loss(self.state.companies[realm], dict(request.query), today)
             except ReportError as exc:
-                raise _validation(
+                raise validation_fault(
                     str(exc), code="4001", message="Invalid report parameter"
                 ) from None
             return json_response(body)
@@ -210,7 +177,7 @@ class ApiHandlers:
             entity = _READ_PATHS.get(request.match_info["entity"].lower())
             raw_id = request.match_info["id"]
             if entity is None:
-                raise _validation(f"Unsupported entity path {request.match_info['entity']}")
+                raise validation_fault(f"Unsupported entity path {request.match_info['entity']}")
             store = self.state.companies[realm].store(entity)
             try:
                 record = store.get(int(raw_id)) if raw_id.isdigit() else None
@@ -233,7 +200,7 @@ class ApiHandlers:
         limiter.arrive()
         try:
             limiter.counters.requests[kind] += 1
-            now = time.time()
+            now = self.state.clock.now()
             token_realm = state.auth.access_realm(bearer_token(request) or "", now)
             if token_realm is None:
                 return json_response(auth_failed("Token expired or invalid"), status=401)
@@ -270,7 +237,7 @@ class ApiHandlers:
             await asyncio.sleep(delay)
         try:
             response = await run()
-        except ApiError as exc:
+        except ApiFault as exc:
             response = json_response(exc.body, status=exc.status)
         if kind == "truncated" and response.status == 200:
             return await _truncate(request, response, cut_connection=spare >= 0.5)
@@ -346,7 +313,7 @@ def _forbidden(realm: str) -> dict[str, Any]:
     )
 
 
-def _not_found(entity: str, raw_id: str) -> ApiError:
+def _not_found(entity: str, raw_id: str) -> ApiFault:
     body = fault(
         "ValidationFault",
         "610",
@@ -355,7 +322,7 @@ def _not_found(entity: str, raw_id: str) -> ApiError:
         "Check the fields with accounts, customers, items, vendors or employees. "
         f"({entity} {raw_id})",
     )
-    return ApiError(400, body)
+    return ApiFault(400, body)
 
 
 async def _query_text(request: web.Request) -> str:

@@ -110,6 +110,8 @@ class AuthServer:
         if entry.superseded_at is not None and now - entry.superseded_at > self.grace_seconds:
             raise GrantError("invalid_grant", 400, "Incorrect or invalid refresh token")
         chain = entry.chain
+        if _expired(chain, now):
+            raise GrantError("invalid_grant", 400, "Incorrect or invalid refresh token")
         chain.refreshes_on_current += 1
         age = now - chain.current_issued_at
         if self.rotation.rotates(chain.refreshes_on_current, age):
@@ -191,6 +193,14 @@ class AuthServer:
             if entry.chain.realm == realm and entry.superseded_at is None:
                 return token
         return None
+
+
+def _expired(chain: _Chain, now: float) -> bool:
+    """Past the rolling lifetime of the newest token, or the grant's 5-year hard limit."""
+    return (
+        now - chain.current_issued_at > REFRESH_ROLLING_SECONDS
+        or now - chain.issued_at > REFRESH_HARD_SECONDS
+    )
 
 
 def _new_refresh_token() -> str:

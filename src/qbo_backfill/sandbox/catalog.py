@@ -140,6 +140,7 @@ _EXTRA: dict[str, dict[str, FieldType]] = {
         "Sku": FieldType.STRING,
         "FullyQualifiedName": FieldType.STRING,
     },
+    "TaxAgency": {"DisplayName": FieldType.STRING},
     "Account": {
         "Name": FieldType.STRING,
         "AccountType": FieldType.STRING,

@@ -77,6 +77,13 @@ def sandbox_group() -> None:
     help="Invoices per realm.",
 )
 @click.option(
+    "--other-records",
+    type=int,
+    default=None,
+    help="Records of every other entity (bills, payments, vendors...); default invoices/20, "
+    "at most 500; 0 for none.",
+)
+@click.option(
     "--invoice-start",
     type=click.DateTime(["%Y-%m-%d"]),
     default=_DEFAULTS.invoice_start.isoformat(),

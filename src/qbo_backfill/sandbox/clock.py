@@ -3,16 +3,23 @@
 QBO writes timestamps with the company's offset (`-08:00` in winter, `-07:00` in
 summer). The US rule since 2007 is enough here: daylight time from the second Sunday
 of March at 02:00 local to the first Sunday of November at 02:00 local.
+
+Each sandbox has its own `SandboxClock`, the wall clock plus an offset that tests move
+forward. Handlers read it from the state; code deep in response building reads the clock
+of the request being served through `now_epoch()`, which the server sets per request.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 __all__ = [
+    "SandboxClock",
     "date_to_ordinal",
+    "done_serving",
     "format_local",
     "format_local_millis",
     "local_date_ordinal",
@@ -20,6 +27,7 @@ __all__ = [
     "now_epoch",
     "ordinal_to_iso",
     "parse_timestamp",
+    "serving",
 ]
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
@@ -81,9 +89,43 @@ def ordinal_to_iso(ordinal: int) -> str:
     return date.fromordinal(ordinal).isoformat()
 
 
+class SandboxClock:
+    """One sandbox's time: the wall clock moved forward by `offset` seconds."""
+
+    def __init__(self, offset: float = 0.0) -> None:
+        self.offset = offset
+
+    def now(self) -> float:
+        """Epoch seconds on this clock."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> float:
+        """Move forward (never back); returns the new now."""
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward, got {seconds} seconds")
+        self.offset += seconds
+        return self.now()
+
+
+_SERVING: contextvars.ContextVar[SandboxClock | None] = contextvars.ContextVar(
+    "sandbox_clock", default=None
+)
+
+
+def serving(sandbox_clock: SandboxClock) -> contextvars.Token[SandboxClock | None]:
+    """Make `now_epoch()` read this clock in the current context (one request's task)."""
+    return _SERVING.set(sandbox_clock)
+
+
+def done_serving(token: contextvars.Token[SandboxClock | None]) -> None:
+    """Undo `serving`."""
+    _SERVING.reset(token)
+
+
 def now_epoch() -> float:
-    """The wall clock, as epoch seconds."""
-    return time.time()
+    """Epoch seconds on the clock of the request being served, else the wall clock."""
+    current = _SERVING.get()
+    return current.now() if current is not None else time.time()
 
 
 def parse_timestamp(text: str) -> float:

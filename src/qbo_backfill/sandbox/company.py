@@ -6,14 +6,19 @@ from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox import clock
-from qbo_backfill.sandbox.catalog import CATALOG, CDC_EXCLUDED
+from qbo_backfill.sandbox.catalog import CATALOG
 from qbo_backfill.sandbox.generate import CompanyData
 from qbo_backfill.sandbox.store import EntityStore, RecordNotFoundError
 
-__all__ = ["CDC_MAX_OBJECTS", "Company", "RecordNotFoundError"]
+__all__ = ["Company", "NotVoidableError", "RecordNotFoundError"]
 
-CDC_MAX_OBJECTS = 1000
 _PROTECTED = ("Id", "SyncToken", "MetaData", "domain")
+_VOIDED_AMOUNTS = ("TotalAmt", "Balance", "Amount", "UnappliedAmt", "RemainingCredit")
+_NOT_VOIDABLE = frozenset({"TimeActivity"})  # no money to void
+
+
+class NotVoidableError(ValueError):
+    """Only transactions that move money can be voided."""
 
 
 class Company:
@@ -25,6 +30,8 @@ class Company:
             name: EntityStore(info, data.bases.get(name)) for name, info in CATALOG.items()
         }
         self.stores["CompanyInfo"].put(data.company_info)
+        for entity, record in data.singletons.items():
+            self.stores[entity].put(record)
         for base in data.bases.values():
             base.build_indexes()  # now, so the first query of a run does not pay for them
 
@@ -67,41 +74,63 @@ class Company:
         store = self.store(entity)
         record = store.get(record_id)
         record.update({k: v for k, v in patch.items() if k not in _PROTECTED})
-        record["SyncToken"] = str(int(record.get("SyncToken") or 0) + 1)
-        meta = dict(record.get("MetaData") or {})
-        meta["LastUpdatedTime"] = clock.format_local(int(now))
-        record["MetaData"] = meta
+        _bump(record, now)
         store.put(record)
         return store.get(record_id)
 
-    def delete(self, entity: str, record_id: int, now: float) -> None:
-        """Delete a record; queries stop showing it and CDC shows a tombstone."""
+    def delete(
+        self, entity: str, record_id: int, now: float, *, hard: bool = False
+    ) -> dict[str, Any] | None:
+        """Delete as QBO does: a list record with `Active` becomes inactive (an update,
+        returned); anything else, or any record with `hard`, is gone (CDC: a tombstone)."""
+        if self.store(entity).info.has_active and not hard:
+            return self.update(entity, record_id, {"Active": False}, now)
         self.store(entity).delete(record_id, now)
+        return None
 
-    def cdc(
-        self, entities: list[str], since: float
-    ) -> tuple[list[tuple[str, list[dict[str, Any]]]], int]:
-        """Changes since `since` per entity, oldest first, at most CDC_MAX_OBJECTS in all."""
-        changes: list[tuple[float, int, str, dict[str, Any]]] = []
-        for rank, entity in enumerate(entities):
-            for when, record in self.store(entity).changed_since(since):
-                changes.append((when, rank, entity, record))
-        changes.sort(key=lambda c: (c[0], c[1], int(c[3]["Id"])))
-        kept = changes[:CDC_MAX_OBJECTS]
-        grouped: dict[str, list[dict[str, Any]]] = {entity: [] for entity in entities}
-        for _, _, entity, record in kept:
-            grouped[entity].append(record)
-        return list(grouped.items()), len(changes)
+    def void(self, entity: str, record_id: int, now: float) -> dict[str, Any]:
+        """Void a transaction: amounts 0, "Voided" in PrivateNote, as an ordinary update."""
+        store = self.store(entity)
+        if store.info.kind != "transaction" or entity in _NOT_VOIDABLE:
+            raise NotVoidableError(entity)
+        return self.update(entity, record_id, _voided(store.get(record_id)), now)
+
+    def restore(self, entity: str, record_id: int, now: float) -> dict[str, Any]:
+        """Undo a delete: a deleted record comes back under its Id (or an inactive list
+        record becomes active), with SyncToken and LastUpdatedTime bumped."""
+        store = self.store(entity)
+        if record_id not in store.deleted:
+            record = store.get(record_id)
+            if store.info.has_active and record.get("Active") is False:
+                return self.update(entity, record_id, {"Active": True}, now)
+            raise RecordNotFoundError(record_id)
+        record = store.last_version(record_id)
+        _bump(record, now)
+        store.put(record)
+        return store.get(record_id)
 
     def income_by_day(self, first: date, last: date) -> dict[int, int]:
         """Invoice totals in cents per TxnDate in [first, last]."""
         return self.store("Invoice").amounts_by_day(first.toordinal(), last.toordinal())
 
 
-def cdc_entity_error(entity: str) -> str | None:
-    """Why CDC refuses an entity name, or None when it is served."""
-    if entity not in CATALOG:
-        return f"Metadata not found for Entity: {entity}"
-    if entity in CDC_EXCLUDED:
-        return f"Change data capture is not supported for {entity}"
-    return None
+def _bump(record: dict[str, Any], now: float) -> None:
+    """What every change does: SyncToken + 1, LastUpdatedTime now."""
+    record["SyncToken"] = str(int(record.get("SyncToken") or 0) + 1)
+    meta = dict(record.get("MetaData") or {})
+    meta["LastUpdatedTime"] = clock.format_local(int(now))
+    record["MetaData"] = meta
+
+
+def _voided(record: dict[str, Any]) -> dict[str, Any]:
+    """The patch that voids a transaction (QBO keeps it, zeroed; it has no void status)."""
+    patch: dict[str, Any] = {
+        key: 0 for key in _VOIDED_AMOUNTS if isinstance(record.get(key), (int, float))
+    }
+    lines = record.get("Line")
+    if isinstance(lines, list):
+        patch["Line"] = [{**line, "Amount": 0} if "Amount" in line else line for line in lines]
+    if isinstance(record.get("TxnTaxDetail"), dict):
+        patch["TxnTaxDetail"] = {**record["TxnTaxDetail"], "TotalTax": 0}
+    patch["PrivateNote"] = "Voided"
+    return patch

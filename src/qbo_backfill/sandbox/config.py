@@ -14,6 +14,8 @@ from qbo_backfill.sandbox.faults import FaultSpec
 
 __all__ = ["RefreshRotation", "SandboxConfig", "SandboxInfo", "derive_credentials"]
 
+OTHER_RECORDS_MAX = 500  # the default's ceiling, so a million invoices stay cheap to start
+
 
 @dataclass(frozen=True)
 class RefreshRotation:
@@ -67,6 +69,7 @@ class SandboxConfig:
     customers: int = 200
     items: int = 50
     invoices: int = 2000
+    other_records: int | None = None  # size of every other entity; None: from `invoices`
     invoice_start: date = date(2024, 1, 1)
     invoice_end: date = date(2026, 1, 1)
     latency_ms: float = 0.0
@@ -90,11 +93,7 @@ class SandboxConfig:
         if self.realms < 1:
             raise ValueError(f"realms must be >= 1, got {self.realms}")
         _check_realm_ids(self.realm_ids)
-        for name in ("customers", "items", "invoices"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if self.invoices and not (self.customers and self.items):
-            raise ValueError("invoices need at least one customer and one item")
+        self._check_counts()
         if self.invoice_end <= self.invoice_start:
             raise ValueError(
                 f"invoice_end ({self.invoice_end}) must be after "
@@ -119,6 +118,23 @@ class SandboxConfig:
             value = getattr(self, name)
             if value is not None and (not value or any(c.isspace() for c in value)):
                 raise ValueError(f"{name} must be a non-empty string without spaces")
+
+    def _check_counts(self) -> None:
+        for name in ("customers", "items", "invoices"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.invoices and not (self.customers and self.items):
+            raise ValueError("invoices need at least one customer and one item")
+        if self.other_records is not None and self.other_records < 0:
+            raise ValueError(f"other_records must be >= 0, got {self.other_records}")
+        if self.other_records and not (self.customers and self.items):
+            raise ValueError("other_records need at least one customer and one item")
+
+    def other_count(self) -> int:
+        """Records per other entity: `other_records`, else invoices / 20, at most 500."""
+        if self.other_records is not None:
+            return self.other_records
+        return min(OTHER_RECORDS_MAX, self.invoices // 20)
 
     def rotation(self) -> RefreshRotation:
         """The parsed refresh-token rotation policy."""

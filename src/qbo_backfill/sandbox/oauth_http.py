@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -86,7 +85,7 @@ class OAuthHandlers:
     def _grant(self, form: Any) -> TokenGrant:
         """Run the form's grant; GrantError for anything Intuit would refuse."""
         grant_type = form_str(form, "grant_type")
-        now = time.time()
+        now = self.state.clock.now()
         if grant_type == "refresh_token":
             token = form_str(form, "refresh_token")
             if not token:
@@ -116,7 +115,7 @@ class OAuthHandlers:
         realm = params.get("realmId") or state.credentials.realm_ids[0]
         if realm not in state.companies:
             return web.Response(status=400, text=f"Unknown realmId {realm}.\n")
-        code = state.auth.issue_code(realm, redirect_uri, time.time())
+        code = state.auth.issue_code(realm, redirect_uri, self.state.clock.now())
         query = {"code": code, "state": params.get("state", ""), "realmId": realm}
         separator = "&" if "?" in redirect_uri else "?"
         raise web.HTTPFound(redirect_uri + separator + urlencode(query))
@@ -146,7 +145,7 @@ class OAuthHandlers:
         return web.Response(status=200)
 
     async def userinfo(self, request: web.Request) -> web.Response:
-        realm = self.state.auth.access_realm(bearer_token(request) or "", time.time())
+        realm = self.state.auth.access_realm(bearer_token(request) or "", self.state.clock.now())
         if realm is None:
             return web.json_response(auth_failed("Token invalid"), status=401)
         return web.json_response(

@@ -12,16 +12,32 @@ from aiohttp import web
 from qbo_backfill.sandbox import clock
 
 __all__ = [
+    "ApiFault",
     "auth_failed",
     "fault",
     "json_response",
     "page_body",
     "throttle_fault",
     "throttle_xml",
+    "validation_fault",
 ]
 
 _JSON = "application/json"
 _tid_counter = itertools.count(1)
+
+
+class ApiFault(Exception):
+    """An error answer from a data endpoint: HTTP status and Fault body."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def validation_fault(detail: str, code: str = "4000", message: str = "Invalid request") -> ApiFault:
+    """A 400 ValidationFault."""
+    return ApiFault(400, fault("ValidationFault", code, message, detail))
 
 
 def intuit_tid() -> str:
@@ -31,7 +47,7 @@ def intuit_tid() -> str:
 
 def now_stamp() -> str:
     """The `time` field: Pacific time with milliseconds."""
-    return clock.format_local_millis(time.time())
+    return clock.format_local_millis(clock.now_epoch())
 
 
 def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
@@ -105,7 +121,7 @@ def auth_failed(detail: str) -> dict[str, Any]:
         "attachableResponse": [],
         "syncErrorResponse": None,
         "requestId": None,
-        "time": int(time.time() * 1000),
+        "time": int(clock.now_epoch() * 1000),
         "status": None,
         "cdcresponse": [],
     }

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 import threading
+from datetime import datetime
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
@@ -191,9 +192,43 @@ class Sandbox:
         record: dict[str, Any] = self._admin("POST", path, patch)
         return record
 
-    def delete(self, entity: str, record_id: str | int, realm: str | None = None) -> None:
-        """Delete a record: queries stop showing it, CDC reports a tombstone."""
-        self._admin("DELETE", f"/realms/{self._realm(realm)}/{entity}/{record_id}")
+    def delete(
+        self, entity: str, record_id: str | int, realm: str | None = None, *, hard: bool = False
+    ) -> dict[str, Any]:
+        """Delete as QBO does: a list record with `Active` becomes inactive (an update), a
+        transaction is gone (CDC reports a tombstone); `hard=True` removes a list record too.
+
+        Returns `{"deleted": id, "hard": bool}`, plus `"record"` (the inactive record) when
+        it was an update."""
+        path = f"/realms/{self._realm(realm)}/{entity}/{record_id}"
+        answer: dict[str, Any] = self._admin("DELETE", path, hard="true" if hard else None)
+        return answer
+
+    def void(self, entity: str, record_id: str | int, realm: str | None = None) -> dict[str, Any]:
+        """Void a transaction: TotalAmt, Balance and line amounts 0, PrivateNote "Voided";
+        an ordinary update (SyncToken and LastUpdatedTime bump). Returns the record."""
+        path = f"/realms/{self._realm(realm)}/{entity}/{record_id}/void"
+        record: dict[str, Any] = self._admin("POST", path)
+        return record
+
+    def restore(
+        self, entity: str, record_id: str | int, realm: str | None = None
+    ) -> dict[str, Any]:
+        """Undo a delete: the record comes back under its Id as it was (an inactive list
+        record becomes active), SyncToken and LastUpdatedTime bumped. Returns the record."""
+        path = f"/realms/{self._realm(realm)}/{entity}/{record_id}/restore"
+        record: dict[str, Any] = self._admin("POST", path)
+        return record
+
+    def advance_clock(self, seconds: float) -> datetime:
+        """Move the sandbox's clock forward: later changes, CDC's 30-day look-back and token
+        expiries follow it. Returns the sandbox's new time."""
+        answer = self._admin("POST", "/clock", {"advance_seconds": seconds})
+        return datetime.fromisoformat(answer["time"])
+
+    def now(self) -> datetime:
+        """The sandbox's current time (the wall clock plus every advance), to the second."""
+        return datetime.fromisoformat(self._admin("GET", "/clock")["time"])
 
     def set_faults(self, spec: str) -> None:
         """Replace the fault spec at run time; ValueError for a bad spec."""
@@ -218,7 +253,8 @@ def _summary(info: SandboxInfo, config: SandboxConfig) -> str:
         f"QBO sandbox listening on {info.base_url}",
         f"  realms:     {realms}",
         f"  data:       {config.customers} customers, {config.items} items, "
-        f"{config.invoices} invoices per realm (seed {config.seed})",
+        f"{config.invoices} invoices, {config.other_count()} of each other entity per realm "
+        f"(seed {config.seed})",
         f"  limits:     {limits}",
         f"  latency:    {config.latency_ms} ms +/- {config.latency_jitter_ms} ms",
         f"  faults:     {config.faults or 'none'}",

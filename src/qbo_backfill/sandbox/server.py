@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
+from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.admin import add_admin_routes
 from qbo_backfill.sandbox.api_http import ApiHandlers
 from qbo_backfill.sandbox.oauth_http import OAuthHandlers
@@ -12,11 +14,25 @@ from qbo_backfill.sandbox.state import SandboxState
 __all__ = ["SandboxState", "build_app"]
 
 
+def _on_sandbox_clock(state: SandboxState) -> Middleware:
+    """Serve each request on the state's clock, so every `time` in an answer follows it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        token = clock.serving(state.clock)
+        try:
+            return await handler(request)
+        finally:
+            clock.done_serving(token)
+
+    return middleware
+
+
 def build_app(state: SandboxState) -> web.Application:
     """The aiohttp application over a state."""
     oauth = OAuthHandlers(state)
     api = ApiHandlers(state)
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[_on_sandbox_clock(state)])
     discovery = (
         "/.well-known/openid_configuration",
         "/.well-known/openid_configuration/",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from qbo_backfill.sandbox.auth import AuthServer
+from qbo_backfill.sandbox.clock import SandboxClock
 from qbo_backfill.sandbox.company import Company
 from qbo_backfill.sandbox.config import SandboxConfig, derive_credentials
 from qbo_backfill.sandbox.faults import FaultSpec
@@ -24,7 +24,8 @@ class SandboxState:
         self.config = config
         self.base_url = base_url
         self.credentials = derive_credentials(config)
-        now = time.time()
+        self.clock = SandboxClock()
+        now = self.clock.now()
         self.auth = AuthServer(
             client_id=self.credentials.client_id,
             client_secret=self.credentials.client_secret,
@@ -41,6 +42,7 @@ class SandboxState:
                 index,
                 (config.customers, config.items, config.invoices),
                 (config.invoice_start, config.invoice_end),
+                config.other_count(),
             )
             self.companies[realm] = Company(realm, data)
             self.limiters[realm] = RealmLimiter(

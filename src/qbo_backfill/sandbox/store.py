@@ -1,7 +1,7 @@
 """Records of one entity in one realm: generated base rows plus live changes, and queries.
 
-Base rows live in sorted arrays (see generate.py); created, updated and deleted records
-live in small dicts that shadow them. Filters on Id, MetaData.CreateTime, TxnDate and
+Base rows live in sorted arrays (see the generate package); created, updated and deleted
+records live in small dicts that shadow them. Filters on Id, MetaData.CreateTime, TxnDate and
 MetaData.LastUpdatedTime use bisect on a sorted index; other predicates scan.
 """
 
@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import bisect
 import copy
-import operator
-import re
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.catalog import EntityInfo, FieldSpec, FieldType
 from qbo_backfill.sandbox.generate import BaseData
 from qbo_backfill.sandbox.querylang import Condition, ParsedQuery
+from qbo_backfill.sandbox.store_filters import (
+    KeyView,
+    bounds,
+    flag_reader,
+    payload_value,
+    sort_key,
+    test,
+)
 
 __all__ = ["EntityStore", "RecordNotFoundError"]
 
@@ -34,79 +39,6 @@ class RecordNotFoundError(KeyError):
     """No live record with that Id."""
 
 
-def _payload_value(payload: dict[str, Any], spec: FieldSpec) -> Any:
-    """A field of a full record, converted to the type queries compare with."""
-    value: Any = payload
-    for part in spec.path:
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    try:
-        return _convert(spec.type, value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _as_date_ordinal(value: Any) -> int:
-    return date.fromisoformat(str(value)[:10]).toordinal()
-
-
-_CONVERTERS: dict[FieldType, Callable[[Any], Any]] = {
-    FieldType.ID: int,
-    FieldType.DATE: _as_date_ordinal,
-    FieldType.DATETIME: lambda value: clock.parse_timestamp(str(value)),
-    FieldType.NUMBER: float,
-    FieldType.BOOL: bool,
-    FieldType.STRING: str,
-    FieldType.REF: str,
-}
-
-
-def _convert(ftype: FieldType, value: Any) -> Any:
-    return None if value is None else _CONVERTERS[ftype](value)
-
-
-def _like(have: Any, pattern: re.Pattern[str]) -> bool:
-    return pattern.match(str(have)) is not None
-
-
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq,
-    "<": operator.lt,
-    ">": operator.gt,
-    "<=": operator.le,
-    ">=": operator.ge,
-    "like": _like,
-}
-
-
-def _test(op: str, have: Any, wanted: tuple[Any, ...]) -> bool:
-    if have is None:
-        return False
-    if op == "in":
-        return have in wanted
-    return bool(_COMPARE[op](have, wanted[0]))
-
-
-def _bounds(conditions: Iterable[Condition]) -> tuple[Any, bool, Any, bool] | None:
-    """Combined [low, high] of range conditions on one field; None if unsatisfiable."""
-    low: Any = None
-    low_incl = True
-    high: Any = None
-    high_incl = True
-    for cond in conditions:
-        value = cond.values[0]
-        if cond.op in ("=", ">=", ">") and (
-            low is None or value > low or (value == low and cond.op == ">")
-        ):
-            low, low_incl = value, cond.op != ">"
-        if cond.op in ("=", "<=", "<") and (
-            high is None or value < high or (value == high and cond.op == "<")
-        ):
-            high, high_incl = value, cond.op != "<"
-    return (low, low_incl, high, high_incl)
-
-
 class EntityStore:
     """One entity's records in one realm."""
 
@@ -117,6 +49,7 @@ class EntityStore:
         self.changed: dict[int, dict[str, Any]] = {}  # Id -> record (created or updated)
         self.changed_lut: dict[int, float] = {}
         self.deleted: dict[int, float] = {}  # Id -> when it was deleted
+        self._buried: dict[int, dict[str, Any]] = {}  # a deleted changed record, for restore
         self.next_id = self.base_count + 1
         self.version = 0
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
@@ -160,6 +93,7 @@ class EntityStore:
         self.changed[record_id] = record
         self.changed_lut[record_id] = clock.parse_timestamp(record["MetaData"]["LastUpdatedTime"])
         self.deleted.pop(record_id, None)
+        self._buried.pop(record_id, None)
         self.next_id = max(self.next_id, record_id + 1)
         self._touch()
 
@@ -167,10 +101,21 @@ class EntityStore:
         """Delete a record; CDC reports it as a tombstone from now on."""
         if not self.exists(record_id):
             raise RecordNotFoundError(record_id)
-        self.changed.pop(record_id, None)
+        record = self.changed.pop(record_id, None)
+        if record is not None:
+            self._buried[record_id] = record
         self.changed_lut.pop(record_id, None)
         self.deleted[record_id] = when
         self._touch()
+
+    def last_version(self, record_id: int) -> dict[str, Any]:
+        """The record as it was when deleted; RecordNotFoundError unless it is deleted."""
+        if record_id not in self.deleted:
+            raise RecordNotFoundError(record_id)
+        if record_id in self._buried:
+            return copy.deepcopy(self._buried[record_id])
+        assert self.base is not None  # noqa: S101 - only generated or changed records are deleted
+        return self.base.build(record_id - 1)
 
     def _shadowed(self, record_id: int) -> bool:
         return record_id in self.changed or record_id in self.deleted
@@ -211,7 +156,7 @@ class EntityStore:
             rid - 1
             for rid, rec in self.changed.items()
             if rid not in self.deleted
-            and all(_test(c.op, _payload_value(rec, c.field), c.values) for c in conditions)
+            and all(test(c.op, payload_value(rec, c.field), c.values) for c in conditions)
         ]
         first, first_desc = order[0]
         simple = not extra and all(f.name == "Id" and d == first_desc for f, d in order[1:])
@@ -294,8 +239,8 @@ class EntityStore:
 
     def _range(self, index: str, conds: list[Condition]) -> tuple[int, int]:
         key, count = self._keys(index, conds[0].field.name)
-        view = _KeyView(key, count)
-        low, low_incl, high, high_incl = _bounds(conds) or (None, True, None, True)
+        view = KeyView(key, count)
+        low, low_incl, high, high_incl = bounds(conds) or (None, True, None, True)
         lo = (
             0
             if low is None
@@ -326,7 +271,7 @@ class EntityStore:
         for pos in positions:
             if shadow and self._shadowed(pos + 1):
                 continue
-            if all(_test(op, get(pos), values) for get, op, values in tests):
+            if all(test(op, get(pos), values) for get, op, values in tests):
                 append(pos)
         return out
 
@@ -339,19 +284,19 @@ class EntityStore:
             "MetaData.CreateTime": base.create.__getitem__,
             "MetaData.LastUpdatedTime": base.lut.__getitem__,
             "TxnDate": base.txn.__getitem__ if base.txn is not None else None,
-            "Active": _flag_reader(base.active) if base.active is not None else None,
+            "Active": flag_reader(base.active) if base.active is not None else None,
             **base.fast_fields,
         }
         column = columns.get(spec.name)
         if column is not None:
             return column
         build = base.build
-        return lambda pos: _payload_value(build(pos), spec)
+        return lambda pos: payload_value(build(pos), spec)
 
     def _value_of(self, row: int, spec: FieldSpec) -> Any:
         record = self.changed.get(row + 1)
         if record is not None:
-            return _payload_value(record, spec)
+            return payload_value(record, spec)
         return self._accessor(spec)(row)
 
     def _sort(self, rows: list[int], order: list[tuple[FieldSpec, bool]]) -> list[int]:
@@ -362,7 +307,7 @@ class EntityStore:
                 rows.sort(reverse=desc)
                 continue
             values = {row: self._value_of(row, spec) for row in rows}
-            rows.sort(key=lambda row: _sort_key(values[row]), reverse=desc)
+            rows.sort(key=lambda row: sort_key(values[row]), reverse=desc)
         return rows
 
     # ---- change data capture and reports -------------------------------------------
@@ -370,7 +315,7 @@ class EntityStore:
         """(LastUpdatedTime, record or tombstone) of everything changed at or after `since`."""
         if self.base is not None and self.base_count:
             lut, perm = self.base.lut, self.base.lut_perm
-            lo = bisect.bisect_left(_KeyView(lambda r: lut[perm[r]], self.base_count), since)
+            lo = bisect.bisect_left(KeyView(lambda r: lut[perm[r]], self.base_count), since)
             for rank in range(lo, self.base_count):
                 pos = perm[rank]
                 if not self._shadowed(pos + 1):
@@ -386,6 +331,7 @@ class EntityStore:
                     {
                         "Id": str(record_id),
                         "status": "Deleted",
+                        "domain": "QBO",
                         "MetaData": {"LastUpdatedTime": stamp},
                     },
                 )
@@ -396,7 +342,7 @@ class EntityStore:
         base = self.base
         if base is not None and base.txn is not None and base.totals is not None:
             txn, perm = base.txn, base.txn_perm
-            view = _KeyView(lambda r: txn[perm[r]], base.count)
+            view = KeyView(lambda r: txn[perm[r]], base.count)
             lo, hi = bisect.bisect_left(view, first_day), bisect.bisect_right(view, last_day)
             amounts = self._amount_column()
             for rank in range(lo, hi):
@@ -407,8 +353,8 @@ class EntityStore:
                     amounts[pos] = base.totals(pos)
                 totals[txn[pos]] = totals.get(txn[pos], 0) + amounts[pos]
         for record in self.changed.values():
-            day = _payload_value(record, FieldSpec("TxnDate", FieldType.DATE, ("TxnDate",)))
-            amount = _payload_value(record, FieldSpec("TotalAmt", FieldType.NUMBER, ("TotalAmt",)))
+            day = payload_value(record, FieldSpec("TxnDate", FieldType.DATE, ("TxnDate",)))
+            amount = payload_value(record, FieldSpec("TotalAmt", FieldType.NUMBER, ("TotalAmt",)))
             if day is not None and amount is not None and first_day <= day <= last_day:
                 totals[day] = totals.get(day, 0) + round(amount * 100)
         return totals
@@ -417,25 +363,3 @@ class EntityStore:
         if self._amounts is None:
             self._amounts = array("q", [-1]) * self.base_count
         return self._amounts
-
-
-def _flag_reader(flags: bytearray) -> Callable[[int], bool]:
-    return lambda pos: bool(flags[pos])
-
-
-def _sort_key(value: Any) -> tuple[int, Any]:
-    return (0, 0) if value is None else (1, value)
-
-
-class _KeyView:
-    """A read-only sequence over computed keys, so bisect can search an index."""
-
-    def __init__(self, key: Callable[[int], Any], count: int) -> None:
-        self._key = key
-        self._count = count
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __getitem__(self, rank: int) -> Any:
-        return self._key(rank)
