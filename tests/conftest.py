@@ -1,5 +1,9 @@
 """Shared fixtures: a real PostgreSQL (QBO_DATABASE_URL, or the embedded server) with a
-fresh schema per test, and the local sandbox over real HTTP."""
+fresh schema per test, and the local sandbox over real HTTP.
+
+Property tests run derandomized by default (the `ci` profile): the same examples on every
+run, so a green suite stays green. `make explore` (`--hypothesis-profile=explore`) lets
+Hypothesis search at random, with its example database, to find new failures."""
 
 from __future__ import annotations
 
@@ -10,10 +14,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg import sql
 
 from qbo_backfill import redact
 from qbo_backfill.load.db import embedded_url, stop_embedded
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

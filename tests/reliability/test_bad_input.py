@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from tests.reliability.harness import record_figures, run_cli
 
@@ -194,15 +194,42 @@ def test_urls(
     _run(["backfill", "Invoice"], base_env | {variable: url}, capsys, tmp_path)
 
 
+def _too_long_for_postgres(name: str) -> bool:
+    """Over NAMEDATALEN-1 = 63 bytes (UTF-8, as read: stripped), PostgreSQL truncates."""
+    return len(name.strip().encode("utf-8")) > 63 and "\x00" not in name
+
+
 @SETTINGS
-@given(schema=st.text(min_size=64, max_size=90).filter(lambda t: t.strip() and "\x00" not in t))
+@given(schema=st.text(min_size=22, max_size=90).filter(_too_long_for_postgres))
+@example(schema="é" * 63)  # 63 characters, 126 bytes
+@example(schema="a" * 62 + "é")  # 63 characters, 64 bytes
 def test_schema_names(
     schema: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # Over 63 characters PostgreSQL would truncate the name silently: refused instead.
+    # Over 63 bytes PostgreSQL would truncate the name silently: refused instead.
     # (NUL cannot travel in an environment variable: see the next test.)
     _case("schema")
     _run(["backfill", "Invoice"], base_env | {"QBO_SCHEMA": schema}, capsys, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("schema", "accepted"),
+    [
+        pytest.param("a" * 63, True, id="63-ascii"),
+        pytest.param("é" * 31 + "a", True, id="32-chars-63-bytes"),
+        pytest.param("é" * 32, False, id="32-chars-64-bytes"),
+        pytest.param("€" * 21, True, id="21-chars-63-bytes"),
+        pytest.param("€" * 22, False, id="22-chars-66-bytes"),
+    ],
+)
+def test_schema_names_are_limited_in_bytes(schema: str, accepted: bool) -> None:
+    from qbo_backfill.settings import Settings
+
+    if accepted:
+        assert Settings.load({"schema": schema}, environ={}, dotenv_path=None).schema == schema
+    else:
+        with pytest.raises(ConfigError, match="63 bytes"):
+            Settings.load({"schema": schema}, environ={}, dotenv_path=None)
 
 
 def test_schema_with_nul_is_refused() -> None:
