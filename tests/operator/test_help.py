@@ -88,5 +88,6 @@ def test_every_summary_in_help_reads_whole(path: tuple[str, ...], width: int) ->
         command = group.commands[name]
         where = " ".join([*path, name])
         assert shown == _summary(command), f"{where}: shown as {shown!r}"
-        assert shown.endswith(".") and not shown.endswith("..."), f"{where}: {shown!r}"
+        assert shown.endswith("."), f"{where}: {shown!r}"
+        assert not shown.endswith("..."), f"{where}: {shown!r}"
         assert shown.count("(") == shown.count(")"), f"{where}: {shown!r}"
