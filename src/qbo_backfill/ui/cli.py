@@ -111,7 +111,7 @@ def build_options(
     )
 
 
-@cli.command("backfill")
+@cli.command("backfill", short_help="Copy entities into raw tables; resumes a stopped run.")
 @click.argument("entities", nargs=-1, required=True)
 @_window_options
 @click.option(
@@ -218,7 +218,7 @@ async def _chunk_rows(settings: Settings, run_ids: list[int]) -> dict[int, list[
         return {run_id: await ledger.chunk_rows(conn, run_id) for run_id in run_ids}
 
 
-@cli.command("verify")
+@cli.command("verify", short_help="Compare source counts with the tables; exit 1 on a mismatch.")
 @click.argument("entities", nargs=-1, required=True)
 @_window_options
 @click.option(
@@ -308,7 +308,7 @@ def auth_import(realm: str | None) -> int:
     return EXIT_OK
 
 
-@auth_group.command("status")
+@auth_group.command("status", short_help="Per realm: token expiries and what needs doing.")
 def auth_status() -> int:
     """Per realm: environment, token expiries, last rotation and what needs doing; never a
     token. Exit 3 when a refresh token has expired."""
@@ -323,7 +323,7 @@ def auth_status() -> int:
     return EXIT_REAUTHORIZE if expired else EXIT_OK
 
 
-@auth_group.command("login")
+@auth_group.command("login", short_help="Authorize the app for a company and store its tokens.")
 @click.option(
     "--redirect-uri",
     default=login.DEFAULT_REDIRECT_URI,
@@ -365,7 +365,7 @@ def auth_login(redirect_uri: str, no_browser: bool, paste: bool, timeout: float)
     return EXIT_OK
 
 
-@cli.command("report")
+@cli.command("report", short_help="Report runs: chunks, totals and validation checks.")
 @click.option("--run", "run_ids", type=int, multiple=True, help="A run id (repeatable).")
 @click.option("--last", is_flag=True, help="The runs of the newest session (the default).")
 @click.option("--entity", help="Every run of this entity, e.g. Invoice.")
@@ -420,7 +420,7 @@ def _add_sandbox_commands() -> None:
     cli.add_command(sandbox_group, "sandbox")
 
 
-@cli.command("demo")
+@cli.command("demo", short_help="Offline demo: embedded PostgreSQL and the local sandbox.")
 @click.option(
     "--invoices",
     default=5000,
