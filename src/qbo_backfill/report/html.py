@@ -16,6 +16,7 @@ from html import escape
 from typing import Any
 
 from qbo_backfill.report.model import CheckStatus, RatePoint, Report, RunReport
+from qbo_backfill.report.wording import plural
 
 __all__ = ["render_html"]
 
@@ -255,7 +256,7 @@ def _rows_chart(run: RunReport) -> str:
             width,
             left,
             COLORS["rows"],
-            f"{_window_label(c)}: {v} rows extracted in {c['pages']} pages",
+            f"{_window_label(c)}: {plural(v, 'row')} extracted in {plural(c['pages'], 'page')}",
         )
         for i, (c, v) in enumerate(zip(run.chunks, values, strict=True))
     ]

@@ -29,6 +29,7 @@ from qbo_backfill.errors import (
 from qbo_backfill.load import db
 from qbo_backfill.load.ledger import Ledger
 from qbo_backfill.report import model as report
+from qbo_backfill.report.wording import agree, plural
 from qbo_backfill.run.engine import Backfill, BackfillOptions, BackfillResult, backfill
 from qbo_backfill.run.reconcile import verify
 from qbo_backfill.settings import Settings
@@ -175,9 +176,12 @@ def failure_line(result: BackfillResult, rows: dict[int, list[dict[str, Any]]]) 
         chunks = rows.get(entity_result.run_id, [])
         failed = [c for c in chunks if c.get("status") != "done"]
         if failed:
-            detail = f"{len(failed)} of {len(chunks)} chunks not done"
+            detail = f"{len(failed)} of {plural(len(chunks), 'chunk')} not done"
         else:
-            detail = f"{entity_result.totals.get('mismatches', 0)} windows do not reconcile"
+            mismatches = int(entity_result.totals.get("mismatches", 0))
+            detail = (
+                f"{plural(mismatches, 'window')} {agree(mismatches, 'does', 'do')} not reconcile"
+            )
         parts.append(f"{entity_result.entity} {entity_result.status} ({detail})")
         errors = [c["last_error"] for c in failed if c.get("last_error")]
         last_error = errors[-1] if errors else last_error
@@ -244,7 +248,9 @@ def verify_command(
     table = render.check_table(checks)
     console.print(table)
     bad = [c for c in checks if not c.matched]
-    console.print(f"{len(checks)} windows checked, {len(bad)} mismatched", highlight=False)
+    console.print(
+        f"{plural(len(checks), 'window')} checked, {len(bad)} mismatched", highlight=False
+    )
     return EXIT_RUN_FAILED if bad else EXIT_OK
 
 
