@@ -15,6 +15,7 @@ from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 
 QBO = [sys.executable, "-m", "qbo_backfill"]
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def sandbox_env(
@@ -24,6 +25,7 @@ def sandbox_env(
     info = sb.info
     env = {
         "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(SRC),  # this checkout's source, whatever is installed
         "QBO_CLIENT_ID": info.client_id,
         "QBO_CLIENT_SECRET": info.client_secret,
         "QBO_REALM_ID": info.realm_id,
@@ -43,6 +45,7 @@ def sandbox_env(
 def settings_for(sb: Sandbox, database_url: str, schema: str, home: Path, **extra: Any) -> Settings:
     env = sandbox_env(sb, database_url, schema, home)
     env.pop("PATH")
+    env.pop("PYTHONPATH")
     return Settings.load(extra, environ=env, dotenv_path=None)
 
 
