@@ -286,6 +286,49 @@ def test_selections_that_cannot_be_served_are_input_errors(cli: Cli) -> None:
     assert unknown.returncode == 2
 
 
+@pytest.mark.db
+def test_the_request_rate_chart_plots_the_requests_measured_per_minute(
+    cli: Cli, sandbox: Sandbox, database_url: str, schema: str
+) -> None:
+    limit = {"QBO_REQUESTS_PER_MINUTE": "500"}
+    run = cli.run("backfill", "Customer", "Invoice", *YEAR, "--page-size", "50", **limit)
+    assert run.returncode == 0, run.stderr
+    sent = sum(
+        sandbox.counters(sandbox.info.realm_id)["realms"][sandbox.info.realm_id][
+            "requests"
+        ].values()
+    )
+    shown = cli.run("report", "--last", "--format", "json", **limit)
+    data = json.loads(shown.stdout)
+    assert data["request_rate_measured"] is True
+    points = data["request_rate"]
+    minutes = [datetime.fromisoformat(p["at"]) for p in points]
+    assert all(m.second == 0 and m.microsecond == 0 for m in minutes)
+    assert minutes == sorted(set(minutes))
+    assert sum(p["per_minute"] for p in points) == sent
+    assert max(p["per_minute"] for p in points) <= 500
+    html = cli.run("report", "--last", "--format", "html", **limit).stdout
+    assert "estimated" not in _rate_section_of(html)
+
+    # A run recorded before per-minute counts existed: the estimate, labelled as one and
+    # never drawn above the limit the limiter enforced.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "qbo_backfill_request_minutes"))
+        )
+    data = json.loads(cli.run("report", "--last", "--format", "json", **limit).stdout)
+    assert data["request_rate_measured"] is False
+    assert data["request_rate"]
+    assert max(p["per_minute"] for p in data["request_rate"]) <= 500
+    html = cli.run("report", "--last", "--format", "html", **limit).stdout
+    assert "estimated" in _rate_section_of(html)
+
+
+def _rate_section_of(html: str) -> str:
+    start = html.index("Request rate against the limit")
+    return html[start : html.index("</section>", start)]
+
+
 def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
 
