@@ -23,6 +23,7 @@ from qbo_backfill.report.model import (
     load_report,
     request_rate,
 )
+from qbo_backfill.report.rate import MAX_RATE_POINTS, measured_rate
 from qbo_backfill.sandbox import Sandbox
 
 YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
@@ -350,6 +351,28 @@ def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
     assert at[45] == pytest.approx(180)  # plus 1 a second from the second
     assert at[75] == pytest.approx(60)
     assert request_rate([]) == []
+
+
+def test_an_estimate_is_never_drawn_above_the_ceiling() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    burst = {"started_at": start, "finished_at": start + timedelta(seconds=2), "api_calls": 30}
+    assert max(p.per_minute for p in request_rate([burst])) == pytest.approx(900)
+    assert max(p.per_minute for p in request_rate([burst], ceiling=490)) == 490
+
+
+def test_measured_minutes_show_idle_minutes_and_group_long_spans() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    points = measured_rate([(start, 5), (start + timedelta(minutes=2), 7)])
+    assert [(p.at - start, p.per_minute) for p in points] == [
+        (timedelta(0), 5),
+        (timedelta(minutes=1), 0),
+        (timedelta(minutes=2), 7),
+    ]
+    day = [(start + timedelta(minutes=i), i % 2 * 10) for i in range(MAX_RATE_POINTS * 2)]
+    grouped = measured_rate(day)
+    assert len(grouped) == MAX_RATE_POINTS
+    assert {p.per_minute for p in grouped} == {5}  # the average of 0 and 10
+    assert measured_rate([]) == []
 
 
 def test_html_escapes_what_the_ledger_holds() -> None:

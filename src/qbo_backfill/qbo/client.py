@@ -28,6 +28,7 @@ from qbo_backfill.errors import (
     ThrottledError,
     TransientApiError,
 )
+from qbo_backfill.qbo.minutes import RequestMinutes
 from qbo_backfill.qbo.ratelimit import RateLimiter
 from qbo_backfill.settings import Settings
 
@@ -82,6 +83,7 @@ class QboClient:
         # Batch calls count against both limits: the realm's, and their own per minute.
         self.batch_limiter = RateLimiter(BATCH_CALLS_PER_MINUTE, settings.max_in_flight)
         self.stats = ClientStats()
+        self.minutes = RequestMinutes()
         self.retry_listeners: list[RetryListener] = []
 
     async def query(self, text: str, stats: ClientStats | None = None) -> dict[str, Any]:
@@ -173,6 +175,7 @@ class QboClient:
         token = await self.tokens.access_token()
         async with self.limiter.slot():
             self.stats.requests += 1
+            self.minutes.note()
             if stats is not None:
                 stats.requests += 1
             response = await self._post(url, content, content_type, token)

@@ -17,6 +17,7 @@ from qbo_backfill.auth.oauth import ClientCredentials
 from qbo_backfill.auth.tokens import TokenCipher, TokenProvider, TokenStore
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
+from qbo_backfill.load import request_minutes
 from qbo_backfill.load.db import database_url
 from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.load.rawtable import PageMeta, RawTable
@@ -130,6 +131,7 @@ class Backfill:
 
     async def run(self, options: BackfillOptions) -> BackfillResult:
         await self.ledger.create(self.ledger_conn)
+        await request_minutes.create(self.ledger_conn, self.settings.schema)
         await self.ledger_conn.commit()
         async with await self._connect() as conn:
             # One after the other: concurrent CREATE .. IF NOT EXISTS of one name can collide.
@@ -149,6 +151,8 @@ class Backfill:
             # The first error says what to do next (e.g. re-authorize); the rest were
             # cancelled with it or are the same.
             raise failed.exceptions[0] from None
+        finally:
+            await self._save_request_minutes(self.ledger_conn)  # planning's, and any left
         result.entities = [task.result() for task in tasks]
         result.api_calls = self.client.stats.requests
         result.throttled = self.client.stats.throttled
@@ -269,6 +273,7 @@ class Backfill:
                 return
             finally:
                 await self._release(conn, chunk)
+                await self._save_request_minutes(conn)
             self.failed_in_a_row = 0
             self.observer.chunk_finished(entity.name, figures | {"window": str(chunk.window)})
 
@@ -297,6 +302,18 @@ class Backfill:
 
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(self.url)
+
+    async def _save_request_minutes(self, conn: psycopg.AsyncConnection) -> None:
+        """Add the requests counted per minute so far to the ledger: one write per chunk."""
+        if conn.closed or conn.broken:
+            return  # they stay counted for the next write
+        counts = self.client.minutes.take()
+        try:
+            async with conn.transaction():
+                await request_minutes.add(conn, self.settings.schema, self.realm_id, counts)
+        except psycopg.Error as exc:
+            self.client.minutes.give_back(counts)
+            log.warning("requests per minute not recorded yet: %s", exc)
 
 
 class ChunkWork:
