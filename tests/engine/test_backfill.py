@@ -272,10 +272,39 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
         expected = sandbox_rows(sandbox, "Invoice")
         assert table_rows(database_url, schema, "qb_invoice") == expected
         assert table_rows(database_url, other, "qb_invoice") == expected
+        # Finishing proves little: a run that met the other's locks would have waited for
+        # them. The lock keys must differ, so a chunk held in one schema is free in the other.
+        asyncio.run(_claim_in_both(database_url, schema, other))
     finally:
         sandbox.stop()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
+
+
+async def _claim_in_both(database_url: str, schema: str, other: str) -> None:
+    """Chunk 1 of each schema (the same chunk id in both), claimed at the same time."""
+    from qbo_backfill.load.ledger import Ledger, lock_namespace
+
+    ledgers = [Ledger(schema), Ledger(other)]
+    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in ledgers]
+    try:
+        keys = await conns[0].execute(
+            sql.SQL("SELECT {}, {}").format(lock_namespace(schema), lock_namespace(other))
+        )
+        first_key, second_key = await keys.fetchone() or (None, None)
+        assert first_key != second_key
+        chunks = []
+        for ledger, conn in zip(ledgers, conns, strict=True):
+            await conn.execute(
+                sql.SQL("UPDATE {} SET status = 'pending' WHERE chunk_id = 1").format(ledger.chunks)
+            )
+            await conn.commit()
+            chunks.append(next(c for c in await ledger.chunks_of(conn, 1) if c.chunk_id == 1))
+        assert await ledgers[0].try_claim(conns[0], chunks[0])
+        assert await ledgers[1].try_claim(conns[1], chunks[1]), "the other schema's lock held it"
+    finally:
+        for conn in conns:
+            await conn.close()
 
 
 def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
