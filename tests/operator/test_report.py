@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill.report.html import render_html
 from qbo_backfill.report.model import (

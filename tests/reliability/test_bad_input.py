@@ -11,7 +11,8 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.reliability.harness import REPO, record_figures, run_cli
+from tests.helpers import REPO, run_cli
+from tests.reliability.harness import record_figures
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
