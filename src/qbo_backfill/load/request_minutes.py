@@ -15,12 +15,8 @@ __all__ = ["REQUEST_MINUTES", "add", "create", "read"]
 REQUEST_MINUTES = "qbo_backfill_request_minutes"
 
 _DDL = """
-CREATE TABLE IF NOT EXISTS {table} (
-    realm_id TEXT NOT NULL,
-    minute TIMESTAMPTZ NOT NULL,
-    requests INT NOT NULL,
-    PRIMARY KEY (realm_id, minute)
-)
+CREATE TABLE IF NOT EXISTS {table} (realm_id TEXT NOT NULL, minute TIMESTAMPTZ NOT NULL,
+    requests INT NOT NULL, PRIMARY KEY (realm_id, minute))
 """
 # Additive: several processes (and several writes of one) add to the same minute.
 _ADD = """
