@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-db lint check bench bench-smoke lock peers clean
+.PHONY: install demo test explore test-db lint check bench bench-smoke lock peers clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,16 @@ $(PEERS)/.installed: requirements-peers.txt
 
 peers: $(PEERS)/.installed
 
+# Property tests run derandomized in `make test` (the same examples every run);
+# `make explore` lets Hypothesis search at random for new failing examples.
+PROPERTY_TESTS := tests/reliability/test_bad_input.py tests/reliability/test_injection.py \
+	tests/sandbox/test_query_endpoint.py
+
 test: install peers
 	$(BIN)/pytest
+
+explore: install
+	$(BIN)/pytest --hypothesis-profile=explore $(PROPERTY_TESTS)
 
 lint: install
 	$(BIN)/ruff check src tests bench

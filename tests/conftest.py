@@ -1,5 +1,9 @@
 """Shared fixtures: a real PostgreSQL (QBO_DATABASE_URL, or the embedded server) with a
-fresh schema per test, and the local sandbox over real HTTP."""
+fresh schema per test, and the local sandbox over real HTTP.
+
+Property tests run derandomized by default (the `ci` profile): the same examples on every
+run, so a green suite stays green. `make explore` (`--hypothesis-profile=explore`) lets
+Hypothesis search at random, with its example database, to find new failures."""
 
 from __future__ import annotations
 
@@ -7,13 +11,21 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import settings
 from psycopg import sql
+from tests.helpers import NO_LIMITS, SMALL, MakeSandbox
 
 from qbo_backfill import redact
 from qbo_backfill.load.db import embedded_url, stop_embedded
+from qbo_backfill.sandbox import Sandbox, SandboxConfig
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +61,31 @@ def home(tmp_path: Path) -> Path:
 def _forget_secrets() -> Iterator[None]:
     yield
     redact.forget_all()
+
+
+@pytest.fixture
+def make_sandbox() -> Iterator[MakeSandbox]:
+    """Start local sandboxes over real HTTP: a small company, limits off, and whatever
+    `SandboxConfig` fields are given; all are stopped after the test."""
+    started: list[Sandbox] = []
+
+    def make(**fields: Any) -> Sandbox:
+        sb = Sandbox(SandboxConfig(**{**SMALL, **NO_LIMITS, **fields})).start()
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+@pytest.fixture
+def sandbox_config() -> dict[str, Any]:
+    """The `sandbox` fixture's config fields; a folder or module overrides this to resize."""
+    return {}
+
+
+@pytest.fixture
+def sandbox(make_sandbox: MakeSandbox, sandbox_config: dict[str, Any]) -> Sandbox:
+    """The test's sandbox, from `make_sandbox(**sandbox_config)`."""
+    return make_sandbox(**sandbox_config)

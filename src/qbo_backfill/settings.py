@@ -241,8 +241,9 @@ def _http_url(name: str, value: str) -> str:
 
 
 def _schema(value: str) -> str:
-    if not value or len(value) > 63 or "\x00" in value:
-        raise ConfigError(f"schema name must be 1 to 63 characters without NUL, not {value!r}")
+    # PostgreSQL keeps NAMEDATALEN-1 = 63 bytes of a name and silently drops the rest.
+    if not value or len(value.encode("utf-8")) > 63 or "\x00" in value:
+        raise ConfigError(f"schema name must be 1 to 63 bytes (UTF-8) without NUL, not {value!r}")
     return value
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from tests.engine.helpers import sandbox_rows, settings_for
+from tests.helpers import sandbox_rows, settings_for
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, backfill

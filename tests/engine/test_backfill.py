@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from tests.engine.helpers import (
+from tests.helpers import (
+    INTUIT_LIMITS,
+    MakeSandbox,
     count,
     run_cli,
     sandbox_env,
@@ -21,7 +23,7 @@ from tests.engine.helpers import (
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, backfill
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.windows import ExtractWindow
 
 pytestmark = pytest.mark.db
@@ -31,17 +33,8 @@ ALL_YEARS = ExtractWindow(date(2024, 1, 1), date(2026, 1, 1))
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(
-        customers=60,
-        items=25,
-        invoices=400,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
-        max_in_flight=10,
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    return {"customers": 60, "items": 25, "invoices": 400, "max_in_flight": 10}
 
 
 def options(*names: str, window: ExtractWindow = ALL_YEARS, **extra: object) -> BackfillOptions:
@@ -147,26 +140,25 @@ def test_an_older_version_never_overwrites_a_newer(
 
 
 def test_rotated_refresh_token_is_kept_and_reused_by_another_process(
-    database_url: str, schema: str, home: Path, tmp_path: Path
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
-    config = SandboxConfig(
+    sb = make_sandbox(
         customers=10, items=5, invoices=30, refresh_rotation="every", refresh_grace_seconds=0
     )
-    with Sandbox(config) as sb:
-        env = sandbox_env(sb, database_url, schema, home)
-        first = run_cli(["backfill", "Customer"], env, tmp_path)
-        assert first.returncode == 0, first.stderr
-        # The environment still holds the original token, which rotation has killed:
-        # the second process must use the stored, newer one once its access token is refused.
-        sb.expire_access_tokens()
-        second = run_cli(["backfill", "Item"], env, tmp_path)
-        assert second.returncode == 0, second.stderr
-        oauth = sb.counters()["oauth"]
-        assert oauth["refresh"] >= 2
-        assert oauth["invalid_grant"] == 0
-        for output in (first.stdout + first.stderr, second.stdout + second.stderr):
-            assert sb.info.refresh_token not in output
-            assert sb.info.client_secret not in output
+    env = sandbox_env(sb, database_url, schema, home)
+    first = run_cli(["backfill", "Customer"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    # The environment still holds the original token, which rotation has killed:
+    # the second process must use the stored, newer one once its access token is refused.
+    sb.expire_access_tokens()
+    second = run_cli(["backfill", "Item"], env, tmp_path)
+    assert second.returncode == 0, second.stderr
+    oauth = sb.counters()["oauth"]
+    assert oauth["refresh"] >= 2
+    assert oauth["invalid_grant"] == 0
+    for output in (first.stdout + first.stderr, second.stdout + second.stderr):
+        assert sb.info.refresh_token not in output
+        assert sb.info.client_secret not in output
 
 
 def test_invalid_grant_exits_3_with_a_way_out(
@@ -182,45 +174,38 @@ def test_invalid_grant_exits_3_with_a_way_out(
     assert "Traceback" not in result.stderr
 
 
-def test_throttling_is_survived(database_url: str, schema: str, home: Path) -> None:
-    config = SandboxConfig(
-        customers=10,
-        items=5,
-        invoices=300,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=4,
-        max_in_flight=10,
+def test_throttling_is_survived(
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path
+) -> None:
+    sb = make_sandbox(customers=10, items=5, invoices=300, rate_limit_per_sec=4, max_in_flight=10)
+    settings = settings_for(
+        sb,
+        database_url,
+        schema,
+        home,
+        throttle_wait_seconds=0.3,
+        retry_attempts=8,
+        requests_per_minute=480,
     )
-    with Sandbox(config) as sb:
-        settings = settings_for(
-            sb,
-            database_url,
-            schema,
-            home,
-            throttle_wait_seconds=0.3,
-            retry_attempts=8,
-            requests_per_minute=480,
-        )
-        result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
-        assert result.ok
-        assert sb.counters()["realms"][sb.info.realm_id]["throttled"] > 0
-        assert result.throttled > 0
-        in_2025 = {k: v for k, v in sandbox_rows(sb, "Invoice").items() if v["TxnDate"] >= "2025"}
-        assert table_rows(database_url, schema, "qb_invoice") == in_2025
+    result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
+    assert result.ok
+    assert sb.counters()["realms"][sb.info.realm_id]["throttled"] > 0
+    assert result.throttled > 0
+    in_2025 = {k: v for k, v in sandbox_rows(sb, "Invoice").items() if v["TxnDate"] >= "2025"}
+    assert table_rows(database_url, schema, "qb_invoice") == in_2025
 
 
 def test_our_limiter_never_provokes_a_429_at_default_limits(
-    database_url: str, schema: str, home: Path
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path
 ) -> None:
-    config = SandboxConfig(customers=10, items=5, invoices=200, latency_ms=20)
-    with Sandbox(config) as sb:
-        settings = settings_for(sb, database_url, schema, home, requests_per_minute=490)
-        result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
-        assert result.ok
-        realm = sb.counters()["realms"][sb.info.realm_id]
-        assert realm["throttled"] == 0
-        assert realm["max_in_flight_seen"] <= 10
-        assert result.api_calls > 10
+    sb = make_sandbox(customers=10, items=5, invoices=200, latency_ms=20, **INTUIT_LIMITS)
+    settings = settings_for(sb, database_url, schema, home, requests_per_minute=490)
+    result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
+    assert result.ok
+    realm = sb.counters()["realms"][sb.info.realm_id]
+    assert realm["throttled"] == 0
+    assert realm["max_in_flight_seen"] <= 10
+    assert result.api_calls > 10
 
 
 @pytest.mark.parametrize(
@@ -248,7 +233,7 @@ def test_bad_input_exits_2_in_one_line_and_writes_nothing(
 
 
 def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
-    database_url: str, schema: str, home: Path
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path
 ) -> None:
     import asyncio
 
@@ -256,8 +241,8 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
 
     other = f"{schema}_b"
     # Latency keeps chunks open long enough that both runs hold chunk 1, 2, ... at once.
-    config = SandboxConfig(customers=5, items=5, invoices=100, latency_ms=30, rate_limit_per_min=0)
-    sandbox = Sandbox(config).start()
+    limits = INTUIT_LIMITS | {"rate_limit_per_min": 0}
+    sandbox = make_sandbox(customers=5, items=5, invoices=100, latency_ms=30, **limits)
     first = settings_for(sandbox, database_url, schema, home)
     second = settings_for(sandbox, database_url, other, home)
 
@@ -272,10 +257,38 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
         expected = sandbox_rows(sandbox, "Invoice")
         assert table_rows(database_url, schema, "qb_invoice") == expected
         assert table_rows(database_url, other, "qb_invoice") == expected
+        # Finishing proves little: a run that met the other's locks would have waited for
+        # them. The lock keys must differ, so a chunk held in one schema is free in the other.
+        asyncio.run(_claim_in_both(database_url, schema, other))
     finally:
-        sandbox.stop()
         with psycopg.connect(database_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
+
+
+async def _claim_in_both(database_url: str, schema: str, other: str) -> None:
+    """Chunk 1 of each schema (the same chunk id in both), claimed at the same time."""
+    from qbo_backfill.load.ledger import Ledger, lock_namespace
+
+    ledgers = [Ledger(schema), Ledger(other)]
+    conns = [await psycopg.AsyncConnection.connect(database_url) for _ in ledgers]
+    try:
+        keys = await conns[0].execute(
+            sql.SQL("SELECT {}, {}").format(lock_namespace(schema), lock_namespace(other))
+        )
+        first_key, second_key = await keys.fetchone() or (None, None)
+        assert first_key != second_key
+        chunks = []
+        for ledger, conn in zip(ledgers, conns, strict=True):
+            await conn.execute(
+                sql.SQL("UPDATE {} SET status = 'pending' WHERE chunk_id = 1").format(ledger.chunks)
+            )
+            await conn.commit()
+            chunks.append(next(c for c in await ledger.chunks_of(conn, 1) if c.chunk_id == 1))
+        assert await ledgers[0].try_claim(conns[0], chunks[0])
+        assert await ledgers[1].try_claim(conns[1], chunks[1]), "the other schema's lock held it"
+    finally:
+        for conn in conns:
+            await conn.close()
 
 
 def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(

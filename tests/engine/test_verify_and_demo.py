@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from psycopg import sql
-from tests.engine.helpers import count, run_cli, sandbox_env, table_rows
+from tests.helpers import INTUIT_LIMITS, count, run_cli, sandbox_env, table_rows
 
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 
 pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(SandboxConfig(customers=20, items=10, invoices=200, rate_limit_per_min=0)) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    """Intuit's limits but the per-minute one."""
+    return {"customers": 20, "items": 10, "invoices": 200, **INTUIT_LIMITS, "rate_limit_per_min": 0}
 
 
 def test_verify_passes_after_a_backfill_and_fails_after_a_source_change(

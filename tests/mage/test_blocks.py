@@ -6,28 +6,21 @@ these tests call what the blocks call, with the variables Mage would pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 from psycopg import sql
-from tests.engine.helpers import sandbox_env
+from tests.helpers import sandbox_env
 
 from qbo_backfill.integrations.mage import BlockFailed, check_token, ingest, reconcile
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 
 pytestmark = pytest.mark.db
 
 YEAR_2025 = {"start_date": "2025-01-01", "end_date": "2026-01-01", "chunk_days": 30}
-NO_LIMITS: dict[str, Any] = {
-    "rate_limit_per_min": 0,
-    "rate_limit_per_sec": 0,
-    "max_in_flight": 0,
-    "batch_limit_per_min": 0,
-}
 
 
 class Lines:
@@ -50,16 +43,14 @@ class Lines:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(customers=30, items=10, invoices=240, **NO_LIMITS)
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    return {"customers": 30, "items": 10, "invoices": 240}
 
 
 @pytest.fixture
 def settings(sandbox: Sandbox, database_url: str, schema: str, home: Path) -> Settings:
     env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
-    env.pop("PATH")
+    del env["PATH"], env["PYTHONPATH"]
     return Settings.load(environ=env, dotenv_path=None, secrets_dir=home / "none")
 
 

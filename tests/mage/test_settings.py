@@ -1,4 +1,5 @@
-"""Settings in a Mage block: Mage Secrets under the seed's names first, then the environment."""
+"""Settings in a Mage block: the library's one order (environment, then Mage Secrets under
+the seed's names, then `/run/secrets`); no `.env` is read inside Mage."""
 
 from __future__ import annotations
 
@@ -72,7 +73,7 @@ def test_each_secret_maps_to_the_field_the_library_reads_it_into(name: str) -> N
     assert by_library != without
 
 
-def test_mage_secrets_win_over_the_environment(tmp_path: Path) -> None:
+def test_the_environment_wins_over_mage_secrets(tmp_path: Path) -> None:
     secrets = {
         "qb_client_id": "mage-client",
         "qb_client_secret": "mage-secret-value",  # pragma: allowlist secret
@@ -80,25 +81,50 @@ def test_mage_secrets_win_over_the_environment(tmp_path: Path) -> None:
         "qb_refresh_token": "mage-refresh-token",
     }
     settings = load(secrets, ENV, tmp_path)
-    assert settings.client_id == "mage-client"
-    assert settings.client_secret == Secret("mage-secret-value")
-    assert settings.realm_id == "222"
-    assert settings.refresh_token == Secret("mage-refresh-token")
+    assert settings.client_id == "env-client"
+    assert settings.client_secret == Secret("env-secret-value")
+    assert settings.realm_id == "111"
+    assert settings.refresh_token == Secret("env-refresh-token")
+
+
+@pytest.mark.parametrize("name", sorted(SEED_NAMES))
+def test_a_block_reads_every_source_in_the_clis_order(name: str, tmp_path: Path) -> None:
+    # The same environment and Mage Secrets, read by the block and by the library (as the
+    # CLI does, with Mage's lookup as the secret source): one order, so one result.
+    env = {"PG_HOST": "env-host", "PG_PORT": "5434", "QBO_SCHEMA": "env_schema"} | {
+        k: v for k, v in ENV.items() if k != "QBO_DATABASE_URL"
+    }
+    value = "5433" if name == "pg_port" else "42" if name == "qb_realm_id" else "mage-value-1"
+    lookup = mage_secret_lookup(FakeMageSecrets({name: value}))
+    secrets_dir = tmp_path / "no-secrets"
+    by_block = load_settings(lookup, environ=env, secrets_dir=secrets_dir)
+    by_library = Settings.load(
+        environ=env, dotenv_path=None, secret_lookup=lookup, secrets_dir=secrets_dir
+    )
+    assert by_block == by_library
 
 
 def test_the_environment_fills_what_mage_lacks(tmp_path: Path) -> None:
-    settings = load({"qb_realm_id": "333", "qb_client_secret": ""}, ENV, tmp_path)
+    env = {k: v for k, v in ENV.items() if k != "QBO_REALM_ID"}
+    settings = load({"qb_realm_id": "333", "qb_client_secret": ""}, env, tmp_path)
     assert settings.realm_id == "333"
     assert settings.client_id == "env-client"
     assert settings.client_secret == Secret("env-secret-value")  # an empty secret is missing
     assert settings.database_url == Secret(ENV["QBO_DATABASE_URL"])
 
 
-def test_a_mage_pg_secret_names_the_database_over_qbo_database_url(tmp_path: Path) -> None:
+def test_mage_pg_secrets_name_the_database_the_environment_does_not(tmp_path: Path) -> None:
     secrets = {"pg_host": "postgres", "pg_dbname": "qbo", "pg_user": "mage", "pg_schema": "raw"}
-    settings = load(secrets, ENV | {"PG_PASSWORD": "pw-from-env"}, tmp_path)
+    env = {k: v for k, v in ENV.items() if k != "QBO_DATABASE_URL"}
+    settings = load(secrets, env | {"PG_PASSWORD": "pw-from-env"}, tmp_path)
     assert settings.database_url == Secret("postgresql://mage:pw-from-env@postgres:5432/qbo")
     assert settings.schema == "raw"
+
+
+def test_qbo_database_url_in_the_environment_wins_over_mage_pg_secrets(tmp_path: Path) -> None:
+    secrets = {"pg_host": "postgres", "pg_dbname": "qbo", "pg_user": "mage"}
+    settings = load(secrets, ENV, tmp_path)
+    assert settings.database_url == Secret(ENV["QBO_DATABASE_URL"])
 
 
 def test_no_database_is_a_clear_error_not_the_embedded_server(tmp_path: Path) -> None:

@@ -3,33 +3,25 @@ explicit environment, and a checker that no secret reached the output."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.operator.helpers import AssertNoSecrets, Cli, sandbox_env
+from tests.helpers import AssertNoSecrets, Cli, operator_env
 
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A small company with rate limits off, so tests spend no time waiting."""
-    config = SandboxConfig(
-        invoices=300,
-        customers=50,
-        items=20,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
-        max_in_flight=10,
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    """A small company, rate limits off, at most 10 requests in flight."""
+    return {"invoices": 300, "customers": 50, "items": 20, "max_in_flight": 10}
 
 
 @pytest.fixture
 def cli(sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path) -> Cli:
-    return Cli(sandbox_env(sandbox, database_url, schema, home), tmp_path)
+    return Cli(operator_env(sandbox, database_url, schema, home), tmp_path)
 
 
 @pytest.fixture

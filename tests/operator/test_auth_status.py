@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from psycopg import sql
-from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill.auth.login import expiry_warnings, must_reauthorize
 from qbo_backfill.auth.tokens import TokenStatus

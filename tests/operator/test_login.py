@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill.auth import login
 from qbo_backfill.auth.tokens import TokenStore

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from rich.console import Console
-from tests.operator.helpers import QBO, Cli
+from tests.helpers import QBO, Cli
 
 from qbo_backfill import redact
 from qbo_backfill.entities import resolve_entity

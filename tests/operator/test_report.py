@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from tests.operator.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill.figures import ChunkFigures, ChunkRow
 from qbo_backfill.report import (
@@ -24,6 +24,7 @@ from qbo_backfill.report import (
     request_rate,
 )
 from qbo_backfill.report.html import render_html
+from qbo_backfill.report.rate import MAX_RATE_POINTS, measured_rate
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.windows import ExtractWindow
 
@@ -230,10 +231,10 @@ def test_checks_fail_when_the_raw_table_or_the_ledger_is_wrong(
     assert third["source = loaded"] is CheckStatus.FAIL
     assert third["windows cover the range"] is CheckStatus.FAIL
     details = {c.name: c.detail for r in report.runs for c in r.checks if r.run_id == 2}
-    assert "1 gap(s)" in details["windows cover the range"]
+    assert "1 gap" in details["windows cover the range"]
     assert "2025-03-02->2025-04-01" in details["windows cover the range"]
     details3 = {c.name: c.detail for r in report.runs for c in r.checks if r.run_id == 3}
-    assert "overlap(s)" in details3["windows cover the range"]
+    assert "2 overlaps" in details3["windows cover the range"]
     assert "[2025-05-31, 2025-06-30)" in details3["source = loaded"]
 
     cli = two_sessions
@@ -288,6 +289,49 @@ def test_selections_that_cannot_be_served_are_input_errors(cli: Cli) -> None:
     assert unknown.returncode == 2
 
 
+@pytest.mark.db
+def test_the_request_rate_chart_plots_the_requests_measured_per_minute(
+    cli: Cli, sandbox: Sandbox, database_url: str, schema: str
+) -> None:
+    limit = {"QBO_REQUESTS_PER_MINUTE": "500"}
+    run = cli.run("backfill", "Customer", "Invoice", *YEAR, "--page-size", "50", **limit)
+    assert run.returncode == 0, run.stderr
+    sent = sum(
+        sandbox.counters(sandbox.info.realm_id)["realms"][sandbox.info.realm_id][
+            "requests"
+        ].values()
+    )
+    shown = cli.run("report", "--last", "--format", "json", **limit)
+    data = json.loads(shown.stdout)
+    assert data["request_rate_measured"] is True
+    points = data["request_rate"]
+    minutes = [datetime.fromisoformat(p["at"]) for p in points]
+    assert all(m.second == 0 and m.microsecond == 0 for m in minutes)
+    assert minutes == sorted(set(minutes))
+    assert sum(p["per_minute"] for p in points) == sent
+    assert max(p["per_minute"] for p in points) <= 500
+    html = cli.run("report", "--last", "--format", "html", **limit).stdout
+    assert "estimated" not in _rate_section_of(html)
+
+    # A run recorded before per-minute counts existed: the estimate, labelled as one and
+    # never drawn above the limit the limiter enforced.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DELETE FROM {}").format(sql.Identifier(schema, "qbo_backfill_request_minutes"))
+        )
+    data = json.loads(cli.run("report", "--last", "--format", "json", **limit).stdout)
+    assert data["request_rate_measured"] is False
+    assert data["request_rate"]
+    assert max(p["per_minute"] for p in data["request_rate"]) <= 500
+    html = cli.run("report", "--last", "--format", "html", **limit).stdout
+    assert "estimated" in _rate_section_of(html)
+
+
+def _rate_section_of(html: str) -> str:
+    start = html.index("Request rate against the limit")
+    return html[start : html.index("</section>", start)]
+
+
 def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -313,6 +357,28 @@ def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
     assert at[45] == pytest.approx(180)  # plus 1 a second from the second
     assert at[75] == pytest.approx(60)
     assert request_rate([]) == []
+
+
+def test_an_estimate_is_never_drawn_above_the_ceiling() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    burst = {"started_at": start, "finished_at": start + timedelta(seconds=2), "api_calls": 30}
+    assert max(p.per_minute for p in request_rate([burst])) == pytest.approx(900)
+    assert max(p.per_minute for p in request_rate([burst], ceiling=490)) == 490
+
+
+def test_measured_minutes_show_idle_minutes_and_group_long_spans() -> None:
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    points = measured_rate([(start, 5), (start + timedelta(minutes=2), 7)])
+    assert [(p.at - start, p.per_minute) for p in points] == [
+        (timedelta(0), 5),
+        (timedelta(minutes=1), 0),
+        (timedelta(minutes=2), 7),
+    ]
+    day = [(start + timedelta(minutes=i), i % 2 * 10) for i in range(MAX_RATE_POINTS * 2)]
+    grouped = measured_rate(day)
+    assert len(grouped) == MAX_RATE_POINTS
+    assert {p.per_minute for p in grouped} == {5}  # the average of 0 and 10
+    assert measured_rate([]) == []
 
 
 def test_html_escapes_what_the_ledger_holds() -> None:

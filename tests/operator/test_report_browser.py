@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from tests.operator.helpers import Cli
+from tests.helpers import Cli
 
 from qbo_backfill.sandbox import Sandbox
 

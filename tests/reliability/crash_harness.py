@@ -29,6 +29,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from tests.helpers import run_cli
 from tests.reliability.harness import (
     ENTITIES,
     cli_env,
@@ -36,7 +37,6 @@ from tests.reliability.harness import (
     done_chunks_without_rows,
     duplicate_ids,
     refresh_token_works,
-    run_cli,
     sandbox_process,
     start_cli,
     stored_refresh_token,

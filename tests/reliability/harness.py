@@ -17,14 +17,13 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
+from tests.helpers import QBO_MODULE, REPO, sandbox_env
 
 from qbo_backfill.auth.oauth import ClientCredentials, refresh_grant
 from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher
 from qbo_backfill.settings import Secret
 
-QBO = [sys.executable, "-m", "qbo_backfill"]
 ENTITIES = ("Customer", "Item", "Invoice")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -95,48 +94,19 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
 def cli_env(
     info: dict[str, Any], database_url: str, schema: str, home: Path, **extra: str
 ) -> dict[str, str]:
-    """A complete, explicit environment for the CLI: nothing leaks in from the caller's."""
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO / "src"),
-        "QBO_CLIENT_ID": info["client_id"],
-        "QBO_CLIENT_SECRET": info["client_secret"],
-        "QBO_REALM_ID": info["realm_id"],
-        "QBO_REFRESH_TOKEN": info["refresh_token"],
-        "QBO_API_BASE_URL": info["base_url"],
-        "QBO_TOKEN_URL": info["token_url"],
-        "QBO_DATABASE_URL": database_url,
-        "QBO_SCHEMA": schema,
-        "QBO_HOME": str(home),
-        "QBO_BACKOFF_SECONDS": "0.01",
-        "QBO_THROTTLE_WAIT_SECONDS": "0.2",
-        "QBO_REQUESTS_PER_MINUTE": "60000",
-    }
-    return env | extra
+    """`sandbox_env`, with short throttle waits and no pacing to speak of."""
+    fast = {"QBO_THROTTLE_WAIT_SECONDS": "0.2", "QBO_REQUESTS_PER_MINUTE": "60000"}
+    return sandbox_env(info, database_url, schema, home, **(fast | extra))
 
 
 def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [*QBO, *args],
+        [*QBO_MODULE, *args],
         env=env,
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-
-
-def run_cli(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 280
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*QBO, *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
     )
 
 

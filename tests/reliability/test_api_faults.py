@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers import run_cli
 from tests.reliability.harness import (
     ENTITIES,
     SandboxProcess,
@@ -15,7 +16,6 @@ from tests.reliability.harness import (
     cli_env,
     compare,
     record_figures,
-    run_cli,
     sandbox_process,
 )
 

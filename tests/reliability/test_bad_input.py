@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tests.reliability.harness import record_figures, run_cli
+from tests.helpers import REPO, run_cli
+from tests.reliability.harness import record_figures
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
@@ -22,7 +23,6 @@ pytestmark = pytest.mark.db
 # Nothing listens here: a request would fail with exit 1, never the 2 the tests expect.
 DEAD_URL = "http://127.0.0.1:9"
 EXAMPLES = int(os.environ.get("QBO_BAD_INPUT_EXAMPLES", "60"))
-TRIED: dict[str, int] = {}
 
 valid_date = st.dates().map(lambda d: d.isoformat())
 bad_int_text = st.one_of(
@@ -105,7 +105,22 @@ def _run(
 
 
 def _case(kind: str) -> None:
-    TRIED[kind] = TRIED.get(kind, 0) + 1
+    """One figure line per input tried (QBO_RELIABILITY_FIGURES); the docs count them."""
+    record_figures("bad-input", {"kind": kind})
+
+
+Refuse = Callable[..., str]
+
+
+@pytest.fixture
+def refuse(base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Refuse:
+    """`refuse(kind, argv, **env)`: the CLI refuses argv (with env added) in one line."""
+
+    def check(kind: str, argv: list[str], **env: str) -> str:
+        _case(kind)
+        return _run(argv, base_env | env, capsys, tmp_path)
+
+    return check
 
 
 SETTINGS = settings(
@@ -120,37 +135,28 @@ SETTINGS = settings(
 def test_dates(
     start: str,
     end: str,
-    base_env: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    refuse: Refuse,
 ) -> None:
     from datetime import date
 
     valid = not (_bad_date(start) or _bad_date(end))
     if valid and date.fromisoformat(start.strip()) < date.fromisoformat(end.strip()):
         return  # a valid window is not bad input
-    _case("dates")
-    _run(["backfill", "Invoice", "--start", start, "--end", end], base_env, capsys, tmp_path)
+    refuse("dates", ["backfill", "Invoice", "--start", start, "--end", end])
 
 
 @SETTINGS
 @given(days=bad_int_text.filter(lambda t: t.strip().lower() != "auto"))
-def test_chunk_days(
-    days: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    _case("chunk_days")
-    _run(["backfill", "Invoice", f"--chunk-days={days}"], base_env, capsys, tmp_path)
+def test_chunk_days(days: str, refuse: Refuse) -> None:
+    refuse("chunk_days", ["backfill", "Invoice", f"--chunk-days={days}"])
 
 
 @SETTINGS
 @given(
     size=st.one_of(st.integers(max_value=0), st.integers(min_value=1001)).map(str) | bad_int_text
 )
-def test_page_size(
-    size: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    _case("page_size")
-    _run(["backfill", "Invoice", f"--page-size={size}"], base_env, capsys, tmp_path)
+def test_page_size(size: str, refuse: Refuse) -> None:
+    refuse("page_size", ["backfill", "Invoice", f"--page-size={size}"])
 
 
 @SETTINGS
@@ -159,11 +165,8 @@ def test_page_size(
     .filter(_unknown_entity)
     .filter(lambda n: not n.startswith("-") and "\x00" not in n)
 )
-def test_entity_names(
-    name: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    _case("entity")
-    _run(["backfill", name], base_env, capsys, tmp_path)
+def test_entity_names(name: str, refuse: Refuse) -> None:
+    refuse("entity", ["backfill", name])
 
 
 @SETTINGS
@@ -186,23 +189,44 @@ def test_entity_names(
 def test_urls(
     variable: str,
     url: str,
-    base_env: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    refuse: Refuse,
 ) -> None:
-    _case("urls")
-    _run(["backfill", "Invoice"], base_env | {variable: url}, capsys, tmp_path)
+    refuse("urls", ["backfill", "Invoice"], **{variable: url})
+
+
+def _too_long_for_postgres(name: str) -> bool:
+    """Over NAMEDATALEN-1 = 63 bytes (UTF-8, as read: stripped), PostgreSQL truncates."""
+    return len(name.strip().encode("utf-8")) > 63 and "\x00" not in name
 
 
 @SETTINGS
-@given(schema=st.text(min_size=64, max_size=90).filter(lambda t: t.strip() and "\x00" not in t))
-def test_schema_names(
-    schema: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    # Over 63 characters PostgreSQL would truncate the name silently: refused instead.
+@given(schema=st.text(min_size=22, max_size=90).filter(_too_long_for_postgres))
+@example(schema="é" * 63)  # 63 characters, 126 bytes
+@example(schema="a" * 62 + "é")  # 63 characters, 64 bytes
+def test_schema_names(schema: str, refuse: Refuse) -> None:
+    # Over 63 bytes PostgreSQL would truncate the name silently: refused instead.
     # (NUL cannot travel in an environment variable: see the next test.)
-    _case("schema")
-    _run(["backfill", "Invoice"], base_env | {"QBO_SCHEMA": schema}, capsys, tmp_path)
+    refuse("schema", ["backfill", "Invoice"], QBO_SCHEMA=schema)
+
+
+@pytest.mark.parametrize(
+    ("schema", "accepted"),
+    [
+        pytest.param("a" * 63, True, id="63-ascii"),
+        pytest.param("é" * 31 + "a", True, id="32-chars-63-bytes"),
+        pytest.param("é" * 32, False, id="32-chars-64-bytes"),
+        pytest.param("€" * 21, True, id="21-chars-63-bytes"),
+        pytest.param("€" * 22, False, id="22-chars-66-bytes"),
+    ],
+)
+def test_schema_names_are_limited_in_bytes(schema: str, accepted: bool) -> None:
+    from qbo_backfill.settings import Settings
+
+    if accepted:
+        assert Settings.load({"schema": schema}, environ={}, dotenv_path=None).schema == schema
+    else:
+        with pytest.raises(ConfigError, match="63 bytes"):
+            Settings.load({"schema": schema}, environ={}, dotenv_path=None)
 
 
 def test_schema_with_nul_is_refused() -> None:
@@ -234,12 +258,9 @@ def test_schema_with_nul_is_refused() -> None:
 def test_configuration_values(
     variable: str,
     value: str,
-    base_env: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
+    refuse: Refuse,
 ) -> None:
-    _case("configuration")
-    _run(["backfill", "Invoice"], base_env | {variable: value}, capsys, tmp_path)
+    refuse("configuration", ["backfill", "Invoice"], **{variable: value})
 
 
 @SETTINGS
@@ -250,11 +271,8 @@ def test_configuration_values(
         )
     )
 )
-def test_realm_flag(
-    realm: str, base_env: dict[str, str], capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    _case("realm")
-    _run(["backfill", "Invoice", "--realm", realm], base_env, capsys, tmp_path)
+def test_realm_flag(realm: str, refuse: Refuse) -> None:
+    refuse("realm", ["backfill", "Invoice", "--realm", realm])
 
 
 @pytest.mark.parametrize(
@@ -270,14 +288,10 @@ def test_realm_flag(
 def test_a_real_process_says_one_line_too(
     args: list[str], base_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = base_env | {"PATH": os.environ.get("PATH", "")}
+    env = base_env | {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO / "src")}
     result = run_cli(args, env, tmp_path, timeout=60)
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: "), result.stderr
     _case("subprocess")
-
-
-def test_zz_record_figures() -> None:
-    record_figures("bad-input", {"tried": dict(TRIED), "total": sum(TRIED.values())})

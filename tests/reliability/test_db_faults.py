@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.helpers import run_cli
 from tests.reliability.harness import (
     ENTITIES,
     assert_one_line_error,
@@ -15,7 +16,6 @@ from tests.reliability.harness import (
     compare,
     done_chunks_without_rows,
     record_figures,
-    run_cli,
     sandbox_process,
     start_cli,
 )

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg import sql
-from tests.reliability.harness import cli_env, compare, record_figures, run_cli, sandbox_process
+from tests.helpers import run_cli
+from tests.reliability.harness import cli_env, compare, record_figures, sandbox_process
 
 from qbo_backfill.qbo.query import quote
 from qbo_backfill.sandbox.querylang import parse_query

@@ -23,8 +23,8 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
+from tests.helpers import REPO
 from tests.reliability.harness import (
-    REPO,
     assert_one_line_error,
     done_chunks_without_rows,
     record_figures,
@@ -40,7 +40,7 @@ from tests.reliability.rewriting_proxy import (
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
@@ -57,12 +57,8 @@ Mutations = dict[int, Callable[[dict[str, Any]], list[Any]]]
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(
-        customers=10, items=5, invoices=90, rate_limit_per_min=0, rate_limit_per_sec=0
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    return {"customers": 10, "items": 5, "invoices": 90}
 
 
 @pytest.fixture

@@ -13,13 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
-from tests.reliability.harness import (
-    ENTITIES,
-    cli_env,
-    record_figures,
-    run_cli,
-    sandbox_process,
-)
+from tests.helpers import run_cli
+from tests.reliability.harness import ENTITIES, cli_env, record_figures, sandbox_process
 
 from qbo_backfill.auth import login
 from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher

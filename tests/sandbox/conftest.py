@@ -9,16 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.helpers import NO_LIMITS, SMALL
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
-
-NO_LIMITS: dict[str, Any] = {
-    "rate_limit_per_min": 0,
-    "rate_limit_per_sec": 0,
-    "max_in_flight": 0,
-    "batch_limit_per_min": 0,
-}
-SMALL: dict[str, Any] = {"customers": 40, "items": 12, "invoices": 300}
 
 
 @dataclass
@@ -103,21 +96,6 @@ def _no_server_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=30.0) as client:
         yield client
-
-
-@pytest.fixture
-def make_sandbox() -> Iterator[Callable[..., Sandbox]]:
-    """Start sandboxes with given config fields; all are stopped after the test."""
-    started: list[Sandbox] = []
-
-    def make(**fields: Any) -> Sandbox:
-        sb = Sandbox(SandboxConfig(**{**SMALL, **NO_LIMITS, **fields})).start()
-        started.append(sb)
-        return sb
-
-    yield make
-    for sb in started:
-        sb.stop()
 
 
 @pytest.fixture(name="refresh")

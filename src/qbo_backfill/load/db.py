@@ -94,3 +94,11 @@ def _scrub(text: str, url: str) -> str:
 
     password = urlsplit(url).password
     return text.replace(password, "***") if password else text
+
+
+def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists (names passed as values, never pasted into SQL)."""
+    row = conn.execute(
+        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)
+    ).fetchone()
+    return bool(row and row[0])

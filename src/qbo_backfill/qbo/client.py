@@ -23,6 +23,7 @@ from qbo_backfill.errors import (
     TransientApiError,
 )
 from qbo_backfill.figures import RequestFigures
+from qbo_backfill.qbo.minutes import RequestMinutes
 from qbo_backfill.qbo.ratelimit import RateLimiter
 from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Settings
@@ -81,6 +82,7 @@ class QboClient:
         self.batch_limiter = RateLimiter(BATCH_CALLS_PER_MINUTE, settings.max_in_flight)
         self.retry = RetryPolicy.from_settings(settings)
         self.stats = ClientStats()
+        self.minutes = RequestMinutes()
         self.retry_listeners: list[RetryListener] = []
 
     async def query(self, text: str, stats: ClientStats | None = None) -> dict[str, Any]:
@@ -154,6 +156,7 @@ class QboClient:
         token = await self.tokens.access_token()
         async with self.limiter.slot():
             self.stats.requests += 1
+            self.minutes.note()
             if stats is not None:
                 stats.requests += 1
             response = await self._post(url, content, content_type, token)

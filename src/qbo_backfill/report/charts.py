@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from html import escape
 
 from qbo_backfill.report.model import RatePoint, RunReport
+from qbo_backfill.report.wording import plural
 
 __all__ = ["rate_chart", "rows_chart", "source_chart"]
 
@@ -102,7 +103,7 @@ def rows_chart(run: RunReport) -> str:
             width,
             left,
             COLORS["rows"],
-            f"{c.window}: {v} rows extracted in {c.figures.pages} pages",
+            f"{c.window}: {plural(v, 'row')} extracted in {plural(c.figures.pages, 'page')}",
         )
         for i, (c, v) in enumerate(zip(run.chunks, values, strict=True))
     ]

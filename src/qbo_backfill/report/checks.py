@@ -15,8 +15,10 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.load.db import table_exists
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.report.model import Check, CheckStatus, RunReport
+from qbo_backfill.report.wording import agree, plural
 
 
 def run_checks(conn: psycopg.Connection, schema: str, run: RunReport) -> list[Check]:
@@ -60,13 +62,16 @@ def _reconciled(run: RunReport) -> Check:
     if not bad:
         source = sum(c.figures.source_count_after or 0 for c in done)
         return Check(
-            "source = loaded", CheckStatus.PASS, f"{len(done)} windows, {source} rows at source"
+            "source = loaded",
+            CheckStatus.PASS,
+            f"{plural(len(done), 'window')}, {plural(source, 'row')} at source",
         )
     listed = ", ".join(
         f"{c.window} source {c.figures.source_count_after} table {c.figures.rows_in_table}"
         for c in bad[:5]
     )
-    return Check("source = loaded", CheckStatus.FAIL, f"{len(bad)} windows differ: {listed}")
+    differ = f"{plural(len(bad), 'window')} {agree(len(bad), 'differs', 'differ')}"
+    return Check("source = loaded", CheckStatus.FAIL, f"{differ}: {listed}")
 
 
 def _quarantined(run: RunReport) -> Check:
@@ -76,7 +81,7 @@ def _quarantined(run: RunReport) -> Check:
     return Check(
         "quarantined records",
         CheckStatus.WARN,
-        f"{count} records kept aside with their reason in qbo_backfill_quarantine",
+        f"{plural(count, 'record')} kept aside with their reason in qbo_backfill_quarantine",
     )
 
 
@@ -95,16 +100,17 @@ def window_coverage(conn: psycopg.Connection, schema: str, run: RunReport) -> Ch
             f"windows span [{first_start}, {last_end}), asked [{wanted[0]}, {wanted[1]})"
         )
     if gaps:
-        problems.append(f"{gaps} gap(s)")
+        problems.append(plural(gaps, "gap"))
     if overlaps:
-        problems.append(f"{overlaps} overlap(s)")
+        problems.append(plural(overlaps, "overlap"))
     if problems:
         detail = "; ".join(problems) + (f" at {examples}" if examples else "")
         return Check("windows cover the range", CheckStatus.FAIL, detail)
     return Check(
         "windows cover the range",
         CheckStatus.PASS,
-        f"{windows} windows tile [{first_start}, {last_end}) with no gap or overlap",
+        f"{plural(windows, 'window')} {agree(windows, 'tiles', 'tile')} [{first_start}, "
+        f"{last_end}) with no gap or overlap",
     )
 
 
@@ -136,10 +142,15 @@ def unique_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm:
     ids, rows = row or (0, 0)
     if ids:
         return Check(
-            "no duplicate ids", CheckStatus.FAIL, f"{ids} ids appear more than once ({rows} rows)"
+            "no duplicate ids",
+            CheckStatus.FAIL,
+            f"{plural(ids, 'id')} {agree(ids, 'appears', 'appear')} more than once "
+            f"({plural(rows, 'row')})",
         )
     total = _count(conn, sql.SQL("SELECT count(*) FROM {} WHERE realm_id = %s").format(raw), realm)
-    return Check("no duplicate ids", CheckStatus.PASS, f"{total} rows in {table}, each id once")
+    return Check(
+        "no duplicate ids", CheckStatus.PASS, f"{plural(total, 'row')} in {table}, each id once"
+    )
 
 
 def no_nulls(conn: psycopg.Connection, schema: str, table: str) -> Check:
@@ -162,9 +173,10 @@ def no_nulls(conn: psycopg.Connection, schema: str, table: str) -> Check:
         return Check(
             "no NULLs",
             CheckStatus.FAIL,
-            f"{with_null} rows with a NULL column, {not_object} payloads not a JSON object",
+            f"{plural(with_null, 'row')} with a NULL column, "
+            f"{plural(not_object, 'payload')} not a JSON object",
         )
-    return Check("no NULLs", CheckStatus.PASS, f"{len(columns)} columns, none NULL")
+    return Check("no NULLs", CheckStatus.PASS, f"{plural(len(columns), 'column')}, none NULL")
 
 
 def payload_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm: str) -> Check:
@@ -178,7 +190,8 @@ def payload_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm
         realm,
     )
     if bad:
-        return Check("payload Id = id", CheckStatus.FAIL, f"{bad} rows in {table} differ")
+        differ = f"{plural(bad, 'row')} in {table} {agree(bad, 'differs', 'differ')}"
+        return Check("payload Id = id", CheckStatus.FAIL, differ)
     return Check("payload Id = id", CheckStatus.PASS, f"every row of {table}")
 
 
@@ -201,12 +214,13 @@ def rerun_idempotence(conn: psycopg.Connection, schema: str, run: RunReport) -> 
     earlier = sorted({r[5] for r in rows})
     written = [r for r in rows if r[1] or r[2]]
     missed = [r for r in written if r[1] and r[3] == r[4]]
-    basis = f"{len(rows)} windows re-run after run(s) {', '.join(map(str, earlier))}"
+    after = f"{agree(len(earlier), 'run')} {', '.join(map(str, earlier))}"
+    basis = f"{plural(len(rows), 'window')} re-run after {after}"
     if missed:
         return Check(
             "re-run idempotence",
             CheckStatus.FAIL,
-            f"{basis}: {sum(r[1] for r in missed)} rows inserted where the source count "
+            f"{basis}: {plural(sum(r[1] for r in missed), 'row')} inserted where the source count "
             f"had not changed (first window {missed[0][0]})",
         )
     if written:
@@ -240,11 +254,3 @@ ORDER BY c.window_start
 def _count(conn: psycopg.Connection, query: sql.Composed, *params: Any) -> int:
     row = conn.execute(query, params).fetchone()
     return int(row[0]) if row else 0
-
-
-def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
-    """Whether `schema.table` exists (names passed as values, never pasted into SQL)."""
-    row = conn.execute(
-        "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)
-    ).fetchone()
-    return bool(row and row[0])

@@ -159,13 +159,19 @@ def _chunk_row(chunk: ChunkRow) -> str:
 
 
 def _rate_section(report: Report) -> str:
+    how = (
+        "Requests per minute, as sent"
+        if report.rate_measured
+        else "Requests per minute, estimated by spreading each chunk's API calls over its "
+        "duration and drawn no higher than the configured limit (the run recorded no "
+        "per-minute counts)"
+    )
+    title = "Request rate against the limit" + ("" if report.rate_measured else " (estimated)")
+    chart = charts.rate_chart(report.rate, report.limit_per_minute, report.configured_per_minute)
     return (
-        "<section><h2>Request rate against the limit</h2><p class='meta'>Requests per minute, "
-        "estimated by spreading each chunk's API calls over its duration; Intuit allows "
+        f"<section><h2>{title}</h2><p class='meta'>{how}; Intuit allows "
         f"{report.limit_per_minute} per minute per company, this tool was configured for "
-        f"{report.configured_per_minute}.</p>"
-        f"{charts.rate_chart(report.rate, report.limit_per_minute, report.configured_per_minute)}"
-        "</section>"
+        f"{report.configured_per_minute}.</p>{chart}</section>"
     )
 
 

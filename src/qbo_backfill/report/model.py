@@ -4,14 +4,14 @@ database is `read`; checking it is `checks`; printing it is `formats` and `html`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import SUMMED, ChunkRow
+from qbo_backfill.report.rate import RatePoint, request_rate
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
@@ -27,8 +27,6 @@ __all__ = [
 
 # Intuit's documented limit per realm; the chart draws it next to the configured limit.
 INTUIT_REQUESTS_PER_MINUTE = 500
-# The request-rate chart has at most this many points, whatever the run's length.
-MAX_RATE_POINTS = 120
 
 
 class CheckStatus(StrEnum):
@@ -120,14 +118,6 @@ class RunReport:
         }
 
 
-@dataclass(frozen=True)
-class RatePoint:
-    """Requests per minute in the bucket that starts at `at` (estimated, see request_rate)."""
-
-    at: datetime
-    per_minute: float
-
-
 @dataclass
 class Report:
     generated_at: datetime
@@ -137,14 +127,23 @@ class Report:
     runs: list[RunReport]
     configured_per_minute: int
     limit_per_minute: int = INTUIT_REQUESTS_PER_MINUTE
+    request_minutes: list[RatePoint] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.runs)
 
     @property
+    def rate_measured(self) -> bool:
+        """Whether `rate` is what was measured (else an estimate, for older runs)."""
+        return bool(self.request_minutes)
+
+    @property
     def rate(self) -> list[RatePoint]:
-        return request_rate(c for r in self.runs for c in r.chunks)
+        if self.request_minutes:
+            return self.request_minutes
+        chunks = (c for r in self.runs for c in r.chunks)
+        return request_rate(chunks, ceiling=self.configured_per_minute)
 
     def check_counts(self) -> dict[str, int]:
         counts = dict.fromkeys((s.value for s in CheckStatus), 0)
@@ -164,38 +163,6 @@ class Report:
             "limit_per_minute": self.limit_per_minute,
             "configured_per_minute": self.configured_per_minute,
             "request_rate": [{"at": p.at, "per_minute": round(p.per_minute, 1)} for p in self.rate],
+            "request_rate_measured": self.rate_measured,
             "runs": [r.as_dict() for r in self.runs],
         }
-
-
-def request_rate(chunks: Iterable[ChunkRow]) -> list[RatePoint]:
-    """Requests per minute over time, estimated by spreading each chunk's API calls evenly
-    over its last attempt's duration (the ledger keeps no per-request times)."""
-    spans = [
-        (c.started_at, c.finished_at, c.figures.api_calls)
-        for c in chunks
-        if c.started_at and c.finished_at and c.finished_at > c.started_at
-    ]
-    if not spans:
-        return []
-    start = min(s for s, _, _ in spans)
-    span_seconds = (max(e for _, e, _ in spans) - start).total_seconds()
-    bucket = max(1.0, span_seconds / MAX_RATE_POINTS)
-    calls = [0.0] * (int(span_seconds // bucket) + 1)
-    for began, ended, count in spans:
-        _spread(
-            calls, (began - start).total_seconds(), (ended - start).total_seconds(), count, bucket
-        )
-    return [
-        RatePoint(start + timedelta(seconds=i * bucket), value / bucket * 60)
-        for i, value in enumerate(calls)
-    ]
-
-
-def _spread(buckets: list[float], begin: float, end: float, count: int, size: float) -> None:
-    rate = count / (end - begin)
-    index = int(begin // size)
-    while index < len(buckets) and index * size < end:
-        overlap = min(end, (index + 1) * size) - max(begin, index * size)
-        buckets[index] += rate * max(0.0, overlap)
-        index += 1

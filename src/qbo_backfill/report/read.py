@@ -14,9 +14,11 @@ from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import ChunkRow
 from qbo_backfill.load import db
+from qbo_backfill.load.db import table_exists
 from qbo_backfill.load.ledger import CHUNKS, RUNS
-from qbo_backfill.report.checks import run_checks, table_exists
+from qbo_backfill.report.checks import run_checks
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
+from qbo_backfill.report.rate import read_measured
 from qbo_backfill.settings import Settings
 
 __all__ = ["build_report", "load_report"]
@@ -53,7 +55,11 @@ def load_report(
         runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
         for run in runs:
             run.checks = run_checks(conn, schema, run)
-    return Report(datetime.now(UTC), selection, database, schema, runs, configured_per_minute)
+        now = datetime.now(UTC)
+        minutes = read_measured(conn, schema, [r.run for r in runs], now)
+    return Report(
+        now, selection, database, schema, runs, configured_per_minute, request_minutes=minutes
+    )
 
 
 class _LedgerReader:

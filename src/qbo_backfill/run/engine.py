@@ -13,6 +13,7 @@ import psycopg
 from qbo_backfill.entities import Entity, EntityKind
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
 from qbo_backfill.figures import ChunkRow, EntityTotals, RequestFigures
+from qbo_backfill.load import request_minutes
 from qbo_backfill.load.ledger import Chunk, Ledger, RunRequest
 from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.run.chunk import ChunkWork
@@ -109,6 +110,7 @@ class Backfill:
     async def run(self, options: BackfillOptions) -> BackfillResult:
         async with await self._connect() as conn:
             await self.ledger.create(conn)
+            await request_minutes.create(conn, self.session.schema)
             # One after the other: concurrent CREATE .. IF NOT EXISTS of one name can collide.
             for entity in options.entities:
                 await RawTable(self.session.schema, entity).create(conn)
@@ -125,6 +127,9 @@ class Backfill:
             # The first error says what to do next (e.g. re-authorize); the rest were
             # cancelled with it or are the same.
             raise failed.exceptions[0] from None
+        finally:
+            async with await self._connect() as conn:
+                await self._save_request_minutes(conn)  # planning's, and any left
         stats = self.session.client.stats
         return BackfillResult(
             self.session_id,
@@ -215,6 +220,7 @@ class Backfill:
                 return
             finally:
                 await self._release(conn, chunk)
+                await self._save_request_minutes(conn)
             self.failed_in_a_row = 0
             self.observer.chunk_finished(entity.name, chunk.window, figures)
 
@@ -240,6 +246,19 @@ class Backfill:
     async def _release(self, conn: psycopg.AsyncConnection, chunk: Chunk) -> None:
         if not conn.closed and not conn.broken:
             await self.ledger.release(conn, chunk)
+
+    async def _save_request_minutes(self, conn: psycopg.AsyncConnection) -> None:
+        """Add the requests counted per minute so far to the ledger: one write per chunk."""
+        if conn.closed or conn.broken:
+            return  # they stay counted for the next write
+        minutes = self.session.client.minutes
+        counts = minutes.take()
+        try:
+            async with conn.transaction():
+                await request_minutes.add(conn, self.session.schema, self.session.realm_id, counts)
+        except psycopg.Error as exc:
+            minutes.give_back(counts)
+            log.warning("requests per minute not recorded yet: %s", exc)
 
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(self.session.url)

@@ -41,12 +41,14 @@ def _rotation(_ctx: click.Context, _param: click.Parameter, value: str) -> str |
     return int(value) if value.isdigit() else value
 
 
-@click.group(name="sandbox")
+@click.group(name="sandbox", short_help="A local QuickBooks Online stand-in.")
 def sandbox_group() -> None:
     """A local QuickBooks Online stand-in for demos, tests and benchmarks."""
 
 
-@sandbox_group.command(name="serve", cls=_OneLineErrors)
+@sandbox_group.command(
+    name="serve", cls=_OneLineErrors, short_help="Serve the local sandbox until Ctrl+C."
+)
 @click.option("--host", default=_DEFAULTS.host, show_default=True, help="Address to bind.")
 @click.option("--port", type=int, default=8765, show_default=True, help="Port; 0 picks a free one.")
 @click.option(

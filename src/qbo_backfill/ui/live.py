@@ -15,6 +15,7 @@ from rich.text import Text
 from qbo_backfill import redact
 from qbo_backfill.errors import ApiError, ThrottledError
 from qbo_backfill.figures import ChunkFigures, EntityTotals
+from qbo_backfill.report.wording import plural
 from qbo_backfill.run.observer import RunObserver
 from qbo_backfill.windows import ExtractWindow
 
@@ -184,7 +185,7 @@ def _chunks_cell(p: EntityProgress) -> str:
 
 def _status_cell(p: EntityProgress) -> Text:
     if p.finished is None:
-        return Text(f"{p.running} chunk(s) running" if p.running else "planning", "cyan")
+        return Text(f"{plural(p.running, 'chunk')} running" if p.running else "planning", "cyan")
     return Text(p.status, "green" if p.status == "done" else "bold red")
 
 

@@ -13,6 +13,7 @@ from rich.text import Text
 from qbo_backfill.auth.login import expiry_warnings
 from qbo_backfill.figures import ChunkRow
 from qbo_backfill.report.model import Report, RunReport
+from qbo_backfill.report.wording import plural
 
 CHUNK_COLUMNS = (
     ("window", "window"),
@@ -148,7 +149,7 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
     verdict = "all checks pass" if report.ok else "ATTENTION: a run failed or a check failed"
     out.append(
         Text(
-            f"{len(report.runs)} run(s), {report.selection.describe()}: {verdict} "
+            f"{plural(len(report.runs), 'run')}, {report.selection.describe()}: {verdict} "
             f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
             f"{counts['not checked']} not checked)",
             "green" if report.ok else "bold red",

@@ -1,5 +1,6 @@
 """A Mage block's settings: Mage Secrets (the seed's qb_*/pg_* names) as one source among
-the library's own, in the library's one order of precedence."""
+the library's own, in the library's one order: flags > environment > .env > Mage Secrets >
+/run/secrets (a block reads no .env and has no flags)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ __all__ = ["MAGE_SECRETS", "load_settings", "mage_secret_lookup"]
 
 # Mage Secret name (the seed's) -> `Settings` field: the library's own table.
 MAGE_SECRETS: dict[str, str] = MAGE_SECRET_NAMES
-_DATABASE_FIELDS = frozenset({"pg_host", "pg_port", "pg_dbname", "pg_user", "pg_password"})
 
 
 def mage_secret_lookup(get_secret: Callable[..., str | None] | None = None) -> SecretLookup:
@@ -50,20 +50,15 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     secrets_dir: Path = Path("/run/secrets"),
 ) -> Settings:
-    """Settings for a block: Mage Secrets (the seed's names) first, then the environment,
-    then `/run/secrets`. No `.env` is read: in Mage the environment is the container's.
-
-    A `pg_*` value from Mage names the database, so it also sets aside `QBO_DATABASE_URL`;
-    the parts Mage lacks (say `PG_PASSWORD`) still come from the environment.
+    """Settings for a block, in the library's one order: the environment, then Mage Secrets
+    (the seed's names), then `/run/secrets`. No `.env` is read: in Mage the environment is
+    the container's.
     """
     lookup = lookup if lookup is not None else mage_secret_lookup()
-    from_mage = {
-        field: value for name, field in MAGE_SECRETS.items() if (value := lookup(name)) is not None
-    }
-    env = dict(os.environ if environ is None else environ)
-    if from_mage.keys() & _DATABASE_FIELDS:
-        env.pop("QBO_DATABASE_URL", None)
-    settings = Settings.load(from_mage, environ=env, dotenv_path=None, secrets_dir=secrets_dir)
+    env = os.environ if environ is None else environ
+    settings = Settings.load(
+        environ=env, dotenv_path=None, secret_lookup=lookup, secrets_dir=secrets_dir
+    )
     if settings.database_url is None:
         raise ConfigError(
             "no database for the pipeline: set the Mage secrets pg_host, pg_port, pg_dbname, "

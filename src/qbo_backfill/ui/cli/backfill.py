@@ -9,6 +9,7 @@ import click
 from qbo_backfill import report
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
 from qbo_backfill.load import db
+from qbo_backfill.report.wording import agree, plural
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.run.reconcile import WindowCheck, verify
 from qbo_backfill.run.session import open_session
@@ -86,9 +87,12 @@ def failure_line(result: BackfillResult) -> str:
             continue
         failed = entity_result.failed_chunks()
         if failed:
-            detail = f"{len(failed)} of {len(entity_result.chunks)} chunks not done"
+            detail = f"{len(failed)} of {plural(len(entity_result.chunks), 'chunk')} not done"
         else:
-            detail = f"{entity_result.totals.mismatches} windows do not reconcile"
+            mismatches = entity_result.totals.mismatches
+            detail = (
+                f"{plural(mismatches, 'window')} {agree(mismatches, 'does', 'do')} not reconcile"
+            )
         parts.append(f"{entity_result.entity} {entity_result.status} ({detail})")
         errors = [c.last_error for c in failed if c.last_error]
         last_error = errors[-1] if errors else last_error
@@ -136,7 +140,9 @@ def verify_command(
     checks = asyncio.run(_verify(settings, options, chunk_days))
     console.print(render.check_table(checks))
     bad = [c for c in checks if not c.matched]
-    console.print(f"{len(checks)} windows checked, {len(bad)} mismatched", highlight=False)
+    console.print(
+        f"{plural(len(checks), 'window')} checked, {len(bad)} mismatched", highlight=False
+    )
     return EXIT_RUN_FAILED if bad else EXIT_OK
 
 
