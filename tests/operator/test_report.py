@@ -332,21 +332,25 @@ def _rate_section_of(html: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
+START = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def _timed_chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
+    """A chunk that ran from `begin` to `end` seconds after START and made `calls`."""
+    return ChunkRow(
+        chunk_id=1,
+        run_id=1,
+        entity="Invoice",
+        window=ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)),
+        status="done",
+        figures=ChunkFigures(api_calls=calls),
+        started_at=START + timedelta(seconds=begin),
+        finished_at=None if end is None else START + timedelta(seconds=end),
+    )
+
+
 def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-
-    def chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
-        return ChunkRow(
-            chunk_id=1,
-            run_id=1,
-            entity="Invoice",
-            window=ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)),
-            status="done",
-            figures=ChunkFigures(api_calls=calls),
-            started_at=start + timedelta(seconds=begin),
-            finished_at=None if end is None else start + timedelta(seconds=end),
-        )
-
+    start, chunk = START, _timed_chunk
     chunks = [chunk(0, 60, 120), chunk(30, 90, 60), chunk(10, 10, 5), chunk(0, None, 7)]
     points = request_rate(chunks)
     bucket = (points[1].at - points[0].at).total_seconds()
@@ -360,8 +364,7 @@ def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
 
 
 def test_an_estimate_is_never_drawn_above_the_ceiling() -> None:
-    start = datetime(2025, 1, 1, tzinfo=UTC)
-    burst = {"started_at": start, "finished_at": start + timedelta(seconds=2), "api_calls": 30}
+    burst = _timed_chunk(0, 2, 30)
     assert max(p.per_minute for p in request_rate([burst])) == pytest.approx(900)
     assert max(p.per_minute for p in request_rate([burst], ceiling=490)) == 490
 

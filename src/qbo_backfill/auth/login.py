@@ -325,25 +325,37 @@ _PAGE = (
 
 def expiry_warnings(status: TokenStatus, now: datetime) -> list[str]:
     """What needs doing, and by when, for one realm's tokens; empty when all is well."""
-    warnings = []
-    rolling, hard = status.refresh_expires_at, status.refresh_hard_expires_at
-    if rolling is not None and rolling <= now:
-        warnings.append("refresh token expired: run `qbo-backfill auth login`")
-    elif rolling is not None and rolling - now < ROLLING_WARNING:
-        warnings.append(
-            f"refresh token expires in {_days(rolling - now)} unless used: run a backfill "
-            "(a refresh extends it) or `qbo-backfill auth login`"
-        )
-    if hard is not None and hard <= now:
-        warnings.append("refresh token passed its hard expiry: run `qbo-backfill auth login`")
-    elif hard is not None and hard - now < HARD_WARNING:
-        warnings.append(
-            f"hard expiry in {_days(hard - now)}: no refresh extends it; "
-            "schedule `qbo-backfill auth login` before then"
-        )
-    if rolling is None:
-        warnings.append("expiry unknown until the first refresh (imported token)")
-    return warnings
+    rolling = _expiry_warning(
+        status.refresh_expires_at,
+        now,
+        ROLLING_WARNING,
+        "refresh token expired: run `qbo-backfill auth login`",
+        "refresh token expires in {left} unless used: run a backfill (a refresh extends it) "
+        "or `qbo-backfill auth login`",
+    )
+    hard = _expiry_warning(
+        status.refresh_hard_expires_at,
+        now,
+        HARD_WARNING,
+        "refresh token passed its hard expiry: run `qbo-backfill auth login`",
+        "hard expiry in {left}: no refresh extends it; schedule `qbo-backfill auth login` "
+        "before then",
+    )
+    unknown = "expiry unknown until the first refresh (imported token)"
+    return [w for w in (rolling, hard) if w] + (
+        [unknown] if status.refresh_expires_at is None else []
+    )
+
+
+def _expiry_warning(
+    when: datetime | None, now: datetime, ahead: timedelta, passed: str, coming: str
+) -> str | None:
+    """`passed` once `when` is over, `coming` (with the time left) within `ahead` of it."""
+    if when is None:
+        return None
+    if when <= now:
+        return passed
+    return coming.format(left=_days(when - now)) if when - now < ahead else None
 
 
 def must_reauthorize(status: TokenStatus, now: datetime) -> bool:

@@ -62,6 +62,8 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class Run:
+    """A ledger run: planned once, then its chunks are claimed one by one."""
+
     run_id: int
     planned: bool
     status: str
@@ -69,6 +71,8 @@ class Run:
 
 @dataclass(frozen=True)
 class Chunk:
+    """A chunk to claim: its window, status, and the source count planning found."""
+
     chunk_id: int
     run_id: int
     entity: str

@@ -30,6 +30,8 @@ _JSON_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 @dataclass(frozen=True)
 class RawRow:
+    """A record ready for the raw table: its Id, its JSON text, its last change in UTC."""
+
     id: int
     payload: str
     last_updated_utc: datetime
@@ -37,6 +39,8 @@ class RawRow:
 
 @dataclass(frozen=True)
 class Quarantined:
+    """A record kept aside, with the reason, instead of sinking its page."""
+
     record_id: str | None
     reason: str
     payload: str
