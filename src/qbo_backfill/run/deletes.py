@@ -84,11 +84,15 @@ async def _read_window(
     """Read the window whole, write it, and mark the live Ids it lacks as deleted.
 
     Offset pages are no snapshot: a delete while paging shifts a record past the reader.
-    The window is counted again after its pages, and read again when the count moved.
+    A window of several pages is counted again after them, and read again when the count
+    moved.
     """
     for _ in range(MAX_READS):
-        seen, noticed = await _read_ids(session, writer, entity, window, stats)
-        after = await session.client.count(query.count_query(entity, window), stats)
+        seen, noticed, pages = await _read_ids(session, writer, entity, window, stats)
+        # One page is one answer, a snapshot; several are not, unless the count held.
+        after = len(seen)
+        if pages > 1:
+            after = await session.client.count(query.count_query(entity, window), stats)
         if after == len(seen):
             live = await writer.table.live_ids_in_window(writer.conn, session.realm_id, window)
             gone = sorted(live - seen)
@@ -104,7 +108,7 @@ async def _read_ids(
     entity: Entity,
     window: ExtractWindow,
     stats: ClientStats,
-) -> tuple[set[int], datetime]:
+) -> tuple[set[int], datetime, int]:
     seen: set[int] = set()
     noticed: datetime | None = None
     number = 1
@@ -115,5 +119,5 @@ async def _read_ids(
         await writer.write(records, text)
         seen.update(int(r["Id"]) for r in records if str(r.get("Id", "")).isdigit())
         if len(records) < PAGE_SIZE:
-            return seen, noticed
+            return seen, noticed, number
         number += 1
