@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -97,6 +98,13 @@ def test_cli_sync_and_its_bad_input(
         ).fetchone()
     assert row == (1, "cdc")
     assert "sync" in run_cli(["sync", "--help"], env, home).stdout
+    shown = run_cli(["report", "--last", "--format", "json"], env, home)
+    assert shown.returncode == 0, shown.stderr
+    syncs = json.loads(shown.stdout)["syncs"]
+    assert syncs[0]["entity"] == "Invoice"
+    assert syncs[0]["deleted"] == 1
+    assert syncs[0]["path"] == "cdc"
+    assert "sync runs" in run_cli(["report", "--last"], env, home).stdout
 
 
 def _src() -> str:

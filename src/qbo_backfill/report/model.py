@@ -5,13 +5,14 @@ database is `read`; checking it is `checks`; printing it is `formats` and `html`
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import SUMMED, ChunkRow
+from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
@@ -137,6 +138,7 @@ class Report:
     runs: list[RunReport]
     configured_per_minute: int
     limit_per_minute: int = INTUIT_REQUESTS_PER_MINUTE
+    syncs: list[SyncRecord] = field(default_factory=list)  # newest first
 
     @property
     def ok(self) -> bool:
@@ -165,7 +167,14 @@ class Report:
             "configured_per_minute": self.configured_per_minute,
             "request_rate": [{"at": p.at, "per_minute": round(p.per_minute, 1)} for p in self.rate],
             "runs": [r.as_dict() for r in self.runs],
+            "syncs": [_flat(s) for s in self.syncs],
         }
+
+
+def _flat(record: SyncRecord) -> dict[str, Any]:
+    """A sync row for JSON: its figures next to the rest."""
+    values = asdict(record)
+    return values | values.pop("figures")
 
 
 def request_rate(chunks: Iterable[ChunkRow]) -> list[RatePoint]:

@@ -17,6 +17,7 @@ from qbo_backfill.load import db
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.report.checks import run_checks, table_exists
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
+from qbo_backfill.report.syncs import sync_runs
 from qbo_backfill.settings import Settings
 
 __all__ = ["build_report", "load_report"]
@@ -53,7 +54,10 @@ def load_report(
         runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
         for run in runs:
             run.checks = run_checks(conn, schema, run)
-    return Report(datetime.now(UTC), selection, database, schema, runs, configured_per_minute)
+        syncs = sync_runs(conn, schema)
+    return Report(
+        datetime.now(UTC), selection, database, schema, runs, configured_per_minute, syncs=syncs
+    )
 
 
 class _LedgerReader:

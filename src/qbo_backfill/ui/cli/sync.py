@@ -3,15 +3,11 @@ prints: one row per entity."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import click
-from rich.table import Table
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
 from qbo_backfill.load import db
-from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.run.sync import SyncOptions, sync
 from qbo_backfill.ui import progress
 from qbo_backfill.ui.cli.shared import (
@@ -23,10 +19,9 @@ from qbo_backfill.ui.cli.shared import (
     load_settings,
     realm_option,
 )
+from qbo_backfill.ui.render import sync_table
 
-__all__ = ["sync_command", "sync_table"]
-
-_COLUMNS = ("entity", "path", "inserted", "updated", "deleted", "reactivated", "calls", "cursor")
+__all__ = ["sync_command"]
 
 
 @click.command("sync", short_help="Bring copied entities up to date: changes and deletes.")
@@ -51,23 +46,3 @@ def sync_command(entities: tuple[str, ...], realm: str | None, json_logs: bool) 
         echo_error(f"sync failed for {names}: {failed[-1].error}; run the same command again")
         return EXIT_RUN_FAILED
     return EXIT_OK
-
-
-def sync_table(records: Iterable[SyncRecord]) -> Table:
-    """One row per entity synced: what changed, the path taken, the new cursor."""
-    table = Table(title="sync", title_justify="left")
-    for column in _COLUMNS:
-        table.add_column(column, justify="right" if column not in ("entity", "path") else "left")
-    for r in records:
-        f = r.figures
-        table.add_row(
-            r.entity,
-            r.path,
-            str(f.inserted),
-            str(f.updated),
-            str(f.deleted),
-            str(f.reactivated),
-            str(f.api_calls),
-            f"{r.cursor_after:%Y-%m-%d %H:%M:%S}Z",
-        )
-    return table
