@@ -137,10 +137,14 @@ class Sync:
     async def _by_cdc(
         self, conn: psycopg.AsyncConnection, entities: list[Entity], starts: dict[str, datetime]
     ) -> None:
-        since = min(starts[e.name] for e in entities) - SYNC_OVERLAP
-        if datetime.now(UTC) - since > CDC_LOOKBACK - CDC_MARGIN:
-            await self._by_last_updated(conn, entities, starts)
+        reach = datetime.now(UTC) - (CDC_LOOKBACK - CDC_MARGIN)
+        too_old = [e for e in entities if starts[e.name] - SYNC_OVERLAP < reach]
+        if too_old:  # each entity by its own gap: one long away does not hold back the rest
+            await self._by_last_updated(conn, too_old, starts)
+        entities = [e for e in entities if e not in too_old]
+        if not entities:
             return
+        since = min(starts[e.name] for e in entities) - SYNC_OVERLAP
         shared = ClientStats()
         try:
             answer = await fetch_changes(
