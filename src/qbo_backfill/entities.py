@@ -36,6 +36,11 @@ class Entity:
         """List entities hide inactive rows unless the query names `Active`."""
         return self.name in _LISTS_WITH_ACTIVE
 
+    @property
+    def in_cdc(self) -> bool:
+        """Whether change data capture (`/cdc`) serves this entity (QBO_API.md)."""
+        return self.name not in _NOT_IN_CDC
+
 
 _TRANSACTIONS = [
     "Bill",
@@ -96,6 +101,8 @@ _LISTS_WITH_ACTIVE = frozenset(
         "Budget",
     ]
 )
+# CDC refuses these; a sync reads their changes by MetaData.LastUpdatedTime instead.
+_NOT_IN_CDC = frozenset(["JournalCode", "TaxAgency", "TimeActivity", "TaxCode", "TaxRate"])
 
 CATALOG: dict[str, Entity] = {
     name: Entity(name, kind)

@@ -26,10 +26,14 @@ def test_smoke_run_produces_every_scenario(database_url: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     numbers = [line.split("|")[1].strip() for line in rows[2:]]
-    assert numbers == ["1", "4", "2", "3", "5"], proc.stdout
+    assert numbers == ["1", "4", "2", "3", "5", "6"], proc.stdout
     figures = {
-        n: json.loads((OUT / f"scenario{n}-smoke.json").read_text())["figures"] for n in range(1, 6)
+        n: json.loads((OUT / f"scenario{n}-smoke.json").read_text())["figures"] for n in range(1, 7)
     }
+    synced = figures[6]
+    assert synced["idle_api_calls"] <= 2
+    assert 0 < synced["sync_api_calls"] <= 10
+    assert synced["invoices_marked_deleted"] > 0
 
     limits = figures[1]
     assert limits["rows"] == 3000 + 200 + 50

@@ -353,6 +353,8 @@ def scenario(
         resumed[-2000:],
     )
 
+    outputs.append(sync_and_check(checks, env, url, schema, box))
+
     current = httpx.get(f"{box['base_url']}/_sandbox/tokens", timeout=30).json()
     newest = current["refresh_tokens"][realm]
     checks.check(
@@ -383,6 +385,40 @@ def scenario(
         "Mage secret qb_refresh_token",
         "a refused refresh token (invalid_grant) fails the token check, saying what to do",
     )
+
+
+def sync_and_check(
+    checks: Checks, env: dict[str, str], url: str, schema: str, box: dict[str, str]
+) -> str:
+    """Delete an invoice and edit a customer at the sandbox, run `qb_sync`: the invoice is
+    marked deleted (payload kept) and the customer's edit arrives."""
+    admin = f"{box['base_url']}/_sandbox/realms/{box['realm_id']}"
+    with httpx.Client(timeout=30) as http:
+        invoice = http.get(f"{admin}/Invoice").raise_for_status().json()["records"][0]["Id"]
+        customer = http.get(f"{admin}/Customer").raise_for_status().json()["records"][0]["Id"]
+        http.delete(f"{admin}/Invoice/{invoice}").raise_for_status()
+        http.post(f"{admin}/Customer/{customer}", json={"Notes": "synced"}).raise_for_status()
+    code, output = mage_run(env, "qb_sync", None)
+    checks.check(code == 0, f"mage run qb_sync exit {code}", output[-3000:])
+    with psycopg.connect(url) as conn:
+        marked = conn.execute(
+            sql.SQL(
+                "SELECT deleted_at_utc IS NOT NULL, payload->>'Id' FROM {} WHERE id = %s"
+            ).format(sql.Identifier(schema, "qb_invoice")),
+            (int(invoice),),
+        ).fetchone()
+        notes = conn.execute(
+            sql.SQL("SELECT payload->>'Notes' FROM {} WHERE id = %s").format(
+                sql.Identifier(schema, "qb_customer")
+            ),
+            (int(customer),),
+        ).fetchone()
+    checks.check(
+        marked == (True, str(invoice)) and notes == ("synced",),
+        f"qb_sync: invoice {invoice} marked deleted (payload kept), customer {customer} updated",
+        f"{marked} {notes}",
+    )
+    return output
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 
 import psycopg
 from psycopg import sql
@@ -33,6 +34,16 @@ class UpsertCounts:
     inserted: int
     updated: int
     unchanged: int
+    reactivated: int = 0  # rows marked deleted that came back (counted with `count_revivals`)
+
+
+@dataclass(frozen=True)
+class DeleteMark:
+    """The source deleted record `id` at `deleted_at_utc` (CDC's tombstone, or when a sync
+    found it gone)."""
+
+    id: int
+    deleted_at_utc: datetime
 
 
 class RawTable:
@@ -51,6 +62,8 @@ class RawTable:
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
         )
         await conn.execute(sql.SQL(_TABLE_DDL).format(table=self.table))
+        # Tables made before the sync existed gain the column (NULL: every row lives).
+        await conn.execute(sql.SQL(_ADD_DELETED_AT).format(table=self.table))
         if self.entity.date_field is not None:
             index = sql.Identifier(f"{self.entity.table_name}_txn_date_idx")
             await conn.execute(
@@ -61,12 +74,23 @@ class RawTable:
         await conn.execute(sql.SQL(_QUARANTINE_DDL).format(table=self.quarantine))
 
     async def upsert_page(
-        self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
+        self,
+        conn: psycopg.AsyncConnection,
+        realm_id: str,
+        page: PreparedPage,
+        meta: PageMeta,
+        *,
+        count_revivals: bool = False,
     ) -> UpsertCounts:
         """COPY the page into the stage (`create_stage` first), then one INSERT .. ON CONFLICT
         that only writes rows that are new, newer, or changed; an older version never
-        overwrites a newer."""
+        overwrites a newer. A row marked deleted that is written again from a version at
+        least as new as its deletion lives again (an undo at the source)."""
         await self._stage(conn, realm_id, page)
+        revived = 0
+        if count_revivals:
+            found = await conn.execute(sql.SQL(_REVIVALS).format(table=self.table, stage=STAGE))
+            revived = int((await found.fetchone() or (0,))[0])
         cursor = await conn.execute(
             sql.SQL(_UPSERT).format(table=self.table, stage=STAGE),
             {
@@ -80,7 +104,7 @@ class RawTable:
         )
         inserted, written = await cursor.fetchone() or (0, 0)
         await self._quarantine(conn, realm_id, page, meta)
-        return UpsertCounts(inserted, written - inserted, len(page.rows) - written)
+        return UpsertCounts(inserted, written - inserted, len(page.rows) - written, revived)
 
     async def create_stage(self, conn: psycopg.AsyncConnection) -> None:
         """The connection's staging table for `upsert_page` (once per connection, not per
@@ -132,15 +156,71 @@ class RawTable:
         )
 
     async def rows_in_window(
-        self, conn: psycopg.AsyncConnection, realm_id: str, window: ExtractWindow
+        self,
+        conn: psycopg.AsyncConnection,
+        realm_id: str,
+        window: ExtractWindow,
+        *,
+        live: bool = False,
     ) -> int:
-        """Rows of the realm that the window selects at the source, counted in the table."""
+        """Rows of the realm that the window selects at the source, counted in the table;
+        with `live`, only rows not marked deleted (what the source still holds)."""
         query, params = self._window_filter(realm_id, window)
+        if live:
+            query = query + sql.SQL(" AND deleted_at_utc IS NULL")
         cursor = await conn.execute(
             sql.SQL("SELECT count(*) FROM {} WHERE ").format(self.table) + query, params
         )
         row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def mark_deleted(
+        self, conn: psycopg.AsyncConnection, realm_id: str, marks: list[DeleteMark]
+    ) -> int:
+        """Mark rows deleted (payload kept); a row already marked, or whose version is newer
+        than the delete (it came back since), is left alone. The number marked."""
+        if not marks:
+            return 0
+        cursor = await conn.execute(
+            sql.SQL(_MARK_DELETED).format(table=self.table),
+            ([m.id for m in marks], [m.deleted_at_utc for m in marks], realm_id),
+        )
+        return cursor.rowcount
+
+    async def live_ids_in_window(
+        self, conn: psycopg.AsyncConnection, realm_id: str, window: ExtractWindow
+    ) -> set[int]:
+        """Ids of the rows `rows_in_window(live=True)` counts."""
+        query, params = self._window_filter(realm_id, window)
+        cursor = await conn.execute(
+            sql.SQL("SELECT id FROM {} WHERE ").format(self.table)
+            + query
+            + sql.SQL(" AND deleted_at_utc IS NULL"),
+            params,
+        )
+        return {int(row[0]) for row in await cursor.fetchall()}
+
+    async def live_span(self, conn: psycopg.AsyncConnection, realm_id: str) -> ExtractWindow | None:
+        """The smallest window holding every live row of the realm (TxnDate for
+        transactions, the last update's UTC date for others); None when there is none."""
+        day: sql.Composable
+        if self.entity.date_field is not None:
+            day = sql.SQL("left(payload->>{}, 10)").format(sql.Literal(self.entity.date_field))
+        else:
+            day = sql.SQL("to_char(source_last_updated_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+        cursor = await conn.execute(
+            sql.SQL(
+                "SELECT min({day}), max({day}) FROM {table} "
+                "WHERE realm_id = %s AND deleted_at_utc IS NULL"
+            ).format(day=day, table=self.table),
+            (realm_id,),
+        )
+        row = await cursor.fetchone()
+        try:
+            first, last = date.fromisoformat(row[0]), date.fromisoformat(row[1])  # type: ignore[index]
+        except (TypeError, ValueError):
+            return None  # no live row, or a date QBO would not have sent
+        return ExtractWindow(first, date.fromordinal(last.toordinal() + 1))
 
     def _window_filter(self, realm_id: str, window: ExtractWindow) -> tuple[sql.Composable, tuple]:
         if window.is_whole:
@@ -180,9 +260,11 @@ CREATE TABLE IF NOT EXISTS {table} (
     request_payload TEXT NOT NULL,
     source_last_updated_utc TIMESTAMPTZ NOT NULL,
     run_id BIGINT NOT NULL,
+    deleted_at_utc TIMESTAMPTZ,
     PRIMARY KEY (realm_id, id)
 )
 """
+_ADD_DELETED_AT = "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS deleted_at_utc TIMESTAMPTZ"
 _DATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (realm_id, (payload->>{field}))"
 _QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
@@ -226,11 +308,27 @@ WITH written AS (
         page_size = EXCLUDED.page_size,
         request_payload = EXCLUDED.request_payload,
         source_last_updated_utc = EXCLUDED.source_last_updated_utc,
-        run_id = EXCLUDED.run_id
+        run_id = EXCLUDED.run_id,
+        deleted_at_utc = CASE WHEN EXCLUDED.source_last_updated_utc < t.deleted_at_utc
+                              THEN t.deleted_at_utc END
     WHERE t.source_last_updated_utc < EXCLUDED.source_last_updated_utc
        OR (t.source_last_updated_utc = EXCLUDED.source_last_updated_utc
            AND t.payload IS DISTINCT FROM EXCLUDED.payload)
     RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
+"""
+# Rows marked deleted that the upsert from the stage makes live again (same rule as there).
+_REVIVALS = """
+SELECT count(*) FROM {stage} s JOIN {table} t ON t.realm_id = s.realm_id AND t.id = s.id
+WHERE t.deleted_at_utc IS NOT NULL AND s.source_last_updated_utc >= t.deleted_at_utc
+  AND (t.source_last_updated_utc < s.source_last_updated_utc
+       OR (t.source_last_updated_utc = s.source_last_updated_utc
+           AND t.payload IS DISTINCT FROM s.payload))
+"""
+_MARK_DELETED = """
+UPDATE {table} t SET deleted_at_utc = d.at
+FROM unnest(%s::bigint[], %s::timestamptz[]) AS d (id, at)
+WHERE t.realm_id = %s AND t.id = d.id AND t.deleted_at_utc IS NULL
+  AND t.source_last_updated_utc <= d.at
 """

@@ -109,6 +109,29 @@ class QboClient:
         answers = await self._retrying(lambda: self._batch_once(items, stats), stats)
         return [int(answer.get("totalCount", 0)) for answer in answers]
 
+    async def query_many(
+        self, texts: Sequence[str], stats: ClientStats | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The `QueryResponse` of up to 30 queries of any kind in one batch call, and the
+        answer's `time` (the server's clock)."""
+        if not 1 <= len(texts) <= BATCH_MAX_ITEMS:
+            raise ValueError(f"a batch holds 1 to {BATCH_MAX_ITEMS} queries, not {len(texts)}")
+        items = [{"bId": str(number), "Query": text} for number, text in enumerate(texts)]
+        return await self._retrying(lambda: self._batch_once(items, stats, timed=True), stats)
+
+    async def get(
+        self, path: str, params: dict[str, str], key: str, stats: ClientStats | None = None
+    ) -> dict[str, Any]:
+        """The whole answer (with its `time`) of a GET on the realm's `path` (e.g. `cdc`),
+        after retries; the answer must hold `key`."""
+        url = f"{self.url.removesuffix('/query')}/{path}"
+
+        async def once() -> dict[str, Any]:
+            response = await self._send(url, None, "", stats, params)
+            return parse_answer_body(response, key)
+
+        return await self._retrying(once, stats)
+
     async def _retrying(self, call: Callable[[], Awaitable[Any]], stats: ClientStats | None) -> Any:
         retrying = AsyncRetrying(
             **self.retry.tenacity_arguments(lambda state: self._note_retry(state, stats))
@@ -143,15 +166,23 @@ class QboClient:
         return records
 
     async def _batch_once(
-        self, items: list[dict[str, str]], stats: ClientStats | None
-    ) -> list[dict[str, Any]]:
+        self, items: list[dict[str, str]], stats: ClientStats | None, timed: bool = False
+    ) -> Any:
         async with self.batch_limiter.slot():
             content = orjson.dumps({"BatchItemRequest": items})
             response = await self._send(self.batch_url, content, "application/json", stats)
-        return parse_batch_response(response, [item["bId"] for item in items])
+        body = parse_answer_body(response, "BatchItemResponse")
+        answers = _batch_items(response, body, [item["bId"] for item in items])
+        when = body.get("time")
+        return (answers, when if isinstance(when, str) else None) if timed else answers
 
     async def _send(
-        self, url: str, content: bytes, content_type: str, stats: ClientStats | None
+        self,
+        url: str,
+        content: bytes | None,
+        content_type: str,
+        stats: ClientStats | None,
+        params: dict[str, str] | None = None,
     ) -> httpx.Response:
         token = await self.tokens.access_token()
         async with self.limiter.slot():
@@ -159,7 +190,7 @@ class QboClient:
             self.minutes.note()
             if stats is not None:
                 stats.requests += 1
-            response = await self._post(url, content, content_type, token)
+            response = await self._post(url, content, content_type, token, params)
         if response.status_code == 401:
             await self.tokens.reject(token)
             raise AccessTokenRejected(
@@ -168,18 +199,24 @@ class QboClient:
         return response
 
     async def _post(
-        self, url: str, content: bytes, content_type: str, token: str
+        self,
+        url: str,
+        content: bytes | None,
+        content_type: str,
+        token: str,
+        params: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """POST `content`; or, when there is none, GET with `params` (CDC)."""
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        if content is not None:
+            headers["Content-Type"] = content_type
         try:
-            return await self.http.post(
+            return await self.http.request(
+                "POST" if content is not None else "GET",
                 url,
-                params={"minorversion": MINOR_VERSION},
+                params=(params or {}) | {"minorversion": MINOR_VERSION},
                 content=content,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": content_type,
-                    "Accept": "application/json",
-                },
+                headers=headers,
                 timeout=self.settings.request_timeout_seconds,
             )
         except httpx.TimeoutException:
@@ -196,8 +233,14 @@ def parse_query_response(response: httpx.Response) -> dict[str, Any]:
 def parse_batch_response(response: httpx.Response, ids: Sequence[str]) -> list[dict[str, Any]]:
     """The `QueryResponse` of every batch item, in the order of `ids`; the first item's
     Fault, or a missing item, raises the ApiError that says what to do next."""
+    return _batch_items(response, parse_answer_body(response, "BatchItemResponse"), ids)
+
+
+def _batch_items(
+    response: httpx.Response, body: dict[str, Any], ids: Sequence[str]
+) -> list[dict[str, Any]]:
     tid = response.headers.get("intuit_tid")
-    items = _parse_answer(response, "BatchItemResponse")
+    items = body["BatchItemResponse"]
     by_id = {str(item.get("bId")): item for item in items if isinstance(item, dict)}
     answers = []
     for bid in ids:
@@ -211,7 +254,8 @@ def parse_batch_response(response: httpx.Response, ids: Sequence[str]) -> list[d
     return answers
 
 
-def _parse_answer(response: httpx.Response, key: str) -> Any:
+def parse_answer_body(response: httpx.Response, key: str) -> dict[str, Any]:
+    """The whole answer (its `time` included) when it holds `key`; else the ApiError."""
     tid = response.headers.get("intuit_tid")
     status = response.status_code
     body, unreadable = _decode(response.content)
@@ -230,8 +274,12 @@ def _parse_answer(response: httpx.Response, key: str) -> Any:
         )
     fault = body.get("Fault") or body.get("fault")
     if status == 200 and not fault and key in body:
-        return body[key]
+        return body
     raise _fault_error(status, fault or {}, tid, _retry_after(response))
+
+
+def _parse_answer(response: httpx.Response, key: str) -> Any:
+    return parse_answer_body(response, key)[key]
 
 
 def _fault_error(

@@ -154,12 +154,14 @@ def unique_ids(conn: psycopg.Connection, raw: sql.Identifier, table: str, realm:
 
 
 def no_nulls(conn: psycopg.Connection, schema: str, table: str) -> Check:
-    """No NULL in any column of the table, and every payload a JSON object."""
+    """No NULL in any column of the table (but `deleted_at_utc`, NULL while a record
+    lives), and every payload a JSON object."""
     columns = [
         r[0]
         for r in conn.execute(
             "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = %s AND table_name = %s ORDER BY ordinal_position",
+            "WHERE table_schema = %s AND table_name = %s AND column_name <> 'deleted_at_utc' "
+            "ORDER BY ordinal_position",
             (schema, table),
         )
     ]

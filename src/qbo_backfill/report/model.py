@@ -4,13 +4,14 @@ database is `read`; checking it is `checks`; printing it is `formats` and `html`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import SUMMED, ChunkRow
+from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.rate import RatePoint, request_rate
 from qbo_backfill.windows import ExtractWindow
 
@@ -128,6 +129,7 @@ class Report:
     configured_per_minute: int
     limit_per_minute: int = INTUIT_REQUESTS_PER_MINUTE
     request_minutes: list[RatePoint] = field(default_factory=list)
+    syncs: list[SyncRecord] = field(default_factory=list)  # newest first
 
     @property
     def ok(self) -> bool:
@@ -165,4 +167,11 @@ class Report:
             "request_rate": [{"at": p.at, "per_minute": round(p.per_minute, 1)} for p in self.rate],
             "request_rate_measured": self.rate_measured,
             "runs": [r.as_dict() for r in self.runs],
+            "syncs": [_flat(s) for s in self.syncs],
         }
+
+
+def _flat(record: SyncRecord) -> dict[str, Any]:
+    """A sync row for JSON: its figures next to the rest."""
+    values = asdict(record)
+    return values | values.pop("figures")

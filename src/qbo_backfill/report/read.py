@@ -19,6 +19,7 @@ from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.report.checks import run_checks
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
 from qbo_backfill.report.rate import read_measured
+from qbo_backfill.report.syncs import sync_runs
 from qbo_backfill.settings import Settings
 
 __all__ = ["build_report", "load_report"]
@@ -55,10 +56,18 @@ def load_report(
         runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
         for run in runs:
             run.checks = run_checks(conn, schema, run)
+        syncs = sync_runs(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
     return Report(
-        now, selection, database, schema, runs, configured_per_minute, request_minutes=minutes
+        now,
+        selection,
+        database,
+        schema,
+        runs,
+        configured_per_minute,
+        request_minutes=minutes,
+        syncs=syncs,
     )
 
 

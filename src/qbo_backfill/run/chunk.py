@@ -83,7 +83,7 @@ class ChunkWork:
             )
             count = after
         in_table = await self.table.rows_in_window(
-            self.conn, self.session.realm_id, self.chunk.window
+            self.conn, self.session.realm_id, self.chunk.window, live=True
         )
         accounted = in_table + self.figures.rows_quarantined
         return replace(

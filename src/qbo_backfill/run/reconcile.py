@@ -69,7 +69,7 @@ async def _check(
     table = RawTable(session.schema, entity)
     await table.create(conn)
     source = await session.client.count(query.count_query(entity, window))
-    in_table = await table.rows_in_window(conn, session.realm_id, window)
+    in_table = await table.rows_in_window(conn, session.realm_id, window, live=True)
     loaded = await _rows_loaded(conn, session.schema, entity, window)
     return WindowCheck(entity.name, window, source, in_table, loaded)
 

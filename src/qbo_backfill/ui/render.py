@@ -12,6 +12,7 @@ from rich.text import Text
 
 from qbo_backfill.auth.login import expiry_warnings
 from qbo_backfill.figures import ChunkRow
+from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.model import Report, RunReport
 from qbo_backfill.report.wording import plural
 
@@ -145,6 +146,8 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
         for chunk in run.chunks:
             if chunk.last_error:
                 out.append(Text(f"{chunk.window.label}: {chunk.last_error}", "red"))
+    if report.syncs:
+        out.append(sync_table(report.syncs, "sync runs, newest first"))
     counts = report.check_counts()
     verdict = "all checks pass" if report.ok else "ATTENTION: a run failed or a check failed"
     out.append(
@@ -199,4 +202,38 @@ def _report_check_table(run: RunReport) -> Table:
     for check in run.checks:
         status = check.status.value
         table.add_row(check.name, Text(status, _CHECK_STYLES.get(status, "")), check.detail)
+    return table
+
+
+_SYNC_COLUMNS = (
+    "entity",
+    "path",
+    "inserted",
+    "updated",
+    "deleted",
+    "reactivated",
+    "calls",
+    "lag",
+    "cursor",
+)
+
+
+def sync_table(records: Iterable[SyncRecord], title: str = "sync") -> Table:
+    """One row per entity synced: what changed, the path taken, the lag, the new cursor."""
+    table = Table(title=title, title_justify="left")
+    for column in _SYNC_COLUMNS:
+        table.add_column(column, justify="right" if column not in ("entity", "path") else "left")
+    for r in records:
+        f = r.figures
+        table.add_row(
+            r.entity,
+            r.path,
+            str(f.inserted),
+            str(f.updated),
+            str(f.deleted),
+            str(f.reactivated),
+            str(f.api_calls),
+            f"{r.lag_seconds / 3600:.1f} h",
+            f"{r.cursor_after:%Y-%m-%d %H:%M:%S}Z",
+        )
     return table

@@ -2,7 +2,7 @@
 log lines (`log`) and their runtime variables (`variables`). Blocks import this package:
 `from qbo_backfill.integrations import mage as qbo_mage`."""
 
-from qbo_backfill.integrations.mage.blocks import check_token, ingest, reconcile
+from qbo_backfill.integrations.mage.blocks import check_token, ingest, reconcile, sync
 from qbo_backfill.integrations.mage.log import BlockFailed
 from qbo_backfill.integrations.mage.secrets import MAGE_SECRETS, load_settings, mage_secret_lookup
 
@@ -14,4 +14,5 @@ __all__ = [
     "load_settings",
     "mage_secret_lookup",
     "reconcile",
+    "sync",
 ]

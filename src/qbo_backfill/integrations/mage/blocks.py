@@ -6,6 +6,9 @@ A pipeline `qb_<entity>_backfill` has three blocks, each a few lines:
     ingest_<entity>    -> ingest("Invoice", kwargs)     the backfill, chunk by chunk
     export_<entity>    -> reconcile("Invoice", kwargs)  source COUNT(*) vs the table, per window
 
+The pipeline `qb_sync` (hourly) is the token check, then `sync_company` -> sync(kwargs):
+every copied entity brought up to date, deletes included.
+
 Rows never travel through Mage: the library streams each page into PostgreSQL and commits a
 chunk together with its ledger row, so a block returns at most one summary row per chunk.
 Everything a block needs is validated here first, because `mage run` silently falls back
@@ -19,6 +22,7 @@ import sys
 from collections.abc import Coroutine, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import UTC, date
 from typing import Any, TypeVar
 
@@ -37,10 +41,11 @@ from qbo_backfill.qbo import query
 from qbo_backfill.run.engine import BackfillResult, run_backfill
 from qbo_backfill.run.reconcile import WindowCheck, verify
 from qbo_backfill.run.session import open_session, require_credentials, token_store
+from qbo_backfill.run.sync import SyncOptions, run_sync
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
-__all__ = ["check_token", "ingest", "reconcile"]
+__all__ = ["check_token", "ingest", "reconcile", "sync"]
 
 REAUTHORIZE_IN_MAGE = (
     "In Mage: put a new refresh token in the Mage secret qb_refresh_token (or "
@@ -148,6 +153,39 @@ def reconcile(
             f"in database {in_table}"
         )
     return [check.as_dict() for check in checks]
+
+
+def sync(variables: Mapping[str, Any], *, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """The loader block `sync_company`: every entity already copied (or those named in the
+    variable `entities`, comma-separated) brought up to date; one row of figures each.
+    Raises BlockFailed when an entity failed: the next run resumes from its cursor."""
+    log = block_log(variables)
+    with _one_line_errors():
+        named = str(variables.get("entities") or "")
+        options = SyncOptions(tuple(resolve_entity(n) for n in named.split(",") if n.strip()))
+        settings = settings or load_settings()
+        log.line(f"syncing into {db.describe(settings)}, schema {settings.schema}")
+        result = _run_sync(run_sync(settings, options, BlockObserver(log)))
+        rows = []
+        for record in result.records:
+            f = record.figures
+            log.line(
+                f"{record.entity}: {record.path}, {f.inserted} inserted, {f.updated} updated, "
+                f"{f.deleted} deleted, {f.reactivated} reactivated"
+            )
+            rows.append(
+                {"entity": record.entity, "path": record.path, "status": record.status}
+                | asdict(f)
+                | {"cursor": record.cursor_after.isoformat()}
+            )
+        failed = [r for r in result.records if r.status != "done"]
+        if failed:
+            raise RunFailedError(
+                f"sync failed for {', '.join(r.entity for r in failed)}: {failed[-1].error}. "
+                "The next run resumes from each entity's cursor"
+            )
+        log.line(f"{len(rows)} entities synced in {result.api_calls} API calls")
+    return rows
 
 
 def _chunk_figures(result: BackfillResult) -> list[dict[str, Any]]:

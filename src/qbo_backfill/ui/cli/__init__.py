@@ -19,6 +19,7 @@ from qbo_backfill.ui.cli.backfill import backfill_command, demo_command, verify_
 from qbo_backfill.ui.cli.db import db_group
 from qbo_backfill.ui.cli.report import report_command
 from qbo_backfill.ui.cli.shared import echo_error
+from qbo_backfill.ui.cli.sync import sync_command
 
 __all__ = ["cli", "main", "run"]
 
@@ -33,6 +34,7 @@ for command in (backfill_command, verify_command, report_command, demo_command):
     cli.add_command(command)
 cli.add_command(auth_group)
 cli.add_command(db_group)
+cli.add_command(sync_command)
 
 
 def _add_sandbox_commands() -> None:

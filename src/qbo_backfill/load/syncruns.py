@@ -1,0 +1,129 @@
+"""Sync runs: one ledger row per entity per sync, the evidence `report` shows (what changed,
+which path, how far the copy had fallen behind, what it cost in calls).
+
+A sync run's id is drawn from the backfill runs' sequence, so the `run_id` of a raw row
+names exactly one run: a backfill run or a sync run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.ledger import RUNS
+
+__all__ = ["SYNC_RUNS", "SyncFigures", "SyncRecord", "SyncRuns"]
+
+SYNC_RUNS = "qbo_backfill_sync_runs"
+
+
+@dataclass(frozen=True)
+class SyncFigures:
+    """What a sync did to one entity's raw table, and what it cost."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    reactivated: int = 0
+    quarantined: int = 0
+    answers: int = 0  # CDC answers and query pages read for this entity
+    windows_read: int = 0  # windows read whole to find records deleted out of CDC's reach
+    api_calls: int = 0  # calls this entity took part in (a shared call counts on each)
+
+    def plus(self, other: SyncFigures) -> SyncFigures:
+        """Both added up, field by field."""
+        return SyncFigures(*(a + b for a, b in zip(self.values(), other.values(), strict=True)))
+
+    def values(self) -> tuple[int, ...]:
+        return tuple(getattr(self, f.name) for f in fields(self))
+
+    def with_calls(self, calls: int) -> SyncFigures:
+        return replace(self, api_calls=self.api_calls + calls)
+
+    @property
+    def rows_written(self) -> int:
+        return self.inserted + self.updated + self.deleted + self.reactivated
+
+
+@dataclass(frozen=True)
+class SyncRecord:
+    """One entity's sync: the row of the sync runs table."""
+
+    sync_run_id: int
+    session_id: str
+    realm_id: str
+    entity: str
+    path: str  # cdc | cdc-per-entity | cdc+last-updated | last-updated
+    cursor_before: datetime
+    cursor_after: datetime
+    lag_seconds: float  # how far behind the source the copy was when the sync began
+    figures: SyncFigures
+    status: str = "done"
+    error: str | None = None
+
+
+class SyncRuns:
+    """The sync runs table of one schema (identifiers quoted)."""
+
+    def __init__(self, schema: str) -> None:
+        self.table = sql.Identifier(schema, SYNC_RUNS)
+        self.runs = sql.Identifier(schema, RUNS)
+
+    async def create(self, conn: psycopg.AsyncConnection) -> None:
+        await conn.execute(DDL_LOCK)
+        await conn.execute(sql.SQL(_DDL).format(table=self.table))
+
+    async def next_id(self, conn: psycopg.AsyncConnection) -> int:
+        """A fresh id from the backfill runs' sequence (outside any transaction's reach)."""
+        cursor = await conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'run_id'))", (self.runs.as_string(conn),)
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def record(self, conn: psycopg.AsyncConnection, record: SyncRecord) -> None:
+        """Insert the row, in the caller's transaction (with the rows and the cursor)."""
+        values = asdict(record)
+        values |= values.pop("figures")
+        await conn.execute(sql.SQL(_INSERT).format(table=self.table), values)
+
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS {table} (
+    sync_run_id BIGINT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    realm_id TEXT NOT NULL,
+    entity TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    cursor_before TIMESTAMPTZ NOT NULL,
+    cursor_after TIMESTAMPTZ NOT NULL,
+    lag_seconds DOUBLE PRECISION NOT NULL,
+    inserted BIGINT NOT NULL,
+    updated BIGINT NOT NULL,
+    unchanged BIGINT NOT NULL,
+    deleted BIGINT NOT NULL,
+    reactivated BIGINT NOT NULL,
+    quarantined BIGINT NOT NULL,
+    answers INT NOT NULL,
+    windows_read INT NOT NULL,
+    api_calls INT NOT NULL,
+    error TEXT,
+    finished_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX IF NOT EXISTS qbo_backfill_sync_runs_entity_idx ON {table} (realm_id, entity)
+"""
+_INSERT = """
+INSERT INTO {table} (sync_run_id, session_id, realm_id, entity, path, status, cursor_before,
+    cursor_after, lag_seconds, inserted, updated, unchanged, deleted, reactivated, quarantined,
+    answers, windows_read, api_calls, error)
+VALUES (%(sync_run_id)s, %(session_id)s, %(realm_id)s, %(entity)s, %(path)s, %(status)s,
+    %(cursor_before)s, %(cursor_after)s, %(lag_seconds)s, %(inserted)s, %(updated)s,
+    %(unchanged)s, %(deleted)s, %(reactivated)s, %(quarantined)s, %(answers)s,
+    %(windows_read)s, %(api_calls)s, %(error)s)
+"""

@@ -1,0 +1,48 @@
+"""`sync`: keep the copy true after the backfill (changes, deletes, voids), and what it
+prints: one row per entity."""
+
+from __future__ import annotations
+
+import click
+
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
+from qbo_backfill.load import db
+from qbo_backfill.run.sync import SyncOptions, sync
+from qbo_backfill.ui import progress
+from qbo_backfill.ui.cli.shared import (
+    configure_logging,
+    console,
+    echo_error,
+    err_console,
+    json_logs_option,
+    load_settings,
+    realm_option,
+)
+from qbo_backfill.ui.render import sync_table
+
+__all__ = ["sync_command"]
+
+
+@click.command("sync", short_help="Bring copied entities up to date: changes and deletes.")
+@click.argument("entities", nargs=-1)
+@realm_option
+@json_logs_option
+def sync_command(entities: tuple[str, ...], realm: str | None, json_logs: bool) -> int:
+    """Bring ENTITIES (default: every entity already copied for the company) up to date
+    since their last sync or backfill: new and changed records, voids, deactivations, and
+    deletes (marked in deleted_at_utc). Exit 1 if an entity failed; run it again to resume."""
+    options = SyncOptions(tuple(resolve_entity(name) for name in entities))
+    settings = load_settings(realm_id=realm)
+    display = configure_logging(json_logs)
+    console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
+    with progress.progress_display(display, err_console) as observer:
+        result = sync(settings, options, observer)
+    console.print(sync_table(result.records))
+    console.print(f"API calls this sync: {result.api_calls}", highlight=False)
+    failed = [r for r in result.records if r.status != "done"]
+    if failed:
+        names = ", ".join(r.entity for r in failed)
+        echo_error(f"sync failed for {names}: {failed[-1].error}; run the same command again")
+        return EXIT_RUN_FAILED
+    return EXIT_OK
