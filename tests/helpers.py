@@ -97,7 +97,13 @@ def operator_env(sb: Sandbox, database_url: str, schema: str, home: Path) -> dic
     )
 
 
-def settings_for(sb: Sandbox, database_url: str, schema: str, home: Path, **extra: Any) -> Settings:
+def settings_for(
+    sb: Sandbox | SandboxInfo | Mapping[str, Any],
+    database_url: str,
+    schema: str,
+    home: Path,
+    **extra: Any,
+) -> Settings:
     """The settings `sandbox_env` gives, for the library called in this process."""
     env = sandbox_env(sb, database_url, schema, home)
     del env["PATH"], env["PYTHONPATH"]
