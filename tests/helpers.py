@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.auth.tokens import TokenCipher
+from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.sandbox import Sandbox, SandboxInfo
 from qbo_backfill.settings import Settings
 
@@ -162,6 +162,14 @@ class Cli:
 
     def cipher(self) -> TokenCipher:
         return TokenCipher.from_settings(self.settings())
+
+    def token_store(self) -> TokenStore:
+        """The token store this environment's database and schema hold."""
+        return TokenStore(self.env["QBO_DATABASE_URL"], self.env["QBO_SCHEMA"], self.cipher())
+
+    def stored_secrets(self) -> list[str]:
+        """Every token that store holds, decrypted: none may ever appear in output."""
+        return stored_secrets(self.env["QBO_DATABASE_URL"], self.env["QBO_SCHEMA"], self.cipher())
 
 
 # ---- tables ------------------------------------------------------------------------------
