@@ -44,6 +44,9 @@ INTUIT_LIMITS: dict[str, Any] = {
 }
 # A small company: tests that need other sizes say so.
 SMALL: dict[str, Any] = {"customers": 40, "items": 12, "invoices": 300}
+# The CLI's options for 2025 in 30-day chunks, and how many chunks that is (12, and 5 days).
+YEAR_2025_ARGS = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
+YEAR_2025_CHUNKS = 13
 
 
 def sandbox_env(
