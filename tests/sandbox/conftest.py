@@ -113,6 +113,12 @@ def make_api(http: httpx.Client) -> Callable[..., Api]:
     return make
 
 
+@pytest.fixture
+def own_api(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> Api:
+    """A client of a new small sandbox of the test's own (`own_api.sb`), free to change."""
+    return make_api(make_sandbox())
+
+
 @pytest.fixture(scope="module")
 def shared_sandbox() -> Iterator[Sandbox]:
     """A read-only sandbox for tests that change nothing (limits off)."""

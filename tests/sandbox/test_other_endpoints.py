@@ -51,11 +51,8 @@ def test_batch_over_30_items_is_rejected(api: Api) -> None:
 
 
 # ---- CDC ----------------------------------------------------------------------------------
-def test_cdc_returns_changes_and_tombstones(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_cdc_returns_changes_and_tombstones(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     since = _since(minutes=5)
     nothing = api.get("/cdc", entities="Invoice", changedSince=since).json()
     assert nothing["CDCResponse"][0]["QueryResponse"] == [{}]
