@@ -154,15 +154,9 @@ def test_cdc_puts_deletes_after_the_active_objects(own_api: Api) -> None:
 
 
 def test_cdc_stops_at_1000_objects_without_paging(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+    make_recent_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
 ) -> None:
-    today = datetime.now(UTC).date()
-    sb = make_sandbox(
-        invoices=1200,
-        other_records=0,
-        invoice_start=today - timedelta(days=10),
-        invoice_end=today - timedelta(days=1),
-    )
+    sb = make_recent_sandbox(invoices=1200, other_records=0)
     api = make_api(sb)
     for invoice_id in (3, 4):
         sb.delete("Invoice", invoice_id)
