@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.auth.tokens import TokenCipher
+from qbo_backfill.auth.tokens import TokenCipher, TokenStore
 from qbo_backfill.sandbox import Sandbox, SandboxInfo
 from qbo_backfill.settings import Settings
 
@@ -44,6 +44,9 @@ INTUIT_LIMITS: dict[str, Any] = {
 }
 # A small company: tests that need other sizes say so.
 SMALL: dict[str, Any] = {"customers": 40, "items": 12, "invoices": 300}
+# The CLI's options for 2025 in 30-day chunks, and how many chunks that is (12, and 5 days).
+YEAR_2025_ARGS = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
+YEAR_2025_CHUNKS = 13
 
 
 def sandbox_env(
@@ -97,7 +100,13 @@ def operator_env(sb: Sandbox, database_url: str, schema: str, home: Path) -> dic
     )
 
 
-def settings_for(sb: Sandbox, database_url: str, schema: str, home: Path, **extra: Any) -> Settings:
+def settings_for(
+    sb: Sandbox | SandboxInfo | Mapping[str, Any],
+    database_url: str,
+    schema: str,
+    home: Path,
+    **extra: Any,
+) -> Settings:
     """The settings `sandbox_env` gives, for the library called in this process."""
     env = sandbox_env(sb, database_url, schema, home)
     del env["PATH"], env["PYTHONPATH"]
@@ -156,6 +165,14 @@ class Cli:
 
     def cipher(self) -> TokenCipher:
         return TokenCipher.from_settings(self.settings())
+
+    def token_store(self) -> TokenStore:
+        """The token store this environment's database and schema hold."""
+        return TokenStore(self.env["QBO_DATABASE_URL"], self.env["QBO_SCHEMA"], self.cipher())
+
+    def stored_secrets(self) -> list[str]:
+        """Every token that store holds, decrypted: none may ever appear in output."""
+        return stored_secrets(self.env["QBO_DATABASE_URL"], self.env["QBO_SCHEMA"], self.cipher())
 
 
 # ---- tables ------------------------------------------------------------------------------

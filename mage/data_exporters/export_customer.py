@@ -1,7 +1,8 @@
-"""Exporter: reconcile qb_customer with QuickBooks, window by window; fail on a mismatch.
+"""Exporter: reconcile qb_customer with QuickBooks in its one window; fail on a mismatch.
 
-The rows were written by ingest_customer; this block counts the source again and compares it
-with the rows extracted and the rows in the database (the seed's "DB entries vs loaded").
+Customer is taken whole, inactive records included: this block counts every Customer in the
+source again and compares it with the rows ingest_customer extracted and the rows in the
+database (the seed's "DB entries vs loaded").
 """
 
 from pandas import DataFrame

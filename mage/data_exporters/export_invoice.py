@@ -1,7 +1,8 @@
 """Exporter: reconcile qb_invoice with QuickBooks, window by window; fail on a mismatch.
 
-The rows were written by ingest_invoice; this block counts the source again and compares it
-with the rows extracted and the rows in the database (the seed's "DB entries vs loaded").
+Each chunk_days window of TxnDate in start_date..end_date is counted in the source again and
+compared with the rows ingest_invoice extracted and the rows in the database (the seed's
+"DB entries vs loaded").
 """
 
 from pandas import DataFrame

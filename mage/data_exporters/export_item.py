@@ -1,7 +1,8 @@
-"""Exporter: reconcile qb_item with QuickBooks, window by window; fail on a mismatch.
+"""Exporter: reconcile qb_item with QuickBooks in its one window; fail on a mismatch.
 
-The rows were written by ingest_item; this block counts the source again and compares it
-with the rows extracted and the rows in the database (the seed's "DB entries vs loaded").
+Item is taken whole, inactive records included: this block counts every Item in the
+source again and compares it with the rows ingest_item extracted and the rows in the
+database (the seed's "DB entries vs loaded").
 """
 
 from pandas import DataFrame

@@ -1,7 +1,8 @@
-"""Loader: copy Invoice records into qb_invoice through the library, chunk by chunk.
+"""Loader: copy Invoice into qb_invoice, window by window.
 
-Pages stream straight into PostgreSQL and each chunk commits with its ledger row, so this
-block returns one row of figures per chunk, never the records themselves.
+Invoice is a transaction: start_date (inclusive) to end_date (exclusive) is cut by TxnDate
+into chunks of chunk_days, each committed with its ledger row, so a run that stopped
+resumes at its first open chunk. Returns one row of figures per chunk, never the records.
 """
 
 from pandas import DataFrame

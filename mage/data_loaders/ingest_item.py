@@ -1,7 +1,8 @@
-"""Loader: copy Item records into qb_item through the library, chunk by chunk.
+"""Loader: copy Item into qb_item, taken whole.
 
-Pages stream straight into PostgreSQL and each chunk commits with its ledger row, so this
-block returns one row of figures per chunk, never the records themselves.
+Item is a list entity: it has no TxnDate, so every record, inactive ones included, is
+copied in one window; start_date and end_date are checked but do not apply. Pages stream
+straight into PostgreSQL, so the block returns figures, never the records.
 """
 
 from pandas import DataFrame

@@ -79,6 +79,46 @@ def test_blocks_are_a_few_lines_that_call_the_library(path: Path) -> None:
     assert len(functions[0].body) == 2  # its docstring and one `return qbo_mage.<call>`
 
 
+@pytest.mark.parametrize("path", block_files(), ids=lambda p: p.stem)
+def test_blocks_keep_the_decorator_mage_passes_in(path: Path) -> None:
+    """Mage runs a block file with its own decorator (the one that registers the block
+    function) in the file's globals; importing Mage's plain decorator unconditionally would
+    replace it, and Mage would find no function to run. So the import stays guarded."""
+    tree = ast.parse(path.read_text())
+    guards = [n for n in tree.body if isinstance(n, ast.If)]
+    assert len(guards) == 1, "one `if '<decorator>' not in globals():` guard"
+    (imported,) = guards[0].body
+    assert isinstance(imported, ast.ImportFrom)
+    assert imported.module == "mage_ai.data_preparation.decorators"
+    (decorator,) = (alias.name for alias in imported.names)
+    assert ast.unparse(guards[0].test) == f"{decorator!r} not in globals()"
+    (function,) = (n for n in tree.body if isinstance(n, ast.FunctionDef))
+    assert [ast.unparse(d) for d in function.decorator_list] == [decorator]
+    unguarded = [
+        n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == imported.module
+    ]
+    assert unguarded == []
+
+
+@pytest.mark.parametrize("entity", PIPELINES.values())
+def test_the_blocks_say_how_their_entity_is_copied(entity: str) -> None:
+    """Invoice is cut into windows by TxnDate; Customer and Item are list entities, taken
+    whole with inactive records: each block's docstring says which."""
+    table = entity.lower()
+    whole = resolve_entity(entity).date_field is None
+    for folder, prefix in (("data_loaders", "ingest"), ("data_exporters", "export")):
+        doc = ast.get_docstring(ast.parse((PROJECT / folder / f"{prefix}_{table}.py").read_text()))
+        assert doc is not None
+        text = " ".join(doc.split())
+        assert f"qb_{table}" in text
+        if whole:
+            assert "inactive" in text
+            assert "window" in text
+        else:
+            assert "by TxnDate" in text or "of TxnDate" in text
+            assert "chunk_days" in text
+
+
 @pytest.mark.parametrize("entity", PIPELINES.values())
 def test_the_blocks_name_their_entity(entity: str) -> None:
     table = entity.lower()

@@ -13,10 +13,9 @@ import httpx
 import psycopg
 import pytest
 from psycopg import sql
-from tests.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import AssertNoSecrets, Cli
 
 from qbo_backfill.auth import login
-from qbo_backfill.auth.tokens import TokenStore
 from qbo_backfill.errors import ConfigError, ReauthorizeError
 from qbo_backfill.sandbox import Sandbox
 
@@ -46,8 +45,10 @@ def with_state(url: str, state: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def token_rows(database_url: str, schema: str) -> int:
-    with psycopg.connect(database_url) as conn:
+def token_rows(cli: Cli) -> int:
+    """Rows in the token store of the CLI's schema; 0 when it has no token table yet."""
+    schema = cli.env["QBO_SCHEMA"]
+    with psycopg.connect(cli.env["QBO_DATABASE_URL"]) as conn:
         exists = conn.execute(
             "SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}".qbo_backfill_tokens',)
         ).fetchone()
@@ -60,11 +61,7 @@ def token_rows(database_url: str, schema: str) -> int:
 
 
 def test_login_listens_exchanges_stores_and_the_grant_works(
-    cli: Cli,
-    sandbox: Sandbox,
-    database_url: str,
-    schema: str,
-    assert_no_secrets: AssertNoSecrets,
+    cli: Cli, sandbox: Sandbox, assert_no_secrets: AssertNoSecrets
 ) -> None:
     redirect = f"http://127.0.0.1:{free_port()}/callback"
     env = cli.env.copy()
@@ -87,22 +84,21 @@ def test_login_listens_exchanges_stores_and_the_grant_works(
     code = parse_qs(urlsplit(browser.history[0].headers["location"]).query)["code"][0]
     realm = sandbox.info.realm_id
     assert f"authorized: realm {realm} (sandbox)" in stdout
-    statuses = TokenStore(database_url, schema, cli.cipher()).status()
+    statuses = cli.token_store().status()
     assert [(s.realm_id, s.environment) for s in statuses] == [(realm, "sandbox")]
     assert statuses[0].refresh_hard_expires_at is not None
-    secrets = [*stored_secrets(database_url, schema, cli.cipher()), code]
-    secrets.append(sandbox.info.client_secret)
+    secrets = [*cli.stored_secrets(), code, sandbox.info.client_secret]
     assert_no_secrets([*printed, stdout, stderr, browser.text], secrets)
 
     # The stored grant is the only credential left: a backfill that uses it must work.
     run = Cli(env, cli.cwd).run("backfill", "Customer")
     assert run.returncode == 0, run.stderr
-    assert_no_secrets([run.stdout, run.stderr], stored_secrets(database_url, schema, cli.cipher()))
+    assert_no_secrets([run.stdout, run.stderr], cli.stored_secrets())
 
 
 @pytest.mark.parametrize("mode", ["listen", "paste"])
 def test_login_refuses_a_forged_state_and_stores_nothing(
-    cli: Cli, sandbox: Sandbox, database_url: str, schema: str, mode: str
+    cli: Cli, sandbox: Sandbox, mode: str
 ) -> None:
     redirect = f"http://127.0.0.1:{free_port()}/callback"
     args = ["auth", "login", "--no-browser", "--redirect-uri", redirect]
@@ -121,15 +117,11 @@ def test_login_refuses_a_forged_state_and_stores_nothing(
     assert process.returncode == 2, stderr
     assert "state does not match" in stderr
     assert "authorized" not in stdout
-    assert token_rows(database_url, schema) == 0
+    assert token_rows(cli) == 0
 
 
 def test_login_by_pasting_the_redirect(
-    cli: Cli,
-    sandbox: Sandbox,
-    database_url: str,
-    schema: str,
-    assert_no_secrets: AssertNoSecrets,
+    cli: Cli, sandbox: Sandbox, assert_no_secrets: AssertNoSecrets
 ) -> None:
     # Any redirect URI works when pasted: nothing listens on it.
     process = cli.start(
@@ -144,15 +136,15 @@ def test_login_by_pasting_the_redirect(
     assert f"authorized: realm {sandbox.info.realm_id}" in stdout
     # QBO_REFRESH_TOKEN is still set in this environment: the user is told to remove it.
     assert "QBO_REFRESH_TOKEN is also set" in stdout
-    assert token_rows(database_url, schema) == 1
+    assert token_rows(cli) == 1
     code = parse_qs(urlsplit(location).query)["code"][0]
-    secrets = [*stored_secrets(database_url, schema, cli.cipher()), code]
+    secrets = [*cli.stored_secrets(), code]
     assert_no_secrets([stdout, stderr], secrets)
 
 
-def test_an_authorization_code_works_once(cli: Cli, sandbox: Sandbox, database_url: str) -> None:
+def test_an_authorization_code_works_once(cli: Cli, sandbox: Sandbox) -> None:
     settings = cli.settings()
-    store = TokenStore(database_url, settings.schema, cli.cipher())
+    store = cli.token_store()
     redirect = login.RedirectUri.parse("http://localhost:8910/callback")
     state = login.new_state()
     url = login.authorize_url(settings, redirect, state)

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from rich.console import Console
-from tests.helpers import QBO, Cli
+from tests.helpers import QBO, YEAR_2025_ARGS, YEAR_2025_CHUNKS, Cli
 
 from qbo_backfill import redact
 from qbo_backfill.entities import resolve_entity
@@ -34,9 +34,6 @@ from qbo_backfill.ui.progress import (
     log_handler,
 )
 from qbo_backfill.windows import ExtractWindow
-
-YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
-YEAR_CHUNKS = 13
 
 
 def record(message: str, *args: object, level: int = logging.WARNING) -> logging.LogRecord:
@@ -188,19 +185,19 @@ def run_with_stderr_on_a_terminal(cli: Cli, *args: str) -> tuple[int, str]:
 
 @pytest.mark.db
 def test_a_terminal_gets_the_live_table_and_a_pipe_gets_lines(cli: Cli) -> None:
-    code, terminal = run_with_stderr_on_a_terminal(cli, "backfill", "Invoice", *YEAR)
+    code, terminal = run_with_stderr_on_a_terminal(cli, "backfill", "Invoice", *YEAR_2025_ARGS)
     assert code == 0, terminal
     assert "backfill progress" in terminal
-    assert f"{YEAR_CHUNKS}/{YEAR_CHUNKS}" in terminal
+    assert f"{YEAR_2025_CHUNKS}/{YEAR_2025_CHUNKS}" in terminal
     assert "\x1b[" in terminal  # drawn with terminal control sequences
 
-    piped = cli.run("backfill", "Invoice", *YEAR, "--force")
+    piped = cli.run("backfill", "Invoice", *YEAR_2025_ARGS, "--force")
     assert piped.returncode == 0, piped.stderr
     assert "backfill progress" not in piped.stderr
     assert "\x1b[" not in piped.stderr
     lines = piped.stderr.splitlines()
     assert any(" INFO Invoice: run " in line for line in lines)
-    assert sum(f"/{YEAR_CHUNKS} chunks, pages" in line for line in lines) == YEAR_CHUNKS
+    assert sum(f"/{YEAR_2025_CHUNKS} chunks, pages" in line for line in lines) == YEAR_2025_CHUNKS
 
 
 @pytest.mark.db
@@ -208,7 +205,7 @@ def test_json_logs_are_json_and_keep_the_intuit_tid_of_failures(
     cli: Cli, sandbox: Sandbox, tmp_path: Path
 ) -> None:
     sandbox.set_faults("500=0.25,seed=11")
-    result = cli.run("backfill", "Invoice", *YEAR, "--json-logs", QBO_RETRY_ATTEMPTS="1")
+    result = cli.run("backfill", "Invoice", *YEAR_2025_ARGS, "--json-logs", QBO_RETRY_ATTEMPTS="1")
     assert result.returncode == 1, result.stderr  # some chunks failed after their one attempt
 
     entries = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]

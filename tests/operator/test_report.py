@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from tests.helpers import AssertNoSecrets, Cli, stored_secrets
+from tests.helpers import YEAR_2025_ARGS, YEAR_2025_CHUNKS, AssertNoSecrets, Cli, stored_secrets
 
 from qbo_backfill.figures import ChunkFigures, ChunkRow
 from qbo_backfill.report import (
@@ -28,8 +28,6 @@ from qbo_backfill.report.rate import MAX_RATE_POINTS, measured_rate
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.windows import ExtractWindow
 
-YEAR = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days", "30")
-YEAR_CHUNKS = 13
 CHECKS = (
     "chunks done",
     "source = loaded",
@@ -62,9 +60,9 @@ def two_sessions(cli: Cli) -> Cli:
     (run 3, the newest session), which is what the idempotence check compares. One command
     per run: entities of one command run side by side, so their run ids are in any order."""
     for entity in ("Customer", "Invoice"):
-        first = cli.run("backfill", entity, *YEAR)
+        first = cli.run("backfill", entity, *YEAR_2025_ARGS)
         assert first.returncode == 0, first.stderr
-    again = cli.run("backfill", "Invoice", *YEAR, "--force")
+    again = cli.run("backfill", "Invoice", *YEAR_2025_ARGS, "--force")
     assert again.returncode == 0, again.stderr
     return cli
 
@@ -120,7 +118,7 @@ def check_json(text: str, expected_rows: int) -> None:
     assert data["ok"] is True
     assert [r["run"]["run_id"] for r in data["runs"]] == [2, 3]
     for run in data["runs"]:
-        assert len(run["chunks"]) == YEAR_CHUNKS
+        assert len(run["chunks"]) == YEAR_2025_CHUNKS
         for total in ("rows_extracted", "source_count_after", "rows_in_table"):
             assert run["totals"][total] == expected_rows, total
         assert sum(c["rows_extracted"] for c in run["chunks"]) == expected_rows
@@ -138,7 +136,7 @@ def check_json(text: str, expected_rows: int) -> None:
 
 def check_csv(text: str, expected_rows: int) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert len(rows) == 1 + YEAR_CHUNKS
+    assert len(rows) == 1 + YEAR_2025_CHUNKS
     assert rows[0]["entity"] == "Customer"
     assert rows[0]["window_start"] == "1900-01-01"
     assert sum(int(r["rows_extracted"]) for r in rows[1:]) == expected_rows
@@ -159,7 +157,7 @@ def check_archive(out: Path, printed: str) -> list[str]:
     check_rows = list(csv.DictReader(io.StringIO((out / "report-checks.csv").read_text())))
     assert [r["check"] for r in check_rows] == list(CHECKS)
     assert len(list(csv.DictReader(io.StringIO((out / "report-chunks.csv").read_text())))) == (
-        YEAR_CHUNKS
+        YEAR_2025_CHUNKS
     )
     assert_self_contained((out / "report.html").read_text())
     return [p.read_text() for p in out.iterdir()]
@@ -294,7 +292,7 @@ def test_the_request_rate_chart_plots_the_requests_measured_per_minute(
     cli: Cli, sandbox: Sandbox, database_url: str, schema: str
 ) -> None:
     limit = {"QBO_REQUESTS_PER_MINUTE": "500"}
-    run = cli.run("backfill", "Customer", "Invoice", *YEAR, "--page-size", "50", **limit)
+    run = cli.run("backfill", "Customer", "Invoice", *YEAR_2025_ARGS, "--page-size", "50", **limit)
     assert run.returncode == 0, run.stderr
     sent = sum(
         sandbox.counters(sandbox.info.realm_id)["realms"][sandbox.info.realm_id][
@@ -332,11 +330,11 @@ def _rate_section_of(html: str) -> str:
     return html[start : html.index("</section>", start)]
 
 
-START = datetime(2025, 1, 1, tzinfo=UTC)
+RATE_START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def _timed_chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
-    """A chunk that ran from `begin` to `end` seconds after START and made `calls`."""
+def timed_chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
+    """A done chunk that made `calls` requests from `begin` to `end` s after RATE_START."""
     return ChunkRow(
         chunk_id=1,
         run_id=1,
@@ -344,19 +342,18 @@ def _timed_chunk(begin: float, end: float | None, calls: int) -> ChunkRow:
         window=ExtractWindow(date(2025, 1, 1), date(2025, 1, 8)),
         status="done",
         figures=ChunkFigures(api_calls=calls),
-        started_at=START + timedelta(seconds=begin),
-        finished_at=None if end is None else START + timedelta(seconds=end),
+        started_at=RATE_START + timedelta(seconds=begin),
+        finished_at=None if end is None else RATE_START + timedelta(seconds=end),
     )
 
 
 def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
-    start, chunk = START, _timed_chunk
-    chunks = [chunk(0, 60, 120), chunk(30, 90, 60), chunk(10, 10, 5), chunk(0, None, 7)]
-    points = request_rate(chunks)
+    spans = [(0, 60, 120), (30, 90, 60), (10, 10, 5), (0, None, 7)]
+    points = request_rate([timed_chunk(*span) for span in spans])
     bucket = (points[1].at - points[0].at).total_seconds()
     assert bucket == 1.0
     assert sum(p.per_minute * bucket / 60 for p in points) == pytest.approx(180)
-    at = {round((p.at - start).total_seconds()): p.per_minute for p in points}
+    at = {round((p.at - RATE_START).total_seconds()): p.per_minute for p in points}
     assert at[5] == pytest.approx(120)  # 2 calls a second from the first chunk
     assert at[45] == pytest.approx(180)  # plus 1 a second from the second
     assert at[75] == pytest.approx(60)
@@ -364,7 +361,7 @@ def test_request_rate_spreads_each_chunks_calls_over_its_duration() -> None:
 
 
 def test_an_estimate_is_never_drawn_above_the_ceiling() -> None:
-    burst = _timed_chunk(0, 2, 30)
+    burst = timed_chunk(0, 2, 30)  # 30 calls in 2 s: 900 a minute, if it were spread so
     assert max(p.per_minute for p in request_rate([burst])) == pytest.approx(900)
     assert max(p.per_minute for p in request_rate([burst], ceiling=490)) == 490
 

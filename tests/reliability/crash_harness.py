@@ -135,16 +135,14 @@ def run_harness(config: CrashConfig, database_url: str, schema: str, workdir: Pa
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     with sandbox_process(
-        f"--invoices={config.invoices}",
-        f"--customers={config.customers}",
-        f"--items={config.items}",
-        f"--seed={config.seed}",
-        f"--latency-ms={config.latency_ms}",
-        f"--latency-jitter-ms={config.latency_ms / 2}",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-        f"--access-token-ttl={config.access_token_ttl}",
-        "--refresh-rotation=every",
+        invoices=config.invoices,
+        customers=config.customers,
+        items=config.items,
+        seed=config.seed,
+        latency_ms=config.latency_ms,
+        latency_jitter_ms=config.latency_ms / 2,
+        access_token_ttl=config.access_token_ttl,
+        refresh_rotation="every",
     ) as sandbox:
         env = cli_env(
             sandbox.info, database_url, schema, home, QBO_TOKEN_KEY=TOKEN_KEY, PGAPPNAME=app

@@ -3,6 +3,7 @@ CLI as a subprocess, and exact comparisons of the raw tables with the sandbox's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from tests.helpers import QBO_MODULE, REPO, sandbox_env
 
 from qbo_backfill.auth.oauth import ClientCredentials, refresh_grant
 from qbo_backfill.auth.tokens import TOKEN_TABLE, TokenCipher
+from qbo_backfill.sandbox import SandboxConfig
 from qbo_backfill.settings import Secret
 
 ENTITIES = ("Customer", "Item", "Invoice")
@@ -82,9 +84,23 @@ class SandboxProcess:
         return str(self.admin("GET", "/tokens")["refresh_tokens"][self.info["realm_id"]])
 
 
+# The sandbox's request-rate limits, off unless a test sets them: these tests study faults,
+# crashes and data, not pacing.
+UNPACED: dict[str, Any] = {"rate_limit_per_min": 0, "rate_limit_per_sec": 0}
+
+
+def serve_args(**fields: Any) -> list[str]:
+    """`sandbox serve` options for `SandboxConfig` fields: `items=5` is `--items=5`."""
+    unknown = set(fields) - {f.name for f in dataclasses.fields(SandboxConfig)}
+    assert not unknown, f"not SandboxConfig fields: {sorted(unknown)}"
+    return [f"--{name.replace('_', '-')}={value}" for name, value in fields.items()]
+
+
 @contextmanager
-def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
-    sandbox = SandboxProcess(list(args)).start()
+def sandbox_process(*args: str, **fields: Any) -> Iterator[SandboxProcess]:
+    """A sandbox in its own process, started with `args` and the `SandboxConfig` `fields`;
+    its request rate is not limited unless the fields say so."""
+    sandbox = SandboxProcess([*args, *serve_args(**(UNPACED | fields))]).start()
     try:
         yield sandbox
     finally:

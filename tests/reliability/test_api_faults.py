@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -42,14 +44,7 @@ FAILING_RUN_SECONDS = 60
 
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxProcess]:
-    with sandbox_process(
-        "--invoices=1200",
-        "--customers=80",
-        "--items=30",
-        "--seed=11",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-    ) as sb:
+    with sandbox_process(invoices=1200, customers=80, items=30, seed=11) as sb:
         yield sb
 
 
@@ -58,79 +53,87 @@ def _faults_seen(sandbox: SandboxProcess) -> dict[str, int]:
     return dict(sandbox.counters()["realms"][realm]["faults"])
 
 
-def _assert_exact(sandbox: SandboxProcess, database_url: str, schema: str) -> int:
-    compared = 0
-    for entity in ENTITIES:
-        result = compare(sandbox, database_url, schema, entity)
-        assert result.exact, result.summary()
-        compared += result.compared
-    return compared
+@dataclass
+class FaultedRun:
+    """One CLI run, and the faults the sandbox injected during it."""
+
+    result: subprocess.CompletedProcess[str]
+    injected: dict[str, int]
+    seconds: float
+
+
+@dataclass
+class FaultedCli:
+    """The CLI against the module's sandbox and the test's schema, with faults set per run."""
+
+    sandbox: SandboxProcess
+    database_url: str
+    schema: str
+    home: Path
+    cwd: Path
+
+    def run(self, faults: str, **env: str) -> FaultedRun:
+        """`qbo-backfill ARGS` with `faults` set on the sandbox for this run only."""
+        cli = cli_env(self.sandbox.info, self.database_url, self.schema, self.home, **env)
+        self.sandbox.set_faults(faults)
+        try:
+            started = time.monotonic()
+            result = run_cli(ARGS, cli, self.cwd)
+            seconds = time.monotonic() - started
+            injected = _faults_seen(self.sandbox)
+        finally:
+            self.sandbox.set_faults("")
+        return FaultedRun(result, injected, seconds)
+
+    def assert_exact(self) -> int:
+        """Every entity's table equals the sandbox's records; returns the rows compared."""
+        compared = 0
+        for entity in ENTITIES:
+            result = compare(self.sandbox, self.database_url, self.schema, entity)
+            assert result.exact, result.summary()
+            compared += result.compared
+        return compared
+
+
+@pytest.fixture
+def cli(
+    sandbox: SandboxProcess, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> FaultedCli:
+    sandbox.admin("POST", "/reset")
+    return FaultedCli(sandbox, database_url, schema, home, tmp_path)
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
-def test_each_fault_at_5_percent_still_gives_an_exact_copy(
-    kind: str,
-    sandbox: SandboxProcess,
-    database_url: str,
-    schema: str,
-    home: Path,
-    tmp_path: Path,
-) -> None:
-    sandbox.admin("POST", "/reset")
-    sandbox.set_faults(f"{kind}=0.05,slow_seconds=1.5,seed=5")
-    try:
-        env = cli_env(sandbox.info, database_url, schema, home, **FAULT_ENV)
-        result = run_cli(ARGS, env, tmp_path)
-        injected = _faults_seen(sandbox)
-    finally:
-        sandbox.set_faults("")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    assert injected.get(kind, 0) > 0, f"no {kind} fault was injected: {injected}"
-    compared = _assert_exact(sandbox, database_url, schema)
-    record_figures(f"faults-5%-{kind}", {"injected": injected, "rows_compared": compared})
+def test_each_fault_at_5_percent_still_gives_an_exact_copy(kind: str, cli: FaultedCli) -> None:
+    run = cli.run(f"{kind}=0.05,slow_seconds=1.5,seed=5", **FAULT_ENV)
+    assert run.result.returncode == 0, run.result.stderr[-2000:]
+    assert "Traceback" not in run.result.stderr
+    assert run.injected.get(kind, 0) > 0, f"no {kind} fault was injected: {run.injected}"
+    compared = cli.assert_exact()
+    record_figures(f"faults-5%-{kind}", {"injected": run.injected, "rows_compared": compared})
 
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_each_fault_at_100_percent_stops_in_one_line_then_resumes(
-    kind: str,
-    sandbox: SandboxProcess,
-    database_url: str,
-    schema: str,
-    home: Path,
-    tmp_path: Path,
+    kind: str, cli: FaultedCli
 ) -> None:
-    sandbox.admin("POST", "/reset")
-    env = cli_env(
-        sandbox.info,
-        database_url,
-        schema,
-        home,
-        QBO_REQUEST_TIMEOUT_SECONDS="0.5",
-        QBO_RETRY_ATTEMPTS="3",
+    failed = cli.run(
+        f"{kind}=1.0,slow_seconds=1.5", QBO_REQUEST_TIMEOUT_SECONDS="0.5", QBO_RETRY_ATTEMPTS="3"
     )
-    sandbox.set_faults(f"{kind}=1.0,slow_seconds=1.5")
-    try:
-        started = time.monotonic()
-        failed = run_cli(ARGS, env, tmp_path)
-        seconds = time.monotonic() - started
-        injected = _faults_seen(sandbox)
-    finally:
-        sandbox.set_faults("")
-    assert failed.returncode == 1, failed.stderr[-2000:]
-    assert seconds < FAILING_RUN_SECONDS
-    line = assert_one_line_error(failed.stderr)
+    assert failed.result.returncode == 1, failed.result.stderr[-2000:]
+    assert failed.seconds < FAILING_RUN_SECONDS
+    line = assert_one_line_error(failed.result.stderr)
     assert "run failed" in line
-    assert injected.get(kind, 0) > 0
+    assert failed.injected.get(kind, 0) > 0
     # The resumed run keeps the usual retries: a 429 burst may still be running out.
-    resumed = run_cli(ARGS, env | FAULT_ENV, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    compared = _assert_exact(sandbox, database_url, schema)
+    resumed = cli.run("", **FAULT_ENV)
+    assert resumed.result.returncode == 0, resumed.result.stderr[-2000:]
+    compared = cli.assert_exact()
     record_figures(
         f"faults-100%-{kind}",
         {
-            "injected": injected,
-            "failing_run_seconds": round(seconds, 1),
+            "injected": failed.injected,
+            "failing_run_seconds": round(failed.seconds, 1),
             "line": line,
             "rows_compared": compared,
         },

@@ -38,16 +38,14 @@ def test_two_processes_share_one_backfill_without_duplicates_or_spent_tokens(
     # Grace 0 and a new refresh token on every refresh: a token spent twice is an
     # invalid_grant at once. A 60.5 s access token is refreshed every ~0.5 s (60 s margin).
     with sandbox_process(
-        "--invoices=6000",
-        "--customers=150",
-        "--items=40",
-        "--latency-ms=40",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-        "--max-in-flight=0",
-        "--refresh-rotation=every",
-        "--refresh-grace-seconds=0",
-        "--access-token-ttl=60.5",
+        invoices=6000,
+        customers=150,
+        items=40,
+        latency_ms=40,
+        max_in_flight=0,
+        refresh_rotation="every",
+        refresh_grace_seconds=0,
+        access_token_ttl=60.5,
     ) as sandbox:
         env = cli_env(sandbox.info, database_url, schema, home, QBO_TOKEN_KEY="shared-key-1")
         runs = [start_cli(ARGS, env, tmp_path) for _ in range(PROCESSES)]

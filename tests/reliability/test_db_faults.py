@@ -38,14 +38,7 @@ def test_database_stopped_mid_run_then_resumed(tmp_path: Path, home: Path) -> No
     pg_home = tmp_path / "private-pg"
     url = embedded_url(pg_home)
     try:
-        with sandbox_process(
-            "--invoices=5000",
-            "--customers=100",
-            "--items=30",
-            "--latency-ms=120",
-            "--rate-limit-per-min=0",
-            "--rate-limit-per-sec=0",
-        ) as sandbox:
+        with sandbox_process(invoices=5000, customers=100, items=30, latency_ms=120) as sandbox:
             env = cli_env(sandbox.info, url, "dbfault", home)
             run = start_cli(ARGS, env, tmp_path)
             time.sleep(2.5)

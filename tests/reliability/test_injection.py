@@ -42,13 +42,7 @@ def canary(database_url: str) -> Iterator[None]:
 def test_hostile_schema_names_are_literal_identifiers(
     canary: None, database_url: str, home: Path, tmp_path: Path
 ) -> None:
-    with sandbox_process(
-        "--invoices=120",
-        "--customers=10",
-        "--items=5",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-    ) as sandbox:
+    with sandbox_process(invoices=120, customers=10, items=5) as sandbox:
         for name in HOSTILE:
             env = cli_env(sandbox.info, database_url, name, home)
             result = run_cli(

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.rows import dict_row
-from tests.helpers import REPO
+from tests.helpers import run_cli, sandbox_env, sandbox_rows, settings_for
 from tests.reliability.harness import (
     assert_one_line_error,
     done_chunks_without_rows,
@@ -40,7 +38,7 @@ from tests.reliability.rewriting_proxy import (
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
-from qbo_backfill.sandbox import Sandbox
+from qbo_backfill.sandbox import Sandbox, SandboxInfo
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
@@ -67,112 +65,128 @@ def proxy(sandbox: Sandbox) -> Iterator[RewritingProxy]:
         yield running
 
 
-def settings_via(
-    sb: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
-) -> Settings:
-    info = sb.info
-    overrides = {
-        "client_id": info.client_id,
-        "client_secret": info.client_secret,
-        "realm_id": info.realm_id,
-        "refresh_token": info.refresh_token,
-        "api_base_url": proxy.base_url,
-        "token_url": proxy.base_url + urlsplit(info.token_url).path,
-        "database_url": database_url,
-        "schema": schema,
-        "home": str(home),
-        "retry_attempts": "2",
-        "backoff_seconds": "0.01",
-        "throttle_wait_seconds": "0.2",
-        "requests_per_minute": "60000",
-    }
-    return Settings.load(overrides, environ={}, dotenv_path=None)
+@dataclass
+class ProxiedCopy:
+    """Invoice copied from the sandbox, through the rewriting proxy, into the test's schema."""
+
+    sandbox: Sandbox
+    proxy: RewritingProxy
+    database_url: str
+    schema: str
+    home: Path
+
+    @property
+    def info(self) -> SandboxInfo:
+        """The sandbox's addresses and credentials, with the proxy in the sandbox's place."""
+        token_url = self.proxy.base_url + urlsplit(self.sandbox.info.token_url).path
+        return replace(self.sandbox.info, base_url=self.proxy.base_url, token_url=token_url)
+
+    def settings(self) -> Settings:
+        return settings_for(
+            self.info,
+            self.database_url,
+            self.schema,
+            self.home,
+            retry_attempts="2",
+            throttle_wait_seconds="0.2",
+            requests_per_minute="60000",
+        )
+
+    def run(
+        self, mutations: Mutations, page_size: int = PAGE_SIZE, rewrite: Rewrite | None = None
+    ) -> BackfillResult:
+        """Back up Invoice with `mutations` (or `rewrite`) applied to every page passed on."""
+
+        def mutate(records: list[Any]) -> list[Any]:
+            out: list[Any] = []
+            for record in records:
+                change = mutations.get(int(record["Id"]))
+                out.extend(change(copy.deepcopy(record)) if change else [record])
+            return out
+
+        self.proxy.rewrite = rewrite or page_rewrite("Invoice", mutate)
+        result = backfill(self.settings(), invoice_options(page_size))
+        assert self.proxy.rewritten > 0, "the proxy rewrote no page"
+        return result
+
+    def source(self) -> dict[int, dict[str, Any]]:
+        return sandbox_rows(self.sandbox, "Invoice")
+
+    def pick(self, count: int) -> list[int]:
+        """`count` invoice ids spread over the data set (so over several pages and chunks)."""
+        ids = sorted(self.source())
+        step = len(ids) // (count + 1)
+        return [ids[step * (n + 1)] for n in range(count)]
+
+    def table(self) -> dict[int, Any]:
+        """id -> payload (parsed with orjson: the standard library stops short of 1,000
+        levels)."""
+        query = sql.SQL("SELECT id, payload::text FROM {}").format(
+            sql.Identifier(self.schema, "qb_invoice")
+        )
+        with psycopg.connect(self.database_url) as conn:
+            rows = conn.execute(query).fetchall()
+        return {int(row[0]): orjson.loads(row[1]) for row in rows}
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        return self._ledger("qbo_backfill_quarantine", "quarantine_id")
+
+    def chunks(self) -> list[dict[str, Any]]:
+        return self._ledger("qbo_backfill_chunks", "window_start")
+
+    def _ledger(self, table: str, order: str) -> list[dict[str, Any]]:
+        query = sql.SQL("SELECT * FROM {} ORDER BY {}").format(
+            sql.Identifier(self.schema, table), sql.Identifier(order)
+        )
+        with psycopg.connect(self.database_url, row_factory=dict_row) as conn:
+            return conn.execute(query).fetchall()
+
+    def assert_others_exact(self, bad: Collection[int]) -> dict[int, Any]:
+        """The copy succeeded for every record but `bad`: each stored exactly as the sandbox
+        holds it. Returns the table, for the test to look at the bad ones."""
+        stored = self.table()
+        source = self.source()
+        assert {i: r for i, r in stored.items() if i not in bad} == {
+            i: r for i, r in source.items() if i not in bad
+        }
+        return stored
+
+    def assert_reconciled(self, *, quarantined: int, duplicates: int = 0) -> dict[str, int]:
+        """Every chunk done and matched; the ledger's figures equal what the tables hold."""
+        rows = self.chunks()
+        assert all(c["status"] == "done" and c["matched"] for c in rows), rows
+        assert done_chunks_without_rows(self.database_url, self.schema) == []
+        in_table = sum(c["rows_in_table"] for c in rows)
+        figures = {
+            "source_count": sum(c["source_count_after"] for c in rows),
+            "rows_in_table": in_table,
+            "rows_quarantined": sum(c["rows_quarantined"] for c in rows),
+            "source_duplicates": sum(c["source_duplicates"] for c in rows),
+        }
+        assert in_table == len(self.table())
+        assert figures["rows_quarantined"] == quarantined == len(self.quarantine())
+        assert figures["source_duplicates"] == duplicates
+        assert figures["source_count"] == in_table + quarantined
+        return figures
+
+    def refetches(self) -> int:
+        return sum(c["refetches"] for c in self.chunks())
 
 
-def invoices(sb: Sandbox) -> dict[int, dict[str, Any]]:
-    return {int(r["Id"]): r for r in sb.records("Invoice")}
+@pytest.fixture
+def proxied(
+    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+) -> ProxiedCopy:
+    return ProxiedCopy(sandbox, proxy, database_url, schema, home)
 
 
-def run(
-    sb: Sandbox,
-    proxy: RewritingProxy,
-    mutations: Mutations,
-    page_size: int = PAGE_SIZE,
-    rewrite: Rewrite | None = None,
-    **fixtures: Any,
-) -> BackfillResult:
-    """Back up Invoice through the proxy with `mutations` applied to every page it passes."""
-
-    def mutate(records: list[Any]) -> list[Any]:
-        out: list[Any] = []
-        for record in records:
-            change = mutations.get(int(record["Id"]))
-            out.extend(change(copy.deepcopy(record)) if change else [record])
-        return out
-
-    proxy.rewrite = rewrite or page_rewrite("Invoice", mutate)
-    settings = settings_via(sb, proxy, **fixtures)
-    options = BackfillOptions(
+def invoice_options(page_size: int = PAGE_SIZE) -> BackfillOptions:
+    return BackfillOptions(
         entities=(resolve_entity("Invoice"),),
         window=WINDOW,
         chunk_days=CHUNK_DAYS,
         page_size=page_size,
     )
-    result = backfill(settings, options)
-    assert proxy.rewritten > 0, "the proxy rewrote no page"
-    return result
-
-
-def table(database_url: str, schema: str) -> dict[int, Any]:
-    """id -> payload (parsed with orjson: the standard library stops short of 1,000 levels)."""
-    query = sql.SQL("SELECT id, payload::text FROM {}").format(sql.Identifier(schema, "qb_invoice"))
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(query).fetchall()
-    return {int(row[0]): orjson.loads(row[1]) for row in rows}
-
-
-def quarantine(database_url: str, schema: str) -> list[dict[str, Any]]:
-    name = sql.Identifier(schema, "qbo_backfill_quarantine")
-    with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        return conn.execute(
-            sql.SQL("SELECT * FROM {} ORDER BY quarantine_id").format(name)
-        ).fetchall()
-
-
-def chunks(database_url: str, schema: str) -> list[dict[str, Any]]:
-    name = sql.Identifier(schema, "qbo_backfill_chunks")
-    with psycopg.connect(database_url, row_factory=dict_row) as conn:
-        return conn.execute(
-            sql.SQL("SELECT * FROM {} ORDER BY window_start").format(name)
-        ).fetchall()
-
-
-def assert_reconciled(
-    database_url: str, schema: str, *, quarantined: int, duplicates: int = 0
-) -> dict[str, int]:
-    """Every chunk done and matched; the ledger's figures equal what the tables hold."""
-    rows = chunks(database_url, schema)
-    assert all(c["status"] == "done" and c["matched"] for c in rows), rows
-    assert done_chunks_without_rows(database_url, schema) == []
-    in_table = sum(c["rows_in_table"] for c in rows)
-    figures = {
-        "source_count": sum(c["source_count_after"] for c in rows),
-        "rows_in_table": in_table,
-        "rows_quarantined": sum(c["rows_quarantined"] for c in rows),
-        "source_duplicates": sum(c["source_duplicates"] for c in rows),
-    }
-    assert in_table == len(table(database_url, schema))
-    assert figures["rows_quarantined"] == quarantined == len(quarantine(database_url, schema))
-    assert figures["source_duplicates"] == duplicates
-    assert figures["source_count"] == in_table + quarantined
-    return figures
-
-
-def pick(sb: Sandbox, count: int) -> list[int]:
-    """`count` invoice ids spread over the data set (so over several pages and chunks)."""
-    ids = sorted(invoices(sb))
-    step = len(ids) // (count + 1)
-    return [ids[step * (n + 1)] for n in range(count)]
 
 
 # ---- records quarantined: no numeric Id, no readable LastUpdatedTime ----------------------
@@ -210,29 +224,22 @@ QUARANTINED: dict[str, tuple[Callable[[dict[str, Any]], list[Any]], str | None, 
 
 @pytest.mark.parametrize("case", list(QUARANTINED))
 def test_a_record_without_numeric_id_or_time_is_quarantined_and_its_page_loads(
-    case: str, sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    case: str, proxied: ProxiedCopy
 ) -> None:
     mutation, record_id, reason = QUARANTINED[case]
-    bad = pick(sandbox, 1)[0]
+    bad = proxied.pick(1)[0]
     sent: list[Any] = []
-    result = run(
-        sandbox,
-        proxy,
-        {bad: lambda r: sent.extend(mutation(r)) or sent[-1:]},
-        database_url=database_url,
-        schema=schema,
-        home=home,
-    )
+    result = proxied.run({bad: lambda r: sent.extend(mutation(r)) or sent[-1:]})
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    assert table(database_url, schema) == {i: r for i, r in source.items() if i != bad}
-    rows = quarantine(database_url, schema)
+    source = proxied.source()
+    assert proxied.table() == {i: r for i, r in source.items() if i != bad}
+    rows = proxied.quarantine()
     assert len(rows) == 1, rows
     assert rows[0]["reason"] == reason
     assert rows[0]["record_id"] == (str(bad) if record_id == "<id>" else record_id)
     assert rows[0]["entity"] == "Invoice"
     assert json.loads(rows[0]["payload"]) == sent[-1]
-    figures = assert_reconciled(database_url, schema, quarantined=1)
+    figures = proxied.assert_reconciled(quarantined=1)
     record_figures(f"malformed payloads: {case}", figures)
 
 
@@ -247,67 +254,42 @@ def _three_versions(r: dict[str, Any]) -> list[Any]:
     return [newer, r, older]  # the newest first: position in the page does not decide
 
 
-def test_the_same_id_three_times_in_a_page_keeps_the_newest(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
-) -> None:
-    bad = pick(sandbox, 2)
-    result = run(
-        sandbox,
-        proxy,
-        dict.fromkeys(bad, _three_versions),
-        database_url=database_url,
-        schema=schema,
-        home=home,
-    )
+def test_the_same_id_three_times_in_a_page_keeps_the_newest(proxied: ProxiedCopy) -> None:
+    bad = proxied.pick(2)
+    result = proxied.run(dict.fromkeys(bad, _three_versions))
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    stored = table(database_url, schema)
-    assert {i: r for i, r in stored.items() if i not in bad} == {
-        i: r for i, r in source.items() if i not in bad
-    }
+    stored = proxied.assert_others_exact(bad)
+    source = proxied.source()
     for i in bad:
         assert stored[i] == _three_versions(copy.deepcopy(source[i]))[0]
-    assert quarantine(database_url, schema) == []
-    figures = assert_reconciled(database_url, schema, quarantined=0, duplicates=2 * len(bad))
+    assert proxied.quarantine() == []
+    figures = proxied.assert_reconciled(quarantined=0, duplicates=2 * len(bad))
     record_figures("malformed payloads: duplicate Id in a page", figures)
 
 
 def test_duplicates_and_a_quarantined_record_in_a_window_of_one_short_page(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    proxied: ProxiedCopy,
 ) -> None:
     """A window read in one page takes that page's length as its count: duplicates must not
     inflate it, nor a second pass quarantine a record twice."""
-    dup, gone = sorted(invoices(sandbox))[10:13:2]  # one window
-    result = run(
-        sandbox,
-        proxy,
-        {dup: _three_versions, gone: _without_id},
-        page_size=1000,
-        database_url=database_url,
-        schema=schema,
-        home=home,
-    )
+    dup, gone = sorted(proxied.source())[10:13:2]  # one window
+    result = proxied.run({dup: _three_versions, gone: _without_id}, page_size=1000)
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    stored = table(database_url, schema)
-    assert {i: r for i, r in stored.items() if i != dup} == {
-        i: r for i, r in source.items() if i not in (dup, gone)
-    }
-    assert stored[dup] == _three_versions(copy.deepcopy(source[dup]))[0]
-    rows = quarantine(database_url, schema)
+    stored = proxied.assert_others_exact((dup, gone))
+    assert gone not in stored
+    assert stored[dup] == _three_versions(copy.deepcopy(proxied.source()[dup]))[0]
+    rows = proxied.quarantine()
     assert [(r["record_id"], r["reason"]) for r in rows] == [(None, BAD_ID_REASON)]
-    figures = assert_reconciled(database_url, schema, quarantined=1, duplicates=2)
-    figures["refetches"] = sum(c["refetches"] for c in chunks(database_url, schema))
+    figures = proxied.assert_reconciled(quarantined=1, duplicates=2)
+    figures["refetches"] = proxied.refetches()
     record_figures("malformed payloads: duplicates and quarantine in one short page", figures)
 
 
-def test_a_window_paged_again_quarantines_its_bad_record_once(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
-) -> None:
+def test_a_window_paged_again_quarantines_its_bad_record_once(proxied: ProxiedCopy) -> None:
     """The count moves once while a window with a quarantined record is paged: the window is
     paged again, and the quarantine holds the record once, as the ledger counts it."""
-    gone = pick(sandbox, 1)[0]
-    day = invoices(sandbox)[gone]["TxnDate"]
+    gone = proxied.pick(1)[0]
+    day = proxied.source()[gone]["TxnDate"]
     pages = page_rewrite(
         "Invoice",
         lambda records: [
@@ -326,15 +308,14 @@ def test_a_window_paged_again_quarantines_its_bad_record_once(
             return json.dumps(body).encode()
         return pages(text, body)
 
-    fixtures = {"database_url": database_url, "schema": schema, "home": home}
-    result = run(sandbox, proxy, {}, page_size=1000, **fixtures, rewrite=rewrite)
+    result = proxied.run({}, page_size=1000, rewrite=rewrite)
     assert result.ok, result.entities
     assert moved
-    source = invoices(sandbox)
-    assert table(database_url, schema) == {i: r for i, r in source.items() if i != gone}
-    assert len(quarantine(database_url, schema)) == 1
-    figures = assert_reconciled(database_url, schema, quarantined=1)
-    figures["refetches"] = sum(c["refetches"] for c in chunks(database_url, schema))
+    source = proxied.source()
+    assert proxied.table() == {i: r for i, r in source.items() if i != gone}
+    assert len(proxied.quarantine()) == 1
+    figures = proxied.assert_reconciled(quarantined=1)
+    figures["refetches"] = proxied.refetches()
     assert figures["refetches"] >= 1
     record_figures("malformed payloads: quarantine in a window paged again", figures)
 
@@ -361,36 +342,23 @@ STORED_AS_IS: dict[str, tuple[Callable[[dict[str, Any]], list[Any]], Callable[[A
 
 @pytest.mark.parametrize("case", list(STORED_AS_IS))
 def test_wrong_types_deep_nesting_and_huge_strings_are_stored_as_they_are(
-    case: str, sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    case: str, proxied: ProxiedCopy
 ) -> None:
     mutation, expected = STORED_AS_IS[case]
-    bad = pick(sandbox, 1)[0]
+    bad = proxied.pick(1)[0]
     if case == "Id is a JSON number":
         mutation, expected = _with("Id", bad), lambda r: r | {"Id": bad}
-    result = run(
-        sandbox,
-        proxy,
-        {bad: mutation},
-        database_url=database_url,
-        schema=schema,
-        home=home,
-    )
+    result = proxied.run({bad: mutation})
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    stored = table(database_url, schema)
-    assert {i: r for i, r in stored.items() if i != bad} == {
-        i: r for i, r in source.items() if i != bad
-    }
-    assert stored[bad] == expected(source[bad])
-    assert quarantine(database_url, schema) == []
-    figures = assert_reconciled(database_url, schema, quarantined=0)
+    stored = proxied.assert_others_exact({bad})
+    assert stored[bad] == expected(proxied.source()[bad])
+    assert proxied.quarantine() == []
+    figures = proxied.assert_reconciled(quarantined=0)
     record_figures(f"malformed payloads: {case}", figures)
 
 
-def test_nul_characters_are_stored_escaped_and_read_back_as_jsonb(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
-) -> None:
-    bad = pick(sandbox, 1)[0]
+def test_nul_characters_are_stored_escaped_and_read_back_as_jsonb(proxied: ProxiedCopy) -> None:
+    bad = proxied.pick(1)[0]
 
     def nul(r: dict[str, Any]) -> list[Any]:
         r["PrivateNote"] = "before\u0000after"
@@ -398,31 +366,27 @@ def test_nul_characters_are_stored_escaped_and_read_back_as_jsonb(
         r["Nul\u0000Key"] = ["a\\u0000 is not a NUL", "\u0000\u0000"]
         return [r]
 
-    result = run(sandbox, proxy, {bad: nul}, database_url=database_url, schema=schema, home=home)
+    result = proxied.run({bad: nul})
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    stored = table(database_url, schema)
-    assert {i: r for i, r in stored.items() if i != bad} == {
-        i: r for i, r in source.items() if i != bad
-    }
-    expected = copy.deepcopy(source[bad])
+    stored = proxied.assert_others_exact({bad})
+    expected = copy.deepcopy(proxied.source()[bad])
     expected["PrivateNote"] = "before\\u0000after"
     expected["CustomField"][0]["StringValue"] = "\\u0000"
     expected["Nul\\u0000Key"] = ["a\\u0000 is not a NUL", "\\u0000\\u0000"]
     assert stored[bad] == expected
     # JSONB reads it back as JSON: operators work on the escaped text.
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(proxied.database_url) as conn:
         note = conn.execute(
             sql.SQL("SELECT payload->>'PrivateNote' FROM {} WHERE id = %s").format(
-                sql.Identifier(schema, "qb_invoice")
+                sql.Identifier(proxied.schema, "qb_invoice")
             ),
             (bad,),
         ).fetchone()
     assert note == ("before\\u0000after",)
     # The original is recoverable: the escaped text decodes back to the NUL.
     assert json.loads(f'"{stored[bad]["PrivateNote"]}"') == "before\u0000after"
-    assert quarantine(database_url, schema) == []
-    figures = assert_reconciled(database_url, schema, quarantined=0)
+    assert proxied.quarantine() == []
+    figures = proxied.assert_reconciled(quarantined=0)
     record_figures("malformed payloads: NUL in strings", figures)
 
 
@@ -434,9 +398,9 @@ PARSER_LIMIT = 1024
 
 @pytest.mark.parametrize("depth", [300, 500, PARSER_LIMIT - OUTER_LEVELS])
 def test_nesting_up_to_the_parser_limit_is_stored_as_it_came(
-    depth: int, sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    depth: int, proxied: ProxiedCopy
 ) -> None:
-    bad = pick(sandbox, 1)[0]
+    bad = proxied.pick(1)[0]
 
     def deep(r: dict[str, Any]) -> list[Any]:
         r["CustomField"] = [
@@ -445,27 +409,23 @@ def test_nesting_up_to_the_parser_limit_is_stored_as_it_came(
         ]
         return [r]
 
-    result = run(sandbox, proxy, {bad: deep}, database_url=database_url, schema=schema, home=home)
+    result = proxied.run({bad: deep})
     assert result.ok, result.entities
-    source = invoices(sandbox)
-    stored = table(database_url, schema)
-    assert {i: r for i, r in stored.items() if i != bad} == {
-        i: r for i, r in source.items() if i != bad
-    }
+    proxied.assert_others_exact({bad})
     # Compared as text: Python's own comparison and json module recurse past their limit.
-    with psycopg.connect(database_url) as conn:
+    with psycopg.connect(proxied.database_url) as conn:
         row = conn.execute(
             sql.SQL(
                 "SELECT (payload #- %s::text[])::text, (payload #> %s::text[])::text"
                 " FROM {} WHERE id = %s"
-            ).format(sql.Identifier(schema, "qb_invoice")),
+            ).format(sql.Identifier(proxied.schema, "qb_invoice")),
             (["CustomField", "1"], ["CustomField", "1", "Deep"], bad),
         ).fetchone()
     assert row is not None
-    assert orjson.loads(row[0]) == source[bad]
+    assert orjson.loads(row[0]) == proxied.source()[bad]
     assert row[1] == '{"d": ' * depth + '"bottom"' + "}" * depth
-    assert quarantine(database_url, schema) == []
-    figures = assert_reconciled(database_url, schema, quarantined=0)
+    assert proxied.quarantine() == []
+    figures = proxied.assert_reconciled(quarantined=0)
     record_figures(f"malformed payloads: nested {depth} levels", figures)
 
 
@@ -475,80 +435,52 @@ TOO_DEEP = PARSER_LIMIT - OUTER_LEVELS + 1  # one level too many: the page is un
 
 
 def test_a_page_nested_past_the_parser_limit_fails_its_chunk_and_writes_nothing_of_it(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    proxied: ProxiedCopy,
 ) -> None:
-    bad = pick(sandbox, 1)[0]
+    bad = proxied.pick(1)[0]
 
     def too_deep(r: dict[str, Any]) -> list[Any]:
         r["CustomField"] = [{"DefinitionId": "9", "Deep": Raw(nested_text(TOO_DEEP))}]
         return [r]
 
-    fixtures = {"database_url": database_url, "schema": schema, "home": home}
-    result = run(sandbox, proxy, {bad: too_deep}, **fixtures)
+    result = proxied.run({bad: too_deep})
     assert not result.ok
     assert result.entities[0].status == "failed"
-    rows = chunks(database_url, schema)
+    rows = proxied.chunks()
     failed = [c for c in rows if c["status"] != "done"]
     assert len(failed) == 1, rows
     assert "depth" in failed[0]["last_error"], failed[0]["last_error"]
     start, end = failed[0]["window_start"].isoformat(), failed[0]["window_end"].isoformat()
-    source = invoices(sandbox)
+    source = proxied.source()
     in_failed = {i for i, r in source.items() if start <= r["TxnDate"] < end}
     assert bad in in_failed
     # Nothing of the failed chunk is written; every other chunk loaded exactly.
-    assert table(database_url, schema) == {i: r for i, r in source.items() if i not in in_failed}
-    assert quarantine(database_url, schema) == []
-    assert done_chunks_without_rows(database_url, schema) == []
+    assert proxied.table() == {i: r for i, r in source.items() if i not in in_failed}
+    assert proxied.quarantine() == []
+    assert done_chunks_without_rows(proxied.database_url, proxied.schema) == []
 
     # The CLI says so in one line with exit code 1; the same run is resumed, not restarted.
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(REPO / "src"),
-        "QBO_CLIENT_ID": sandbox.info.client_id,
-        "QBO_CLIENT_SECRET": sandbox.info.client_secret,
-        "QBO_REALM_ID": sandbox.info.realm_id,
-        "QBO_API_BASE_URL": proxy.base_url,
-        "QBO_TOKEN_URL": proxy.base_url + urlsplit(sandbox.info.token_url).path,
-        "QBO_DATABASE_URL": database_url,
-        "QBO_SCHEMA": schema,
-        "QBO_HOME": str(home),
-        "QBO_RETRY_ATTEMPTS": "2",
-        "QBO_BACKOFF_SECONDS": "0.01",
-    }
+    env = sandbox_env(
+        proxied.info, proxied.database_url, proxied.schema, proxied.home, QBO_RETRY_ATTEMPTS="2"
+    )
     args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
     args += ["--chunk-days", str(CHUNK_DAYS), "--page-size", str(PAGE_SIZE)]
-    done = subprocess.run(
-        [sys.executable, "-m", "qbo_backfill", *args],
-        env=env,
-        cwd=home,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(args, env, cwd=proxied.home, timeout=120)
     assert done.returncode == 1, done.stderr[-2000:]
     line = assert_one_line_error(done.stderr)
     assert "depth" in line, line
 
     # Once the source answers readable pages again, the next run completes the copy.
-    proxy.rewrite = None
-    again = backfill(
-        settings_via(sandbox, proxy, **fixtures),
-        BackfillOptions(
-            entities=(resolve_entity("Invoice"),),
-            window=WINDOW,
-            chunk_days=CHUNK_DAYS,
-            page_size=PAGE_SIZE,
-        ),
-    )
+    proxied.proxy.rewrite = None
+    again = backfill(proxied.settings(), invoice_options())
     assert again.ok, again.entities
-    assert table(database_url, schema) == source
-    figures = assert_reconciled(database_url, schema, quarantined=0)
+    assert proxied.table() == source
+    figures = proxied.assert_reconciled(quarantined=0)
     record_figures("malformed payloads: nested past the parser's limit", figures)
 
 
 def test_an_entity_key_that_is_not_a_list_fails_its_chunks_with_a_clear_reason(
-    sandbox: Sandbox, proxy: RewritingProxy, database_url: str, schema: str, home: Path
+    proxied: ProxiedCopy,
 ) -> None:
     def not_a_list(_text: str, body: dict[str, Any]) -> bytes | None:
         answer = body.get("QueryResponse")
@@ -557,11 +489,10 @@ def test_an_entity_key_that_is_not_a_list_fails_its_chunks_with_a_clear_reason(
         answer["Invoice"] = 5
         return dumps(body)
 
-    fixtures = {"database_url": database_url, "schema": schema, "home": home}
-    result = run(sandbox, proxy, {}, rewrite=not_a_list, **fixtures)
+    result = proxied.run({}, rewrite=not_a_list)
     assert not result.ok
-    failed = [c for c in chunks(database_url, schema) if c["status"] == "failed"]
+    failed = [c for c in proxied.chunks() if c["status"] == "failed"]
     assert failed
     assert all("Invoice is not a list" in c["last_error"] for c in failed)
-    assert table(database_url, schema) == {}
-    assert done_chunks_without_rows(database_url, schema) == []
+    assert proxied.table() == {}
+    assert done_chunks_without_rows(proxied.database_url, proxied.schema) == []

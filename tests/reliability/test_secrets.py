@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
-from tests.helpers import run_cli
+from tests.helpers import run_cli, stored_secrets
 from tests.reliability.harness import ENTITIES, cli_env, record_figures, sandbox_process
 
 from qbo_backfill.auth import login
@@ -83,14 +83,12 @@ def test_no_secret_reaches_any_output_and_tokens_rest_encrypted(
 ) -> None:
     url, reason = password_url
     with sandbox_process(
-        "--invoices=800",
-        "--customers=60",
-        "--items=20",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-        f"--client-secret={CLIENT_SECRET}",
-        f"--refresh-token={REFRESH_TOKEN}",
-        "--access-token-ttl=62",
+        invoices=800,
+        customers=60,
+        items=20,
+        client_secret=CLIENT_SECRET,
+        refresh_token=REFRESH_TOKEN,
+        access_token_ttl=62,
     ) as sandbox:
         env = cli_env(sandbox.info, url, schema, home, QBO_TOKEN_KEY=TOKEN_KEY)
         args = ["backfill", *ENTITIES, "--start=2024-01-01", "--end=2026-01-01", "--chunk-days=60"]
@@ -128,15 +126,8 @@ def test_no_secret_reaches_any_output_and_tokens_rest_encrypted(
         assert unreachable.returncode != 0
         outputs += [unreachable.stdout, unreachable.stderr]
         dump = _dump_schema(url, schema)
-        with psycopg.connect(url) as conn:
-            row = conn.execute(
-                sql.SQL("SELECT refresh_token_enc, access_token_enc FROM {}").format(
-                    sql.Identifier(schema, TOKEN_TABLE)
-                )
-            ).fetchone()
-    assert row is not None
-    cipher = TokenCipher(Secret(TOKEN_KEY))
-    stored = [cipher.decrypt(blob).reveal() for blob in row if blob is not None]
+    stored = stored_secrets(url, schema, TokenCipher(Secret(TOKEN_KEY)))
+    assert stored, "the token store holds no token"
     secrets = [CLIENT_SECRET, REFRESH_TOKEN, TOKEN_KEY, DB_PASSWORD, *stored]
     everything = "\n".join([*outputs, dump])
     leaks = {
@@ -175,5 +166,5 @@ def test_sandbox_and_login_callback_bind_loopback_by_default() -> None:
 
 
 def test_sandbox_process_listens_on_loopback_only() -> None:
-    with sandbox_process("--invoices=0", "--customers=1", "--items=1") as sandbox:
+    with sandbox_process(invoices=0, customers=1, items=1) as sandbox:
         assert urlsplit(sandbox.info["base_url"]).hostname == "127.0.0.1"

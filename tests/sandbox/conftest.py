@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -111,6 +112,27 @@ def make_api(http: httpx.Client) -> Callable[..., Api]:
         return Api(sb, http, realm, access_token(http, sb, realm))
 
     return make
+
+
+@pytest.fixture
+def make_recent_sandbox(make_sandbox: Callable[..., Sandbox]) -> Callable[..., Sandbox]:
+    """Sandboxes whose invoices all fall in the ten days before today: in CDC's 30-day reach."""
+
+    def make(**fields: Any) -> Sandbox:
+        today = datetime.now(UTC).date()
+        recent = {
+            "invoice_start": today - timedelta(days=10),
+            "invoice_end": today - timedelta(days=1),
+        }
+        return make_sandbox(**recent, **fields)
+
+    return make
+
+
+@pytest.fixture
+def own_api(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> Api:
+    """A client of a new small sandbox of the test's own (`own_api.sb`), free to change."""
+    return make_api(make_sandbox())
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,8 @@ STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}-0[78]:00$")
 
 
 # ---- admin API ------------------------------------------------------------------------------
-def test_create_is_visible_to_queries_with_next_id(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_create_is_visible_to_queries_with_next_id(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     before = api.count("SELECT COUNT(*) FROM Invoice")
     created = sb.create("Invoice", {"TxnDate": "2025-06-01", "TotalAmt": 12.5, "Id": "999"})
     assert created["Id"] == "301"  # the next Id; a given Id is ignored
@@ -38,11 +35,8 @@ def test_create_is_visible_to_queries_with_next_id(
     assert api.rows("SELECT * FROM Vendor ORDERBY Id DESC MAXRESULTS 1") == [vendor]
 
 
-def test_update_bumps_synctoken_and_last_updated(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_update_bumps_synctoken_and_last_updated(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     original = api.rows("SELECT * FROM Invoice WHERE Id = '12'")[0]
     updated = sb.update("Invoice", "12", {"PrivateNote": "hello", "SyncToken": "77"})
     assert updated["PrivateNote"] == "hello"
@@ -59,11 +53,8 @@ def test_update_bumps_synctoken_and_last_updated(
     assert recent[0] == twice
 
 
-def test_deactivating_a_customer_hides_it_from_default_queries(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_deactivating_a_customer_hides_it_from_default_queries(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     active_id = next(c["Id"] for c in sb.records("Customer") if c["Active"])
     before = api.count("SELECT COUNT(*) FROM Customer")
     sb.update("Customer", active_id, {"Active": False})
@@ -72,11 +63,8 @@ def test_deactivating_a_customer_hides_it_from_default_queries(
     assert active_id in {c["Id"] for c in everyone}
 
 
-def test_delete_removes_from_queries_and_records(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_delete_removes_from_queries_and_records(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     sb.delete("Invoice", 3)
     assert api.count("SELECT COUNT(*) FROM Invoice") == 299
     assert "3" not in {r["Id"] for r in sb.records("Invoice")}

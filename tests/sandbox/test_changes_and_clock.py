@@ -102,11 +102,8 @@ def test_an_unused_refresh_token_dies_after_its_rolling_lifetime(
 
 
 # ---- CDC ----------------------------------------------------------------------------------
-def test_cdc_look_back_follows_the_clock(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_cdc_look_back_follows_the_clock(own_api: Api, make_api: Callable[..., Api]) -> None:
+    api, sb = own_api, own_api.sb
     since = sb.now() - timedelta(days=1)
     assert _cdc(api, "Invoice", since).status_code == 200
     sb.advance_clock(30 * DAY)
@@ -130,11 +127,8 @@ def test_cdc_refuses_what_qbo_refuses(api: Api, entities: str) -> None:
     assert entities.rsplit(",", maxsplit=1)[-1] in fault["Error"][0]["Detail"]
 
 
-def test_cdc_puts_deletes_after_the_active_objects(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_cdc_puts_deletes_after_the_active_objects(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     since = sb.now()
     sb.delete("Invoice", 9)
     sb.delete("Bill", 2)
@@ -160,15 +154,9 @@ def test_cdc_puts_deletes_after_the_active_objects(
 
 
 def test_cdc_stops_at_1000_objects_without_paging(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+    make_recent_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
 ) -> None:
-    today = datetime.now(UTC).date()
-    sb = make_sandbox(
-        invoices=1200,
-        other_records=0,
-        invoice_start=today - timedelta(days=10),
-        invoice_end=today - timedelta(days=1),
-    )
+    sb = make_recent_sandbox(invoices=1200, other_records=0)
     api = make_api(sb)
     for invoice_id in (3, 4):
         sb.delete("Invoice", invoice_id)
@@ -188,11 +176,8 @@ def test_cdc_stops_at_1000_objects_without_paging(
 
 # ---- deletes, voids, restores --------------------------------------------------------------
 @pytest.mark.parametrize("entity", ["Customer", "Vendor", "Item", "Account", "Employee"])
-def test_deleting_a_list_record_makes_it_inactive(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api], entity: str
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_deleting_a_list_record_makes_it_inactive(own_api: Api, entity: str) -> None:
+    api, sb = own_api, own_api.sb
     target = next(r for r in sb.records(entity) if r["Active"])
     before = api.count(f"SELECT COUNT(*) FROM {entity}")
     answer = sb.delete(entity, target["Id"])
@@ -211,11 +196,8 @@ def test_deleting_a_list_record_makes_it_inactive(
     assert record in sb.records(entity)
 
 
-def test_hard_delete_removes_a_list_record(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_hard_delete_removes_a_list_record(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     assert sb.delete("Vendor", 2, hard=True) == {"deleted": "2", "hard": True}
     assert api.count("SELECT COUNT(*) FROM Vendor WHERE Active IN (true, false) AND Id = '2'") == 0
     assert "2" not in {r["Id"] for r in sb.records("Vendor")}
@@ -223,20 +205,14 @@ def test_hard_delete_removes_a_list_record(
         sb.delete("Vendor", 2)
 
 
-def test_transactions_are_deleted_for_good(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_transactions_are_deleted_for_good(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     assert sb.delete("Payment", 1) == {"deleted": "1", "hard": True}
     assert api.count("SELECT COUNT(*) FROM Payment WHERE Id = '1'") == 0
 
 
-def test_void_zeroes_a_transaction_as_an_update(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_void_zeroes_a_transaction_as_an_update(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     original = api.rows("SELECT * FROM Invoice WHERE Id = '12'")[0]
     since = sb.now()
     voided = sb.void("Invoice", 12)
@@ -257,11 +233,8 @@ def test_void_zeroes_a_transaction_as_an_update(
             sb.void(entity, record_id)
 
 
-def test_restore_brings_a_deleted_record_back_under_its_id(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_restore_brings_a_deleted_record_back_under_its_id(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     original = api.rows("SELECT * FROM Invoice WHERE Id = '3'")[0]
     sb.delete("Invoice", 3)
     since = sb.now()

@@ -174,17 +174,24 @@ def test_faults_are_deterministic_for_a_seed(
 
 
 # ---- each fault kind ----------------------------------------------------------------------
-def _faulted(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api], spec: str) -> Api:
-    sb = make_sandbox()
-    api = make_api(sb)  # the token is fetched before faults apply (they never hit OAuth)
-    sb.set_faults(spec)
-    return api
+Faulted = Callable[[str], "Api"]
 
 
-def test_fault_500_and_503(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    api = _faulted(make_sandbox, make_api, "500=1")
+@pytest.fixture
+def faulted(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> Faulted:
+    """A client of a new sandbox whose data requests meet the fault spec given."""
+
+    def make(spec: str) -> Api:
+        sb = make_sandbox()
+        api = make_api(sb)  # the token is fetched before faults apply (they never hit OAuth)
+        sb.set_faults(spec)
+        return api
+
+    return make
+
+
+def test_fault_500_and_503(faulted: Faulted) -> None:
+    api = faulted("500=1")
     response = api.query(COUNT)
     assert response.status_code == 500
     assert response.json()["Fault"]["type"] == "SystemFault"
@@ -196,10 +203,8 @@ def test_fault_500_and_503(
     assert _realm_counters(api.sb)["faults"] == {"500": 1, "503": 1}
 
 
-def test_fault_429_burst(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    api = _faulted(make_sandbox, make_api, "429=1,burst=2")
+def test_fault_429_burst(faulted: Faulted) -> None:
+    api = faulted("429=1,burst=2")
     first = api.query(COUNT)
     assert first.status_code == 429
     assert first.json()["Fault"]["Error"][0] == THROTTLE_ERROR
@@ -219,8 +224,8 @@ def test_retry_after_header_on_request(
     assert api.query(COUNT).headers["Retry-After"] == "2.5"
 
 
-def test_fault_xml429(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> None:
-    api = _faulted(make_sandbox, make_api, "xml429=1")
+def test_fault_xml429(faulted: Faulted) -> None:
+    api = faulted("xml429=1")
     response = api.query(COUNT)
     assert response.status_code == 429
     assert response.headers["content-type"].startswith("application/xml")
@@ -229,20 +234,16 @@ def test_fault_xml429(make_sandbox: Callable[..., Sandbox], make_api: Callable[.
     assert "ThrottleExceeded" in response.text
 
 
-def test_fault_inside_http_200(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    api = _faulted(make_sandbox, make_api, "fault200=1")
+def test_fault_inside_http_200(faulted: Faulted) -> None:
+    api = faulted("fault200=1")
     response = api.query(COUNT)
     assert response.status_code == 200
     assert "Fault" in response.json()
     assert "QueryResponse" not in response.json()
 
 
-def test_fault_401_with_a_valid_token(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    api = _faulted(make_sandbox, make_api, "401=1")
+def test_fault_401_with_a_valid_token(faulted: Faulted) -> None:
+    api = faulted("401=1")
     response = api.query(COUNT)
     assert response.status_code == 401
     assert response.json()["fault"]["error"][0]["code"] == "3200"
@@ -250,8 +251,8 @@ def test_fault_401_with_a_valid_token(
     assert api.query(COUNT).status_code == 200  # the same token still works
 
 
-def test_fault_slow(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> None:
-    api = _faulted(make_sandbox, make_api, "slow=1,slow_seconds=0.6")
+def test_fault_slow(faulted: Faulted) -> None:
+    api = faulted("slow=1,slow_seconds=0.6")
     with pytest.raises(httpx.ReadTimeout):
         api.http.get(
             api.base + "/query", params={"query": COUNT}, headers=api.headers(), timeout=0.2
@@ -261,8 +262,8 @@ def test_fault_slow(make_sandbox: Callable[..., Sandbox], make_api: Callable[...
     assert time.monotonic() - started >= 0.55
 
 
-def test_fault_reset(make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]) -> None:
-    api = _faulted(make_sandbox, make_api, "reset=1")
+def test_fault_reset(faulted: Faulted) -> None:
+    api = faulted("reset=1")
     with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         api.query(COUNT)
     api.sb.set_faults("")
@@ -270,10 +271,8 @@ def test_fault_reset(make_sandbox: Callable[..., Sandbox], make_api: Callable[..
     assert _realm_counters(api.sb)["faults"] == {"reset": 1}
 
 
-def test_fault_truncated_both_ways(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    api = _faulted(make_sandbox, make_api, "truncated=1")
+def test_fault_truncated_both_ways(faulted: Faulted) -> None:
+    api = faulted("truncated=1")
     cut_body = cut_connection = 0
     for _ in range(12):
         try:

@@ -188,10 +188,9 @@ def test_token_of_another_realm_is_forbidden(
 
 
 def test_expire_access_tokens_then_refresh_recovers(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+    own_api: Api, make_api: Callable[..., Api]
 ) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+    api, sb = own_api, own_api.sb
     sb.expire_access_tokens()
     assert api.query("SELECT COUNT(*) FROM Customer").status_code == 401
     fresh = make_api(sb)

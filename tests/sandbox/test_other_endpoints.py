@@ -51,11 +51,8 @@ def test_batch_over_30_items_is_rejected(api: Api) -> None:
 
 
 # ---- CDC ----------------------------------------------------------------------------------
-def test_cdc_returns_changes_and_tombstones(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_cdc_returns_changes_and_tombstones(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     since = _since(minutes=5)
     nothing = api.get("/cdc", entities="Invoice", changedSince=since).json()
     assert nothing["CDCResponse"][0]["QueryResponse"] == [{}]
@@ -92,14 +89,9 @@ def test_cdc_rejects_unknown_and_unsupported_entities(api: Api) -> None:
 
 
 def test_cdc_caps_at_1000_objects_oldest_first(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+    make_recent_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
 ) -> None:
-    today = datetime.now(UTC).date()
-    sb = make_sandbox(
-        invoices=1500,
-        invoice_start=today - timedelta(days=10),
-        invoice_end=today - timedelta(days=1),
-    )
+    sb = make_recent_sandbox(invoices=1500)
     api = make_api(sb)
     body = api.get("/cdc", entities="Invoice", changedSince=_since(days=20)).json()
     rows = body["CDCResponse"][0]["QueryResponse"][0]["Invoice"]

@@ -106,11 +106,8 @@ def test_count_ignores_paging_and_counts_filters(api: Api) -> None:
     assert set(body["QueryResponse"]) == {"totalCount"}
 
 
-def test_count_is_counted_apart_from_select(
-    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
-) -> None:
-    sb = make_sandbox()
-    api = make_api(sb)
+def test_count_is_counted_apart_from_select(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
     api.query("SELECT COUNT(*) FROM Invoice")
     api.query("SELECT * FROM Invoice MAXRESULTS 7")
     api.query("SELECT * FROM Invoice MAXRESULTS 3", post=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -43,6 +45,17 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return value
 
 
+@contextmanager
+def _record_errors(entity: str, record_id: int, missing: str = "no") -> Iterator[None]:
+    """What a change to one record can meet, as answers: unknown 404, not voidable 400."""
+    try:
+        yield
+    except RecordNotFoundError:
+        raise _AdminError(404, f"{missing} {entity} with Id {record_id}") from None
+    except NotVoidableError:
+        raise _AdminError(400, f"{entity} cannot be voided (transactions only)") from None
+
+
 def _flag(request: web.Request, name: str) -> bool:
     """A boolean query parameter: `true`/`1`/`yes` (any case) is set."""
     return request.query.get(name, "").lower() in ("true", "1", "yes")
@@ -61,6 +74,10 @@ class _Admin:
         if entity not in CATALOG:
             raise _AdminError(404, f"unknown entity {entity} (names are case-sensitive)")
         return company, entity
+
+    def _record(self, request: web.Request) -> tuple[Company, str, int]:
+        company, entity = self._company(request)
+        return company, entity, self._id(request)
 
     @staticmethod
     def _id(request: web.Request) -> int:
@@ -94,44 +111,29 @@ class _Admin:
         company, entity = self._company(request)
         patch = await _json_object(request)
         record_id = self._id(request)
-        try:
+        with _record_errors(entity, record_id):
             record = company.update(entity, record_id, patch, self.state.clock.now())
-        except RecordNotFoundError:
-            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
         return web.json_response(record)
 
     async def delete(self, request: web.Request) -> web.Response:
-        company, entity = self._company(request)
-        record_id = self._id(request)
+        company, entity, record_id = self._record(request)
         hard = _flag(request, "hard")
-        try:
+        with _record_errors(entity, record_id):
             record = company.delete(entity, record_id, self.state.clock.now(), hard=hard)
-        except RecordNotFoundError:
-            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
         answer: dict[str, Any] = {"deleted": str(record_id), "hard": record is None}
         if record is not None:
             answer["record"] = record
         return web.json_response(answer)
 
     async def void(self, request: web.Request) -> web.Response:
-        company, entity = self._company(request)
-        record_id = self._id(request)
-        try:
-            record = company.void(entity, record_id, self.state.clock.now())
-        except RecordNotFoundError:
-            raise _AdminError(404, f"no {entity} with Id {record_id}") from None
-        except NotVoidableError:
-            raise _AdminError(400, f"{entity} cannot be voided (transactions only)") from None
-        return web.json_response(record)
+        company, entity, record_id = self._record(request)
+        with _record_errors(entity, record_id):
+            return web.json_response(company.void(entity, record_id, self.state.clock.now()))
 
     async def restore(self, request: web.Request) -> web.Response:
-        company, entity = self._company(request)
-        record_id = self._id(request)
-        try:
-            record = company.restore(entity, record_id, self.state.clock.now())
-        except RecordNotFoundError:
-            raise _AdminError(404, f"no deleted {entity} with Id {record_id}") from None
-        return web.json_response(record)
+        company, entity, record_id = self._record(request)
+        with _record_errors(entity, record_id, missing="no deleted"):
+            return web.json_response(company.restore(entity, record_id, self.state.clock.now()))
 
     async def clock(self, request: web.Request) -> web.Response:
         sandbox_clock = self.state.clock

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -13,6 +14,8 @@ from qbo_backfill.sandbox.runner import serve_forever
 __all__ = ["sandbox_group"]
 
 _DEFAULTS = SandboxConfig()
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+_PER_REALM = "Per realm; 0 = off."
 
 
 class _BadInput(click.ClickException):
@@ -41,6 +44,76 @@ def _rotation(_ctx: click.Context, _param: click.Parameter, value: str) -> str |
     return int(value) if value.isdigit() else value
 
 
+def _as_date(_ctx: click.Context, _param: click.Parameter, value: datetime) -> date:
+    return value.date()
+
+
+def _config_option(flag: str, help_text: str, **settings: Any) -> Callable[[_Command], _Command]:
+    """An option that sets the `SandboxConfig` field of its name, with that field's default.
+
+    Taking the default from the config keeps `--help` and the library in step; click infers
+    the option's type from it. Dates are read as `YYYY-MM-DD`.
+    """
+    field = settings.pop("field", flag.removeprefix("--").replace("-", "_"))
+    default = settings.pop("default", getattr(_DEFAULTS, field))
+    if isinstance(default, date):
+        settings.update(type=click.DateTime(["%Y-%m-%d"]), callback=_as_date)
+        default = default.isoformat()
+    shown = default not in (None, "", ())
+    return click.option(
+        flag, field, default=default, show_default=shown, help=help_text, **settings
+    )
+
+
+# `serve`'s options in `--help` order; each one is a SandboxConfig field.
+_SERVE_OPTIONS = (
+    _config_option("--host", "Address to bind."),
+    _config_option("--port", "Port; 0 picks a free one.", default=8765),
+    _config_option("--seed", "Seed of all data."),
+    _config_option("--realms", "Companies."),
+    _config_option(
+        "--realm",
+        "A company id to serve (repeat for several); default: ids derived from the seed.",
+        field="realm_ids",
+        multiple=True,
+    ),
+    _config_option("--customers", "Customers per realm."),
+    _config_option("--items", "Items per realm."),
+    _config_option("--invoices", "Invoices per realm."),
+    _config_option(
+        "--other-records",
+        "Records of every other entity (bills, payments, vendors...); default invoices/20, "
+        "at most 500; 0 for none.",
+        type=int,
+    ),
+    _config_option("--invoice-start", "First TxnDate of generated invoices."),
+    _config_option("--invoice-end", "TxnDates stay before this date (exclusive)."),
+    _config_option("--latency-ms", "Added per data request."),
+    _config_option("--latency-jitter-ms", "Uniform +/- jitter."),
+    _config_option("--rate-limit-per-min", _PER_REALM),
+    _config_option("--rate-limit-per-sec", _PER_REALM),
+    _config_option("--max-in-flight", _PER_REALM),
+    _config_option("--batch-limit-per-min", _PER_REALM),
+    _config_option("--faults", "Fault spec, e.g. '429=0.05,500=0.01,burst=3,seed=7'."),
+    _config_option("--client-id", "Fix the app's client id (default: from the seed)."),
+    _config_option("--client-secret", "Fix the app's client secret."),
+    _config_option("--refresh-token", "Fix the first realm's refresh token."),
+    _config_option("--access-token-ttl", "Seconds."),
+    _config_option(
+        "--refresh-rotation",
+        "New refresh token on 'every' refresh, every N refreshes, or 'age:SECONDS'.",
+        callback=_rotation,
+    ),
+    _config_option("--refresh-grace-seconds", "How long a superseded refresh token still works."),
+)
+
+
+def _serve_options(command: _Command) -> _Command:
+    for option in reversed(_SERVE_OPTIONS):  # click lists the last-applied option first
+        command = option(command)
+    return command
+
+
 @click.group(name="sandbox", short_help="A local QuickBooks Online stand-in.")
 def sandbox_group() -> None:
     """A local QuickBooks Online stand-in for demos, tests and benchmarks."""
@@ -49,98 +122,10 @@ def sandbox_group() -> None:
 @sandbox_group.command(
     name="serve", cls=_OneLineErrors, short_help="Serve the local sandbox until Ctrl+C."
 )
-@click.option("--host", default=_DEFAULTS.host, show_default=True, help="Address to bind.")
-@click.option("--port", type=int, default=8765, show_default=True, help="Port; 0 picks a free one.")
-@click.option(
-    "--seed", type=int, default=_DEFAULTS.seed, show_default=True, help="Seed of all data."
-)
-@click.option("--realms", type=int, default=_DEFAULTS.realms, show_default=True, help="Companies.")
-@click.option(
-    "--realm",
-    "realm_ids",
-    multiple=True,
-    help="A company id to serve (repeat for several); default: ids derived from the seed.",
-)
-@click.option(
-    "--customers",
-    type=int,
-    default=_DEFAULTS.customers,
-    show_default=True,
-    help="Customers per realm.",
-)
-@click.option(
-    "--items", type=int, default=_DEFAULTS.items, show_default=True, help="Items per realm."
-)
-@click.option(
-    "--invoices",
-    type=int,
-    default=_DEFAULTS.invoices,
-    show_default=True,
-    help="Invoices per realm.",
-)
-@click.option(
-    "--other-records",
-    type=int,
-    default=None,
-    help="Records of every other entity (bills, payments, vendors...); default invoices/20, "
-    "at most 500; 0 for none.",
-)
-@click.option(
-    "--invoice-start",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=_DEFAULTS.invoice_start.isoformat(),
-    show_default=True,
-    help="First TxnDate of generated invoices.",
-)
-@click.option(
-    "--invoice-end",
-    type=click.DateTime(["%Y-%m-%d"]),
-    default=_DEFAULTS.invoice_end.isoformat(),
-    show_default=True,
-    help="TxnDates stay before this date (exclusive).",
-)
-@click.option(
-    "--latency-ms", type=float, default=0.0, show_default=True, help="Added per data request."
-)
-@click.option(
-    "--latency-jitter-ms", type=float, default=0.0, show_default=True, help="Uniform +/- jitter."
-)
-@click.option(
-    "--rate-limit-per-min", type=int, default=500, show_default=True, help="Per realm; 0 = off."
-)
-@click.option(
-    "--rate-limit-per-sec", type=int, default=10, show_default=True, help="Per realm; 0 = off."
-)
-@click.option(
-    "--max-in-flight", type=int, default=10, show_default=True, help="Per realm; 0 = off."
-)
-@click.option(
-    "--batch-limit-per-min", type=int, default=40, show_default=True, help="Per realm; 0 = off."
-)
-@click.option("--faults", default="", help="Fault spec, e.g. '429=0.05,500=0.01,burst=3,seed=7'.")
-@click.option("--client-id", default=None, help="Fix the app's client id (default: from the seed).")
-@click.option("--client-secret", default=None, help="Fix the app's client secret.")
-@click.option("--refresh-token", default=None, help="Fix the first realm's refresh token.")
-@click.option("--access-token-ttl", type=float, default=3600.0, show_default=True, help="Seconds.")
-@click.option(
-    "--refresh-rotation",
-    default="every",
-    show_default=True,
-    callback=_rotation,
-    help="New refresh token on 'every' refresh, every N refreshes, or 'age:SECONDS'.",
-)
-@click.option(
-    "--refresh-grace-seconds",
-    type=float,
-    default=86400.0,
-    show_default=True,
-    help="How long a superseded refresh token still works.",
-)
-def serve(invoice_start: datetime, invoice_end: datetime, **options: Any) -> None:
+@_serve_options
+def serve(**options: Any) -> None:
     """Serve the sandbox until Ctrl+C; prints one JSON line with URLs and credentials."""
-    config = SandboxConfig(
-        invoice_start=_as_date(invoice_start), invoice_end=_as_date(invoice_end), **options
-    )
+    config = SandboxConfig(**options)
     try:
         config.validate()
     except ValueError as exc:
@@ -149,7 +134,3 @@ def serve(invoice_start: datetime, invoice_end: datetime, **options: Any) -> Non
         serve_forever(config)
     except OSError as exc:
         raise _BadInput(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
-
-
-def _as_date(value: datetime) -> date:
-    return value.date()

@@ -111,6 +111,19 @@ def spread_list_times(
     return create, lut
 
 
+class UniqueNames:
+    """Display names as QBO requires them, unique within an entity."""
+
+    def __init__(self) -> None:
+        self._taken: set[str] = set()
+
+    def claim(self, name: str, pos: int) -> str:
+        """`name`, or `name N` (N the record's 1-based position) when `name` is taken."""
+        display = name if name not in self._taken else f"{name} {pos + 1}"
+        self._taken.add(display)
+        return display
+
+
 def address(rng: random.Random, addr_id: int) -> dict[str, str]:
     city, state, postal = rng.choice(CITIES)
     return {

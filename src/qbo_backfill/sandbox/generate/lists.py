@@ -15,7 +15,14 @@ from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox import clock
-from qbo_backfill.sandbox.generate.base import USD, BaseData, address, envelope, mix
+from qbo_backfill.sandbox.generate.base import (
+    USD,
+    BaseData,
+    UniqueNames,
+    address,
+    envelope,
+    mix,
+)
 from qbo_backfill.sandbox.generate.base import spread_list_times as _list_times
 from qbo_backfill.sandbox.generate.words import (
     ACCOUNT_CHART,
@@ -205,6 +212,17 @@ def _currencies(_rng: random.Random, _count: int) -> list[Row]:
     return [{"Code": code, "Name": name, "Active": active} for code, name, active in table]
 
 
+def _contact(rng: random.Random, display: str, area_code: int, email: str) -> Row:
+    """The name, status, phone and e-mail fields that vendors and employees share."""
+    return {
+        "DisplayName": display,
+        "PrintOnCheckName": display,
+        "Active": rng.random() >= 0.1,
+        "PrimaryPhone": {"FreeFormNumber": f"({area_code}) 555-{rng.randint(1000, 9999)}"},
+        "PrimaryEmailAddr": {"Address": email},
+    }
+
+
 def _vendors(rng: random.Random, count: int) -> list[Row]:
     rows: list[Row] = []
     for pos in range(count):
@@ -219,11 +237,7 @@ def _vendors(rng: random.Random, count: int) -> list[Row]:
                 "Vendor1099": rng.random() < 0.2,
                 "CurrencyRef": dict(USD),
                 "CompanyName": name,
-                "DisplayName": name,
-                "PrintOnCheckName": name,
-                "Active": rng.random() >= 0.1,
-                "PrimaryPhone": {"FreeFormNumber": f"(650) 555-{rng.randint(1000, 9999)}"},
-                "PrimaryEmailAddr": {"Address": f"billing@{domain}.example.com"},
+                **_contact(rng, name, 650, f"billing@{domain}.example.com"),
                 "TermRef": {"value": str(rng.randint(1, 3))},
             }
         )
@@ -232,12 +246,10 @@ def _vendors(rng: random.Random, count: int) -> list[Row]:
 
 def _employees(rng: random.Random, count: int) -> list[Row]:
     rows: list[Row] = []
-    seen: set[str] = set()
+    names = UniqueNames()
     for pos in range(count):
         given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-        name = f"{given} {family}"
-        display = name if name not in seen else f"{name} {pos + 1}"
-        seen.add(display)
+        display = names.claim(f"{given} {family}", pos)
         hired = date(2015, 1, 1).toordinal() + rng.randrange(3000)
         rows.append(
             {
@@ -249,11 +261,7 @@ def _employees(rng: random.Random, count: int) -> list[Row]:
                 "HiredDate": clock.ordinal_to_iso(hired),
                 "GivenName": given,
                 "FamilyName": family,
-                "DisplayName": display,
-                "PrintOnCheckName": display,
-                "Active": rng.random() >= 0.1,
-                "PrimaryPhone": {"FreeFormNumber": f"(408) 555-{rng.randint(1000, 9999)}"},
-                "PrimaryEmailAddr": {"Address": f"{given.lower()}.{family.lower()}@example.com"},
+                **_contact(rng, display, 408, f"{given.lower()}.{family.lower()}@example.com"),
             }
         )
     return rows

@@ -14,6 +14,7 @@ from qbo_backfill.sandbox.generate.base import (
     DAY,
     USD,
     BaseData,
+    UniqueNames,
     address,
     envelope,
     spread_list_times,
@@ -52,12 +53,11 @@ def customers(key: int, count: int, start: int, end_cap: int) -> tuple[BaseData,
     create, lut = spread_list_times(rng, count, start - 365 * DAY, 365 * DAY, end_cap)
     active = bytearray(0 if rng.random() < 0.1 else 1 for _ in range(count))
     parties: list[Party] = []
-    seen: set[str] = set()
+    names = UniqueNames()
     for pos in range(count):
         given, family = rng.choice(GIVEN), rng.choice(FAMILY)
         company = f"{family} {rng.choice(TRADE)}"
-        display = company if company not in seen else f"{company} {pos + 1}"
-        seen.add(display)
+        display = names.claim(company, pos)
         email = f"{given.lower()}@{family.lower()}.example.com"
         parties.append(Party(display, given, family, company, email, address(rng, pos + 1)))
 
