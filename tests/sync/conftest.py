@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
-from tests.engine.helpers import settings_for
+from tests.helpers import MakeSandbox, settings_for
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, backfill
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
@@ -20,19 +19,8 @@ ALL_YEARS = ExtractWindow(date(2024, 1, 1), date(2026, 1, 1))
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(
-        customers=60,
-        items=25,
-        invoices=400,
-        other_records=0,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
-        max_in_flight=10,
-        batch_limit_per_min=0,
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox(customers=60, items=25, invoices=400, other_records=0, max_in_flight=10)
 
 
 @pytest.fixture

@@ -12,18 +12,17 @@ import os
 import random
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg import sql
-from tests.engine.helpers import sandbox_env, settings_for
-from tests.reliability.harness import duplicate_ids, run_cli, start_cli
+from tests.helpers import MakeSandbox, run_cli, sandbox_env, settings_for
+from tests.reliability.harness import duplicate_ids, start_cli
 from tests.sync.churn import Churn, churn, compare
 from tests.sync.conftest import ENTITIES, backfill_all
 
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -32,21 +31,16 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 @pytest.fixture
-def slow_sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(
+def slow_sandbox(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox(
         customers=80,
         items=25,
         invoices=2500,
         other_records=0,
         latency_ms=40,
         latency_jitter_ms=20,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
         max_in_flight=10,
-        batch_limit_per_min=0,
     )
-    with Sandbox(config) as sb:
-        yield sb
 
 
 def test_killed_syncs_end_exact(

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.engine.helpers import settings_for
+from tests.helpers import MakeSandbox, settings_for
 from tests.sync.churn import compare
 
 from qbo_backfill.entities import CATALOG, EntityKind, resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, backfill
 from qbo_backfill.run.sync import SyncOptions, sync
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.sandbox.catalog import CATALOG as SERVED
 from qbo_backfill.windows import ExtractWindow
 
@@ -26,19 +25,8 @@ ENTITIES = sorted(set(CATALOG) - WITHOUT_DATA)
 
 
 @pytest.fixture
-def rich() -> Iterator[Sandbox]:
-    config = SandboxConfig(
-        customers=40,
-        items=20,
-        invoices=300,
-        other_records=40,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
-        max_in_flight=10,
-        batch_limit_per_min=0,
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def rich(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox(customers=40, items=20, invoices=300, other_records=40, max_in_flight=10)
 
 
 def test_client_catalog_matches_the_sandbox() -> None:

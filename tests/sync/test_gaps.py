@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.engine.helpers import settings_for
+from tests.helpers import MakeSandbox, settings_for
 from tests.sync.churn import churn, compare, deleted_rows
 from tests.sync.conftest import ENTITIES, backfill_all
 
 from qbo_backfill.run.sync import SyncOptions, sync
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 
 pytestmark = pytest.mark.db
@@ -45,19 +44,8 @@ def test_forty_days_away_with_deletes_before_the_move_is_exact(
 
 
 @pytest.fixture
-def larger() -> Iterator[Sandbox]:
-    config = SandboxConfig(
-        customers=60,
-        items=25,
-        invoices=1500,
-        other_records=0,
-        rate_limit_per_min=0,
-        rate_limit_per_sec=0,
-        max_in_flight=10,
-        batch_limit_per_min=0,
-    )
-    with Sandbox(config) as sb:
-        yield sb
+def larger(make_sandbox: MakeSandbox) -> Sandbox:
+    return make_sandbox(customers=60, items=25, invoices=1500, other_records=0, max_in_flight=10)
 
 
 def test_more_than_a_thousand_changes_lose_none_at_the_cap(

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from tests.engine.helpers import run_cli, sandbox_env
+from tests.helpers import run_cli, sandbox_env
 from tests.sync.churn import churn, compare, deleted_rows, raw_writes
 from tests.sync.conftest import ENTITIES, backfill_all
 
