@@ -28,7 +28,7 @@ from qbo_backfill.errors import (
     ThrottledError,
     TransientApiError,
 )
-from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.qbo.ratelimit import Limiter
 from qbo_backfill.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class QboClient:
         settings: Settings,
         realm_id: str,
         tokens: TokenProvider,
-        limiter: RateLimiter,
+        limiter: Limiter,
         http: httpx.AsyncClient,
     ) -> None:
         self.settings = settings
@@ -79,8 +79,6 @@ class QboClient:
         self.http = http
         self.url = f"{settings.api_base_url}/v3/company/{realm_id}/query"
         self.batch_url = f"{settings.api_base_url}/v3/company/{realm_id}/batch"
-        # Batch calls count against both limits: the realm's, and their own per minute.
-        self.batch_limiter = RateLimiter(BATCH_CALLS_PER_MINUTE, settings.max_in_flight)
         self.stats = ClientStats()
         self.retry_listeners: list[RetryListener] = []
 
@@ -162,16 +160,21 @@ class QboClient:
     async def _batch_once(
         self, items: list[dict[str, str]], stats: ClientStats | None
     ) -> list[dict[str, Any]]:
-        async with self.batch_limiter.slot():
-            content = orjson.dumps({"BatchItemRequest": items})
-            response = await self._send(self.batch_url, content, "application/json", stats)
+        content = orjson.dumps({"BatchItemRequest": items})
+        response = await self._send(self.batch_url, content, "application/json", stats, batch=True)
         return parse_batch_response(response, [item["bId"] for item in items])
 
     async def _send(
-        self, url: str, content: bytes, content_type: str, stats: ClientStats | None
+        self,
+        url: str,
+        content: bytes,
+        content_type: str,
+        stats: ClientStats | None,
+        *,
+        batch: bool = False,
     ) -> httpx.Response:
         token = await self.tokens.access_token()
-        async with self.limiter.slot():
+        async with self.limiter.slot(batch=batch):
             self.stats.requests += 1
             if stats is not None:
                 stats.requests += 1

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import uuid
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from qbo_backfill.load.rawtable import PageMeta, RawTable
 from qbo_backfill.load.records import prepare_page
 from qbo_backfill.qbo import query
 from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, ClientStats, QboClient
-from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.qbo.shared_limits import open_limiter
 from qbo_backfill.run.observer import RunObserver, SilentObserver
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
@@ -448,6 +449,7 @@ class _BackfillContext:
         self.observer = observer
         self._http: httpx.AsyncClient | None = None
         self._conn: psycopg.AsyncConnection | None = None
+        self._limits = AsyncExitStack()
 
     async def __aenter__(self) -> Backfill:
         settings = self.settings
@@ -463,7 +465,7 @@ class _BackfillContext:
                 force=False,
             )
         tokens = TokenProvider(store, realm_id, credentials)
-        limiter = RateLimiter(settings.requests_per_minute, settings.max_in_flight)
+        limiter = await self._limits.enter_async_context(open_limiter(settings, realm_id, url))
         limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
         self._http = httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_seconds)
         client = QboClient(settings, realm_id, tokens, limiter, self._http)
@@ -476,6 +478,7 @@ class _BackfillContext:
             await self._http.aclose()
         if self._conn is not None:
             await self._conn.close()
+        await self._limits.aclose()
 
 
 def require_credentials(settings: Settings) -> tuple[str, ClientCredentials]:
