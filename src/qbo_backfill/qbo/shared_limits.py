@@ -78,7 +78,7 @@ MAX_LATE_WAKES = 2
 # A finished request's slot rides on the next statement, or goes alone after this delay.
 RELEASE_DELAY = 0.05
 # Waiting for a free slot (every slot in flight): one task per process asks, backing off.
-BUSY_BACKOFF = (0.02, 0.5)
+BUSY_BACKOFF = (0.02, 0.2)
 
 _DDL = """
 CREATE UNLOGGED TABLE IF NOT EXISTS {limits} (
