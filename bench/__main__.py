@@ -1,5 +1,4 @@
-"""`python -m bench`: the five scenarios of the performance issue and the sync's (6), one
-table row each.
+"""`python -m bench`: the scenarios of the performance issues, one table row each.
 
 Every scenario runs the local sandbox as a separate process and the backfill as a
 subprocess, into a fresh schema of the PostgreSQL named by --database-url (default: the
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from bench import at_limits, peers_side_by_side, raw_speed, sync_day
+from bench import at_limits, one_company, peers_side_by_side, raw_speed, sync_day
 from bench.harness import DEFAULT_DATABASE_URL, HEADER, OUT, table_line
 
 
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     parser.add_argument(
-        "--only", default="1,2,3,4,5,6", help="scenarios to run, e.g. 1,4 (default: all)"
+        "--only", default="1,2,3,4,5,7,9,10", help="scenarios to run, e.g. 1,4 (default: all)"
     )
     parser.add_argument(
         "--database-url",
@@ -95,13 +94,15 @@ def _rows(url: str, sizes: Sizes, wanted: set[int], *, install: bool):  # type: 
             yield raw_speed.memory_row(
                 url, small=sizes.memory_small, large=sizes.raw_invoices, large_rss_mb=rss
             )
-    if 6 in wanted:
+    if 7 in wanted:
         yield sync_day.run(
             url,
             invoices=sizes.sync_invoices,
             latency_ms=sizes.latency_ms,
             jitter_ms=sizes.jitter_ms,
         )
+    if wanted & {9, 10}:
+        yield from one_company.rows(url, wanted, smoke=sizes is SMOKE)
 
 
 def _machine(url: str) -> str:

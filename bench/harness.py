@@ -121,7 +121,10 @@ class SandboxProcess:
         self.items = items
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._stderr, text=True)
+        env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env
+        )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if not line:
             self._stderr.seek(0)
@@ -228,19 +231,7 @@ def run_backfill(
     env_extra: dict[str, str] | None = None,
 ) -> RunMeasure:
     """`qbo-backfill backfill` as a subprocess; peak RSS from the kernel's own accounting."""
-    info = sandbox.info
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "QBO_CLIENT_ID": info["client_id"],
-        "QBO_CLIENT_SECRET": info["client_secret"],
-        "QBO_REALM_ID": info["realm_id"],
-        "QBO_REFRESH_TOKEN": info["refresh_token"],
-        "QBO_API_BASE_URL": info["base_url"],
-        "QBO_TOKEN_URL": info["token_url"],
-        "QBO_DATABASE_URL": schema.url,
-        "QBO_SCHEMA": schema.name,
-        "QBO_HOME": str(home),
-    } | (env_extra or {})
+    env = backfill_env(sandbox, schema, home) | (env_extra or {})
     args = [PYTHON, "-m", "qbo_backfill", "backfill", *entities]
     args += ["--start", YEAR_START, "--end", YEAR_END, "--chunk-days", "auto", "--json-logs"]
     args += list(extra_args)
@@ -260,6 +251,24 @@ def run_backfill(
     peak_kib = int(rss_file.read_text().split()[-1]) if rss_file.exists() else usage.ru_maxrss
     rss_file.unlink(missing_ok=True)
     return RunMeasure(seconds, peak_kib / 1024, proc.returncode, text)
+
+
+def backfill_env(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[str, str]:
+    """The whole environment of a backfill subprocess: the sandbox's company, the schema."""
+    info = sandbox.info
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, whatever is installed
+        "QBO_CLIENT_ID": info["client_id"],
+        "QBO_CLIENT_SECRET": info["client_secret"],
+        "QBO_REALM_ID": info["realm_id"],
+        "QBO_REFRESH_TOKEN": info["refresh_token"],
+        "QBO_API_BASE_URL": info["base_url"],
+        "QBO_TOKEN_URL": info["token_url"],
+        "QBO_DATABASE_URL": schema.url,
+        "QBO_SCHEMA": schema.name,
+        "QBO_HOME": str(home),
+    }
 
 
 def require_ok(measure: RunMeasure, what: str) -> None:

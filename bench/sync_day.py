@@ -1,4 +1,4 @@
-"""Scenario 6: what a sync costs. A company of N invoices is backfilled; a day of changes
+"""Scenario 7: what a sync costs. A company of N invoices is backfilled; a day of changes
 follows (edits, voids, deletes, new invoices, customers made inactive), spread over the
 sandbox's clock; `qbo-backfill sync` brings the copy up to date. Then an idle sync, and a
 second day of changes synced after a 40-day gap (the LastUpdatedTime path, deletes found by
@@ -32,7 +32,7 @@ FORTY_DAYS = 40 * DAY
 
 
 def run(database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float) -> Row:
-    """The row of scenario 6."""
+    """The row of scenario 7."""
     sandbox = SandboxProcess(invoices=invoices, latency_ms=latency_ms, jitter_ms=jitter_ms)
     with sandbox, Schema(database_url, "sync") as schema, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -51,7 +51,7 @@ def run(database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float
             )
         )[0][0]
     return Row(
-        6,
+        7,
         f"sync after a day of changes ({invoices:,} invoices, {latency_ms:g}±{jitter_ms:g} ms)",
         {
             "changes_per_day": day,

@@ -26,11 +26,12 @@ def test_smoke_run_produces_every_scenario(database_url: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     numbers = [line.split("|")[1].strip() for line in rows[2:]]
-    assert numbers == ["1", "4", "2", "3", "5", "6"], proc.stdout
+    assert numbers == ["1", "4", "2", "3", "5", "7", "9", "10"], proc.stdout
     figures = {
-        n: json.loads((OUT / f"scenario{n}-smoke.json").read_text())["figures"] for n in range(1, 7)
+        n: json.loads((OUT / f"scenario{n}-smoke.json").read_text())["figures"]
+        for n in (1, 2, 3, 4, 5, 7, 9, 10)
     }
-    synced = figures[6]
+    synced = figures[7]
     assert synced["idle_api_calls"] <= 2
     assert 0 < synced["sync_api_calls"] <= 10
     assert synced["invoices_marked_deleted"] > 0
@@ -59,3 +60,12 @@ def test_smoke_run_produces_every_scenario(database_url: str) -> None:
 
     memory = figures[5]
     assert all(0 < value < 2000 for key, value in memory.items() if key.startswith("rss_mb"))
+
+    processes = figures[9]
+    for n in (1, 2):
+        assert processes[f"p{n}_rows"] == 1000
+        assert processes[f"p{n}_429s"] == 0
+        assert 0 < processes[f"p{n}_max_in_flight_seen"] <= 10
+
+    limiter = figures[10]
+    assert 0 < limiter["statements_per_call"] <= 3

@@ -24,7 +24,7 @@ from qbo_backfill.errors import (
 )
 from qbo_backfill.figures import RequestFigures
 from qbo_backfill.qbo.minutes import RequestMinutes
-from qbo_backfill.qbo.ratelimit import RateLimiter
+from qbo_backfill.qbo.ratelimit import Limiter
 from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.settings import Settings
 
@@ -69,7 +69,7 @@ class QboClient:
         settings: Settings,
         realm_id: str,
         tokens: TokenProvider,
-        limiter: RateLimiter,
+        limiter: Limiter,
         http: httpx.AsyncClient,
     ) -> None:
         self.settings = settings
@@ -78,8 +78,6 @@ class QboClient:
         self.http = http
         self.url = f"{settings.api_base_url}/v3/company/{realm_id}/query"
         self.batch_url = f"{settings.api_base_url}/v3/company/{realm_id}/batch"
-        # Batch calls count against both limits: the realm's, and their own per minute.
-        self.batch_limiter = RateLimiter(BATCH_CALLS_PER_MINUTE, settings.max_in_flight)
         self.retry = RetryPolicy.from_settings(settings)
         self.stats = ClientStats()
         self.minutes = RequestMinutes()
@@ -168,9 +166,8 @@ class QboClient:
     async def _batch_once(
         self, items: list[dict[str, str]], stats: ClientStats | None, timed: bool = False
     ) -> Any:
-        async with self.batch_limiter.slot():
-            content = orjson.dumps({"BatchItemRequest": items})
-            response = await self._send(self.batch_url, content, "application/json", stats)
+        content = orjson.dumps({"BatchItemRequest": items})
+        response = await self._send(self.batch_url, content, "application/json", stats, batch=True)
         body = parse_answer_body(response, "BatchItemResponse")
         answers = _batch_items(response, body, [item["bId"] for item in items])
         when = body.get("time")
@@ -183,9 +180,11 @@ class QboClient:
         content_type: str,
         stats: ClientStats | None,
         params: dict[str, str] | None = None,
+        *,
+        batch: bool = False,
     ) -> httpx.Response:
         token = await self.tokens.access_token()
-        async with self.limiter.slot():
+        async with self.limiter.slot(batch=batch):
             self.stats.requests += 1
             self.minutes.note()
             if stats is not None:

@@ -6,7 +6,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """What the client asks of a limiter: this process's `RateLimiter`, or the company's
+    `SharedLimiter` kept in PostgreSQL."""
+
+    def slot(self, *, batch: bool = False) -> AbstractAsyncContextManager[None]:
+        """Hold one request slot from a start the limits allow (a batch call's, if `batch`)."""
+        ...
+
+    def pause(self, seconds: float) -> None:
+        """Push every later start back (after a 429)."""
+        ...
 
 
 class RateLimiter:
@@ -16,8 +30,12 @@ class RateLimiter:
     (per second and per minute) under its limit.
     """
 
-    def __init__(self, per_minute: int, max_in_flight: int) -> None:
+    def __init__(
+        self, per_minute: int, max_in_flight: int, batch_per_minute: int | None = None
+    ) -> None:
         self.interval = 60.0 / per_minute
+        # Batch calls count against both limits: the realm's, and their own per minute.
+        self._batch = RateLimiter(batch_per_minute, 1) if batch_per_minute else None
         self._slots = asyncio.Semaphore(max_in_flight)
         self._next_start = 0.0
         self._lock = asyncio.Lock()
@@ -25,8 +43,10 @@ class RateLimiter:
         self.max_in_flight_seen = 0
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
         """Hold one request slot; waits for both a free slot and the next start time."""
+        if batch and self._batch is not None:
+            await self._batch._wait_turn()
         async with self._slots:
             await self._wait_turn()
             self.in_flight += 1

@@ -20,8 +20,8 @@ from qbo_backfill.auth.tokens import TokenCipher, TokenProvider, TokenStore
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.load.db import database_url
 from qbo_backfill.qbo.client import QboClient, RetryListener
-from qbo_backfill.qbo.ratelimit import RateLimiter
 from qbo_backfill.qbo.retry import RetryPolicy
+from qbo_backfill.qbo.shared_limits import open_limiter
 from qbo_backfill.settings import Settings
 
 __all__ = ["Session", "open_session", "require_credentials", "token_store"]
@@ -54,9 +54,11 @@ async def open_session(
             store.import_token, realm_id, settings.environment, settings.refresh_token, force=False
         )
     tokens = TokenProvider(store, realm_id, credentials)
-    limiter = RateLimiter(settings.requests_per_minute, settings.max_in_flight)
     limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
-    async with httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_seconds) as http:
+    async with (
+        open_limiter(settings, realm_id, url) as limiter,
+        httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_seconds) as http,
+    ):
         client = QboClient(settings, realm_id, tokens, limiter, http)
         if on_retry is not None:
             client.retry_listeners.append(on_retry)
