@@ -105,6 +105,9 @@ def test_cli_sync_and_its_bad_input(
     assert syncs[0]["deleted"] == 1
     assert syncs[0]["path"] == "cdc"
     assert "sync runs" in run_cli(["report", "--last"], env, home).stdout
+    page = run_cli(["report", "--last", "--format", "html"], env, home).stdout
+    section = page[page.index("<h2>Syncs</h2>") :]
+    assert "<td>Invoice</td><td>cdc</td><td>done</td><td>0</td><td>0</td><td>1</td>" in section
 
 
 def _src() -> str:

@@ -14,6 +14,7 @@ from html import escape
 from importlib import resources
 
 from qbo_backfill.figures import ChunkRow
+from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report import charts
 from qbo_backfill.report.model import CheckStatus, Report, RunReport
 
@@ -37,6 +38,7 @@ def render_html(report: Report) -> str:
         f"{counts['not checked']} not checked)</p>",
         _rate_section(report),
         *(_run_section(run) for run in report.runs),
+        _sync_section(report.syncs),
     ]
     return _asset("page.html").format(
         css=_asset("report.css"),
@@ -173,6 +175,44 @@ def _rate_section(report: Report) -> str:
         f"{report.limit_per_minute} per minute per company, this tool was configured for "
         f"{report.configured_per_minute}.</p>{chart}</section>"
     )
+
+
+_SYNC_COLUMNS = (
+    "entity", "path", "status", "inserted", "updated", "deleted", "reactivated",
+    "cursor after", "behind", "API calls",
+)  # fmt: skip
+
+
+def _sync_section(syncs: list[SyncRecord]) -> str:
+    """The newest syncs: per entity what changed, the path taken, the cursor, the lag."""
+    if not syncs:
+        return ""
+    head = "".join(f"<th>{name}</th>" for name in _SYNC_COLUMNS)
+    body = "".join(_sync_row(s) for s in syncs)
+    return (
+        "<section><h2>Syncs</h2><p class='meta'>Newest first: what each sync changed in the "
+        "raw tables, the path it took, the cursor it left and how far behind the source the "
+        "copy was when it began.</p><div class='scroll'><table class='syncs sortable'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _sync_row(sync: SyncRecord) -> str:
+    f = sync.figures
+    cells = (
+        sync.entity,
+        sync.path,
+        sync.status if sync.error is None else f"{sync.status}: {sync.error}",
+        f.inserted,
+        f.updated,
+        f.deleted,
+        f.reactivated,
+        _ts(sync.cursor_after),
+        _seconds(sync.lag_seconds),
+        f.api_calls,
+    )
+    bad = " class='bad'" if sync.status != "done" else ""
+    return f"<tr{bad}>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
 def _ts(value: datetime) -> str:
