@@ -12,7 +12,8 @@ from psycopg import sql
 from tests.engine.helpers import sandbox_rows, settings_for
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.run.engine import AUTO_MAX_PAGES, BackfillOptions, backfill
+from qbo_backfill.run.engine import BackfillOptions, backfill
+from qbo_backfill.run.plan import AUTO_MAX_PAGES
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 from qbo_backfill.windows import ExtractWindow
 
@@ -122,4 +123,4 @@ def test_a_whole_list_entity_in_one_short_page_needs_no_count_first(
     # One page, and the count after it that reconciles the window: nothing else.
     assert (requests["query"], requests["count"]) == (1, 1)
     totals = result.entities[0].totals
-    assert totals["source_count"] == totals["rows_in_table"] == customers
+    assert totals.source_count == totals.rows_in_table == customers

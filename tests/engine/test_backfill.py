@@ -77,7 +77,7 @@ def test_rerun_resumes_with_no_calls_and_force_rewrites_nothing(
     totals = forced.entities[0].totals
     assert forced.ok
     assert forced.entities[0].run_id != first.entities[0].run_id
-    assert totals["rows_extracted"] == len(before)
+    assert totals.rows_extracted == len(before)
     written = count(
         database_url,
         sql.SQL(
