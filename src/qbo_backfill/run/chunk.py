@@ -59,6 +59,8 @@ class ChunkWork:
 
     async def extract_and_load(self) -> ChunkFigures:
         """Page the window until its count holds still; then count what the table holds."""
+        if self.chunk.planned_count == 0:
+            return await self._empty()
         count_query = query.count_query(self.entity, self.chunk.window)
         count = self.chunk.planned_count
         inserted = updated = 0
@@ -68,10 +70,11 @@ class ChunkWork:
             if refetches:
                 # The last pass's figures are the chunk's: so are its quarantined records.
                 await self.table.clear_quarantine(self.conn, self.chunk.chunk_id)
-            count = await self._fetch_all_pages(count, count_query)
+            count, one_page = await self._fetch_all_pages(count, count_query)
             inserted += self.figures.rows_inserted
             updated += self.figures.rows_updated
-            after = await self.session.client.count(count_query, self.stats)
+            # One short page is the whole window at one instant: nothing moved under it.
+            after = count if one_page else await self.session.client.count(count_query, self.stats)
             if after == count:
                 break
             log.info(
@@ -82,9 +85,7 @@ class ChunkWork:
                 after,
             )
             count = after
-        in_table = await self.table.rows_in_window(
-            self.conn, self.session.realm_id, self.chunk.window
-        )
+        in_table = await self._rows_in_table()
         accounted = in_table + self.figures.rows_quarantined
         return replace(
             self.figures,
@@ -96,20 +97,32 @@ class ChunkWork:
             matched=after == count and accounted == after,
         ).plus_requests(self.stats.spent())
 
-    async def _fetch_all_pages(self, count: int | None, count_query: str) -> int:
-        """Page the window; return its source count (`count` when known beforehand)."""
+    async def _empty(self) -> ChunkFigures:
+        """A window planning counted 0: nothing to page, no call; the table is still counted."""
+        in_table = await self._rows_in_table()
+        return ChunkFigures(
+            source_count=0, source_count_after=0, rows_in_table=in_table, matched=in_table == 0
+        )
+
+    async def _rows_in_table(self) -> int:
+        return await self.table.rows_in_window(self.conn, self.session.realm_id, self.chunk.window)
+
+    async def _fetch_all_pages(self, count: int | None, count_query: str) -> tuple[int, bool]:
+        """Page the window; return its source count (`count` when known beforehand) and
+        whether one short page was the whole window."""
         size = self.page_size
         first = 1
-        if count is None:
-            # An unplanned window (a list entity taken whole) is often one short page: that
-            # page is then its count, and no COUNT(*) is asked for before the paging.
+        if count is None or count < size:
+            # A window expected to fit one page (or not counted: a list entity taken whole)
+            # starts with that page: when short, it is the window and its count, and no
+            # COUNT(*) is asked for, before the paging or after.
             rows = await self._page(1)
             if rows < size:
-                return rows - self.figures.source_duplicates  # records, each Id once
+                return rows - self.figures.source_duplicates, True  # records, each Id once
             count, first = await self.session.client.count(count_query, self.stats), 2
         pages = math.ceil(count / size)
         await asyncio.gather(*(self._page(n) for n in range(first, pages + 1)))
-        return count
+        return count, False
 
     async def _page(self, number: int) -> int:
         """Fetch and load one page; the number of records it held."""

@@ -32,11 +32,12 @@ MAX_FAILED_CHUNKS_IN_A_ROW = 3
 
 @dataclass(frozen=True)
 class BackfillOptions:
-    """What to copy. `chunk_days=None` means auto: windows sized from COUNT(*)."""
+    """What to copy. `chunk_days=None` (the default) means auto: windows sized from the
+    source's counts; a number means fixed windows of that many days."""
 
     entities: tuple[Entity, ...]
     window: ExtractWindow
-    chunk_days: int | None = 7
+    chunk_days: int | None = None
     page_size: int = 1000
     force: bool = False
     window_lists: bool = False  # window list entities on MetaData.LastUpdatedTime
