@@ -22,7 +22,9 @@ def sandbox_env(
 ) -> dict[str, str]:
     """Environment variables that point the CLI at the sandbox and the test's schema."""
     info = sb.info
-    env = {
+    # The CLI subprocess imports the same source as the tests (PYTHONPATH, when set).
+    source = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    env = source | {
         "PATH": os.environ.get("PATH", ""),
         "QBO_CLIENT_ID": info.client_id,
         "QBO_CLIENT_SECRET": info.client_secret,
