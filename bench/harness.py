@@ -23,8 +23,10 @@ OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
 TIME = Path("/usr/bin/time")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-# Invoices of every scenario fall in 2025; the backfill asks for exactly that year.
+# Invoices of every scenario fall in 2025 unless it says otherwise; the backfill asks for
+# exactly that year unless given other window options.
 YEAR_START, YEAR_END = "2025-01-01", "2026-01-01"
+YEAR_WINDOW = ("--start", YEAR_START, "--end", YEAR_END, "--chunk-days", "auto")
 ENTITIES = ("Invoice", "Customer", "Item")
 # The theoretical ceiling of Intuit's limits: every allowed request returns a full page.
 CEILING_ROWS_PER_MINUTE = 500 * 1000
@@ -87,6 +89,8 @@ class SandboxProcess:
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         limited: bool = True,
+        invoice_start: str = YEAR_START,
+        invoice_end: str = YEAR_END,
     ) -> None:
         args = [
             PYTHON,
@@ -102,9 +106,9 @@ class SandboxProcess:
             "--items",
             str(items),
             "--invoice-start",
-            YEAR_START,
+            invoice_start,
             "--invoice-end",
-            YEAR_END,
+            invoice_end,
             "--latency-ms",
             str(latency_ms),
             "--latency-jitter-ms",
@@ -218,18 +222,12 @@ class RunMeasure:
     log: str
 
 
-def run_backfill(
-    sandbox: SandboxProcess,
-    schema: Schema,
-    home: Path,
-    *,
-    entities: tuple[str, ...] = ENTITIES,
-    extra_args: tuple[str, ...] = (),
-    env_extra: dict[str, str] | None = None,
-) -> RunMeasure:
-    """`qbo-backfill backfill` as a subprocess; peak RSS from the kernel's own accounting."""
+def cli_env(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[str, str]:
+    """The environment that points `qbo-backfill` at the sandbox and the scenario's schema."""
     info = sandbox.info
-    env = {
+    # The backfill imports the same source as the bench (PYTHONPATH, when set).
+    source = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+    return source | {
         "PATH": os.environ.get("PATH", ""),
         "QBO_CLIENT_ID": info["client_id"],
         "QBO_CLIENT_SECRET": info["client_secret"],
@@ -240,9 +238,25 @@ def run_backfill(
         "QBO_DATABASE_URL": schema.url,
         "QBO_SCHEMA": schema.name,
         "QBO_HOME": str(home),
-    } | (env_extra or {})
-    args = [PYTHON, "-m", "qbo_backfill", "backfill", *entities]
-    args += ["--start", YEAR_START, "--end", YEAR_END, "--chunk-days", "auto", "--json-logs"]
+    }
+
+
+def run_backfill(
+    sandbox: SandboxProcess,
+    schema: Schema,
+    home: Path,
+    *,
+    entities: tuple[str, ...] = ENTITIES,
+    extra_args: tuple[str, ...] = (),
+    env_extra: dict[str, str] | None = None,
+    window_args: tuple[str, ...] = YEAR_WINDOW,
+    command: str = "backfill",
+) -> RunMeasure:
+    """`qbo-backfill backfill` (or `verify`) as a subprocess; peak RSS from the kernel's own
+    accounting. `window_args=()` runs it with the defaults, as a user types it."""
+    env = cli_env(sandbox, schema, home) | (env_extra or {})
+    args = [PYTHON, "-m", "qbo_backfill", command, *entities, *window_args]
+    args += ["--json-logs"] if command == "backfill" else []
     args += list(extra_args)
     rss_file = home / "maxrss.txt"
     if TIME.exists():
