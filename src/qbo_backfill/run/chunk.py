@@ -56,6 +56,7 @@ class ChunkWork:
         self.stats = ClientStats()
         self.figures = ChunkFigures()
         self._db_lock = asyncio.Lock()
+        self._abandoned = False  # a page failed: the chunk fails, later pages are not sent
 
     async def extract_and_load(self) -> ChunkFigures:
         """Page the window until its count holds still; then count what the table holds."""
@@ -120,13 +121,31 @@ class ChunkWork:
             if rows < size:
                 return rows - self.figures.source_duplicates, True  # records, each Id once
             count, first = await self.session.client.count(count_query, self.stats), 2
-        pages = math.ceil(count / size)
-        await asyncio.gather(*(self._page(n) for n in range(first, pages + 1)))
+        await self._pages(range(first, math.ceil(count / size) + 1))
         return count, False
 
+    async def _pages(self, numbers: range) -> None:
+        """Fetch and load pages at once. After a failure the pages not yet sent are skipped
+        and those under way are awaited before it is raised, so that nothing writes on the
+        connection once the chunk's transaction rolls back."""
+        outcomes = await asyncio.gather(*(self._page(n) for n in numbers), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
     async def _page(self, number: int) -> int:
-        """Fetch and load one page; the number of records it held."""
+        """Fetch and load one page; the number of records it held (0: skipped, as a page
+        of the chunk failed)."""
+        try:
+            return await self._fetch_and_load(number)
+        except BaseException:
+            self._abandoned = True
+            raise
+
+    async def _fetch_and_load(self, number: int) -> int:
         async with self.page_gate:
+            if self._abandoned:
+                return 0
             size = self.page_size
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
             records = await self.session.client.page(text, self.entity.name, self.stats)
@@ -137,6 +156,8 @@ class ChunkWork:
                 self.chunk.run_id, self.chunk.chunk_id, self.chunk.window, number, size, text
             )
             async with self._db_lock:
+                if self._abandoned:
+                    return 0
                 counts = await self.table.upsert_page(
                     self.conn, self.session.realm_id, prepared, meta
                 )

@@ -86,7 +86,9 @@ def failure_line(result: BackfillResult) -> str:
         if entity_result.status == "done":
             continue
         failed = entity_result.failed_chunks()
-        if failed:
+        if entity_result.not_planned:
+            detail, last_error = "not planned", entity_result.not_planned
+        elif failed:
             detail = f"{len(failed)} of {len(entity_result.chunks)} chunks not done"
         else:
             detail = f"{entity_result.totals.mismatches} windows do not reconcile"
