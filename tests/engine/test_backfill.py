@@ -281,10 +281,31 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
 
 
-def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
+def test_a_dead_api_at_planning_stops_the_run_at_once_and_pages_nothing(
     sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
     sandbox.set_faults("503=1.0")
+    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
+    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
+    failed = run_cli(args, env, tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    last_line = failed.stderr.strip().splitlines()[-1]
+    assert "run failed: Invoice failed (not planned)" in last_line
+    assert "run the same command again to resume" in last_line
+    realm = sandbox.counters()["realms"][sandbox.info.realm_id]
+    assert (realm["requests"]["query"], realm["requests"]["count"]) == (0, 0)
+    sandbox.set_faults("")
+    resumed = run_cli(args, env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+
+
+def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    # Seed 8306: the first two draws pass (planning's two batch calls of 14-day window
+    # counts), the next 40 fail: the API dies once the run is planned.
+    sandbox.set_faults("503=0.97,seed=8306")
     env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
     args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
     failed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)
