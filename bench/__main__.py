@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from bench import at_limits, one_company, peers_side_by_side, raw_speed, sync_day
+from bench import at_limits, one_company, peers_side_by_side, raw_speed, sync_day, wide_range
 from bench.harness import DEFAULT_DATABASE_URL, HEADER, OUT, table_line
 
 
@@ -30,18 +30,24 @@ class Sizes:
     memory_small: int
     latency_ms: float
     jitter_ms: float
-    sync_invoices: int = 100_000
+    sync_invoices: int = 100_000  # scenario 7
+    wide_invoices: int = 20_000  # scenario 6
+    peers_wide_invoices: int = 60_000  # scenario 8
+    wide_latency_ms: float = 175  # 100-250 ms
+    wide_jitter_ms: float = 75
 
 
 FULL = Sizes(200_000, 20_000, 1_000_000, 100, 100_000, 250, 50)
-SMOKE = Sizes(3_000, 1_000, 5_000, 3, 2_000, 20, 5, sync_invoices=3_000)
+SMOKE = Sizes(3_000, 1_000, 5_000, 3, 2_000, 20, 5, 3_000, 2_000, 1_000, 20, 5)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     parser.add_argument(
-        "--only", default="1,2,3,4,5,7,9,10", help="scenarios to run, e.g. 1,4 (default: all)"
+        "--only",
+        default="1,2,3,4,5,6,7,8,9,10",
+        help="scenarios to run, e.g. 1,4 (default: all)",
     )
     parser.add_argument(
         "--database-url",
@@ -94,12 +100,19 @@ def _rows(url: str, sizes: Sizes, wanted: set[int], *, install: bool):  # type: 
             yield raw_speed.memory_row(
                 url, small=sizes.memory_small, large=sizes.raw_invoices, large_rss_mb=rss
             )
+    wide = {"latency_ms": sizes.wide_latency_ms, "jitter_ms": sizes.wide_jitter_ms}
+    if 6 in wanted:
+        yield wide_range.run_default_command(url, invoices=sizes.wide_invoices, **wide)
     if 7 in wanted:
         yield sync_day.run(
             url,
             invoices=sizes.sync_invoices,
             latency_ms=sizes.latency_ms,
             jitter_ms=sizes.jitter_ms,
+        )
+    if 8 in wanted:
+        yield wide_range.run_peers_defaults(
+            url, invoices=sizes.peers_wide_invoices, install=install, **wide
         )
     if wanted & {9, 10}:
         yield from one_company.rows(url, wanted, smoke=sizes is SMOKE)

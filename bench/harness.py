@@ -23,8 +23,10 @@ OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
 TIME = Path("/usr/bin/time")
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
-# Invoices of every scenario fall in 2025; the backfill asks for exactly that year.
+# Invoices of every scenario fall in 2025 unless it says otherwise; the backfill asks for
+# exactly that year unless given other window options.
 YEAR_START, YEAR_END = "2025-01-01", "2026-01-01"
+YEAR_WINDOW = ("--start", YEAR_START, "--end", YEAR_END, "--chunk-days", "auto")
 ENTITIES = ("Invoice", "Customer", "Item")
 # The theoretical ceiling of Intuit's limits: every allowed request returns a full page.
 CEILING_ROWS_PER_MINUTE = 500 * 1000
@@ -87,6 +89,8 @@ class SandboxProcess:
         latency_ms: float = 0.0,
         jitter_ms: float = 0.0,
         limited: bool = True,
+        invoice_start: str = YEAR_START,
+        invoice_end: str = YEAR_END,
     ) -> None:
         args = [
             PYTHON,
@@ -102,9 +106,9 @@ class SandboxProcess:
             "--items",
             str(items),
             "--invoice-start",
-            YEAR_START,
+            invoice_start,
             "--invoice-end",
-            YEAR_END,
+            invoice_end,
             "--latency-ms",
             str(latency_ms),
             "--latency-jitter-ms",
@@ -229,11 +233,14 @@ def run_backfill(
     entities: tuple[str, ...] = ENTITIES,
     extra_args: tuple[str, ...] = (),
     env_extra: dict[str, str] | None = None,
+    window_args: tuple[str, ...] = YEAR_WINDOW,
+    command: str = "backfill",
 ) -> RunMeasure:
-    """`qbo-backfill backfill` as a subprocess; peak RSS from the kernel's own accounting."""
+    """`qbo-backfill backfill` (or `verify`) as a subprocess; peak RSS from the kernel's own
+    accounting. `window_args=()` runs it with the defaults, as a user types it."""
     env = backfill_env(sandbox, schema, home) | (env_extra or {})
-    args = [PYTHON, "-m", "qbo_backfill", "backfill", *entities]
-    args += ["--start", YEAR_START, "--end", YEAR_END, "--chunk-days", "auto", "--json-logs"]
+    args = [PYTHON, "-m", "qbo_backfill", command, *entities, *window_args]
+    args += ["--json-logs"] if command == "backfill" else []
     args += list(extra_args)
     rss_file = home / "maxrss.txt"
     if TIME.exists():
@@ -254,7 +261,8 @@ def run_backfill(
 
 
 def backfill_env(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[str, str]:
-    """The whole environment of a backfill subprocess: the sandbox's company, the schema."""
+    """The whole environment of a `qbo-backfill` subprocess: the sandbox's company, the
+    scenario's schema, and this checkout's code (whatever is installed)."""
     info = sandbox.info
     return {
         "PATH": os.environ.get("PATH", ""),

@@ -86,7 +86,8 @@ def test_resume_after_failures_mid_run(
     sandbox: Sandbox, database_url: str, schema: str, home: Path
 ) -> None:
     settings = settings_for(sandbox, database_url, schema, home, retry_attempts=1)
-    sandbox.set_faults("500=0.3,seed=7")
+    # A seed whose first draws pass: planning's batch counts succeed, chunks then fail.
+    sandbox.set_faults("500=0.3,seed=6")
     failed = backfill(settings, options("Invoice", chunk_days=14))
     assert not failed.ok
     done_before = count(
@@ -200,7 +201,9 @@ def test_our_limiter_never_provokes_a_429_at_default_limits(
 ) -> None:
     sb = make_sandbox(customers=10, items=5, invoices=200, latency_ms=20, **INTUIT_LIMITS)
     settings = settings_for(sb, database_url, schema, home, requests_per_minute=490)
-    result = backfill(settings, options("Invoice", window=YEAR_2025, chunk_days=60))
+    # Small pages: enough requests (empty windows cost none) to test the pacing.
+    invoices = options("Invoice", window=YEAR_2025, chunk_days=60, page_size=5)
+    result = backfill(settings, invoices)
     assert result.ok
     realm = sb.counters()["realms"][sb.info.realm_id]
     assert realm["throttled"] == 0
@@ -291,10 +294,31 @@ async def _claim_in_both(database_url: str, schema: str, other: str) -> None:
             await conn.close()
 
 
-def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
+def test_a_dead_api_at_planning_stops_the_run_at_once_and_pages_nothing(
     sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
     sandbox.set_faults("503=1.0")
+    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
+    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
+    failed = run_cli(args, env, tmp_path)
+    assert failed.returncode == 1, failed.stderr
+    last_line = failed.stderr.strip().splitlines()[-1]
+    assert "run failed: Invoice failed (not planned)" in last_line
+    assert "run the same command again to resume" in last_line
+    realm = sandbox.counters()["realms"][sandbox.info.realm_id]
+    assert (realm["requests"]["query"], realm["requests"]["count"]) == (0, 0)
+    sandbox.set_faults("")
+    resumed = run_cli(args, env, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+
+
+def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    # Seed 8306: the first two draws pass (planning's two batch calls of 14-day window
+    # counts), the next 40 fail: the API dies once the run is planned.
+    sandbox.set_faults("503=0.97,seed=8306")
     env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
     args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
     failed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)

@@ -148,14 +148,15 @@ def test_export_fails_when_the_table_lost_a_row(
     assert "MISMATCH" in log.text("error")
 
 
-def test_ingest_fails_and_says_how_to_resume_when_chunks_fail(
+def test_ingest_fails_and_says_how_to_resume_when_the_api_fails(
     sandbox: Sandbox, settings: Settings
 ) -> None:
     check_token({}, settings=settings)  # a valid access token first: only queries fail
     sandbox.set_faults("500=1.0")
     log = Lines()
+    # Planning's batch counts fail first: no window is paged blind.
     with pytest.raises(
-        BlockFailed, match=r"13 of 13 chunks failed.*Run the pipeline again to resume"
+        BlockFailed, match=r"Invoice: not planned: .*Run the pipeline again to resume"
     ):
         ingest("Invoice", YEAR_2025 | {"logger": log}, settings=settings)
     assert "failed" in log.text("error")

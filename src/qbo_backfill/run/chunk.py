@@ -56,9 +56,12 @@ class ChunkWork:
         self.stats = ClientStats()
         self.figures = ChunkFigures()
         self._db_lock = asyncio.Lock()
+        self._abandoned = False  # a page failed: the chunk fails, later pages are not sent
 
     async def extract_and_load(self) -> ChunkFigures:
         """Page the window until its count holds still; then count what the table holds."""
+        if self.chunk.planned_count == 0:
+            return await self._empty()
         count_query = query.count_query(self.entity, self.chunk.window)
         count = self.chunk.planned_count
         inserted = updated = 0
@@ -68,10 +71,11 @@ class ChunkWork:
             if refetches:
                 # The last pass's figures are the chunk's: so are its quarantined records.
                 await self.table.clear_quarantine(self.conn, self.chunk.chunk_id)
-            count = await self._fetch_all_pages(count, count_query)
+            count, one_page = await self._fetch_all_pages(count, count_query)
             inserted += self.figures.rows_inserted
             updated += self.figures.rows_updated
-            after = await self.session.client.count(count_query, self.stats)
+            # One short page is the whole window at one instant: nothing moved under it.
+            after = count if one_page else await self.session.client.count(count_query, self.stats)
             if after == count:
                 break
             log.info(
@@ -82,9 +86,7 @@ class ChunkWork:
                 after,
             )
             count = after
-        in_table = await self.table.rows_in_window(
-            self.conn, self.session.realm_id, self.chunk.window, live=True
-        )
+        in_table = await self._rows_in_table()
         accounted = in_table + self.figures.rows_quarantined
         return replace(
             self.figures,
@@ -96,24 +98,56 @@ class ChunkWork:
             matched=after == count and accounted == after,
         ).plus_requests(self.stats.spent())
 
-    async def _fetch_all_pages(self, count: int | None, count_query: str) -> int:
-        """Page the window; return its source count (`count` when known beforehand)."""
+    async def _empty(self) -> ChunkFigures:
+        """A window planning counted 0: nothing to page, no call; the table is still counted."""
+        in_table = await self._rows_in_table()
+        return ChunkFigures(
+            source_count=0, source_count_after=0, rows_in_table=in_table, matched=in_table == 0
+        )
+
+    async def _rows_in_table(self) -> int:
+        return await self.table.rows_in_window(
+            self.conn, self.session.realm_id, self.chunk.window, live=True
+        )
+
+    async def _fetch_all_pages(self, count: int | None, count_query: str) -> tuple[int, bool]:
+        """Page the window; return its source count (`count` when known beforehand) and
+        whether one short page was the whole window."""
         size = self.page_size
         first = 1
-        if count is None:
-            # An unplanned window (a list entity taken whole) is often one short page: that
-            # page is then its count, and no COUNT(*) is asked for before the paging.
+        if count is None or count < size:
+            # A window expected to fit one page (or not counted: a list entity taken whole)
+            # starts with that page: when short, it is the window and its count, and no
+            # COUNT(*) is asked for, before the paging or after.
             rows = await self._page(1)
             if rows < size:
-                return rows - self.figures.source_duplicates  # records, each Id once
+                return rows - self.figures.source_duplicates, True  # records, each Id once
             count, first = await self.session.client.count(count_query, self.stats), 2
-        pages = math.ceil(count / size)
-        await asyncio.gather(*(self._page(n) for n in range(first, pages + 1)))
-        return count
+        await self._pages(range(first, math.ceil(count / size) + 1))
+        return count, False
+
+    async def _pages(self, numbers: range) -> None:
+        """Fetch and load pages at once. After a failure the pages not yet sent are skipped
+        and those under way are awaited before it is raised, so that nothing writes on the
+        connection once the chunk's transaction rolls back."""
+        outcomes = await asyncio.gather(*(self._page(n) for n in numbers), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _page(self, number: int) -> int:
-        """Fetch and load one page; the number of records it held."""
+        """Fetch and load one page; the number of records it held (0: skipped, as a page
+        of the chunk failed)."""
+        try:
+            return await self._fetch_and_load(number)
+        except BaseException:
+            self._abandoned = True
+            raise
+
+    async def _fetch_and_load(self, number: int) -> int:
         async with self.page_gate:
+            if self._abandoned:
+                return 0
             size = self.page_size
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
             records = await self.session.client.page(text, self.entity.name, self.stats)
@@ -124,6 +158,8 @@ class ChunkWork:
                 self.chunk.run_id, self.chunk.chunk_id, self.chunk.window, number, size, text
             )
             async with self._db_lock:
+                if self._abandoned:
+                    return 0
                 counts = await self.table.upsert_page(
                     self.conn, self.session.realm_id, prepared, meta
                 )

@@ -33,11 +33,12 @@ MAX_FAILED_CHUNKS_IN_A_ROW = 3
 
 @dataclass(frozen=True)
 class BackfillOptions:
-    """What to copy. `chunk_days=None` means auto: windows sized from COUNT(*)."""
+    """What to copy. `chunk_days=None` (the default) means auto: windows sized from the
+    source's counts; a number means fixed windows of that many days."""
 
     entities: tuple[Entity, ...]
     window: ExtractWindow
-    chunk_days: int | None = 7
+    chunk_days: int | None = None
     page_size: int = 1000
     force: bool = False
     window_lists: bool = False  # window list entities on MetaData.LastUpdatedTime
@@ -59,6 +60,7 @@ class EntityResult:
     status: str
     totals: EntityTotals
     chunks: list[ChunkRow]  # every chunk of the run, done earlier or now, in window order
+    not_planned: str | None = None  # why planning failed (the API); the next run plans again
 
     def failed_chunks(self) -> list[ChunkRow]:
         return [c for c in self.chunks if c.status != "done"]
@@ -160,9 +162,12 @@ class Backfill:
             ledger_conn, request, force=options.force, session_id=self.session_id
         )
         if not run.planned:
-            planned = await plan_windows(
-                self.session.client, entity, window, options.chunk_days, options.page_size
-            )
+            try:
+                planned = await plan_windows(
+                    self.session.client, entity, window, options.chunk_days, options.page_size
+                )
+            except ApiError as exc:
+                return self._not_planned(entity, run.run_id, window, exc)
             await self.ledger.plan(ledger_conn, run, entity.name, planned)
         chunks = await self.ledger.chunks_of(ledger_conn, run.run_id)
         todo = [c for c in chunks if c.status != "done"]
@@ -176,6 +181,18 @@ class Backfill:
         self.observer.entity_finished(entity.name, totals)
         rows = await self.ledger.chunk_rows(ledger_conn, run.run_id)
         return EntityResult(entity.name, run.run_id, totals.status, totals, rows)
+
+    def _not_planned(
+        self, entity: Entity, run_id: int, window: ExtractWindow, exc: ApiError
+    ) -> EntityResult:
+        """Planning's counts failed after their retries: the run stays unplanned (no chunk
+        is paged blind), and asking again plans it. Displays see the whole window fail."""
+        message = f"{type(exc).__name__}: {exc}"
+        log.error("%s could not be planned: %s", entity.name, message)
+        self.observer.chunk_failed(entity.name, window, f"not planned: {message}")
+        totals = EntityTotals("failed", 0, 0, 0, 0, 0, 0)
+        self.observer.entity_finished(entity.name, totals)
+        return EntityResult(entity.name, run_id, "failed", totals, [], not_planned=message)
 
     def _entity_window(self, entity: Entity, options: BackfillOptions) -> ExtractWindow:
         if entity.kind is EntityKind.TRANSACTION or options.window_lists:

@@ -202,6 +202,12 @@ def _plain(value: Any) -> Any:
 
 
 def _raise_if_failed(entity: Entity, result: BackfillResult) -> None:
+    for each in result.entities:
+        if each.not_planned:
+            raise RunFailedError(
+                f"{entity.name}: not planned: {each.not_planned}. Run the pipeline again to "
+                "resume: planning starts again"
+            )
     chunks = [chunk for each in result.entities for chunk in each.chunks]
     failed = [chunk for each in result.entities for chunk in each.failed_chunks()]
     if not failed:

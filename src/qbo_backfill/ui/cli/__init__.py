@@ -24,7 +24,22 @@ from qbo_backfill.ui.cli.sync import sync_command
 __all__ = ["cli", "main", "run"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command families. `sandbox` (aiohttp, lark) is imported only when it is asked
+    for (or listed by --help): every other command starts without it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "sandbox"})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "sandbox" and cmd_name not in self.commands:
+            from qbo_backfill.sandbox.cli import sandbox_group
+
+            self.add_command(sandbox_group, "sandbox")
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="qbo-backfill")
 def cli() -> None:
     """Copy QuickBooks Online data into PostgreSQL raw tables, completely and resumably."""
@@ -37,16 +52,8 @@ cli.add_command(db_group)
 cli.add_command(sync_command)
 
 
-def _add_sandbox_commands() -> None:
-    # Late: the sandbox (aiohttp, lark) loads only when its command is asked for.
-    from qbo_backfill.sandbox.cli import sandbox_group
-
-    cli.add_command(sandbox_group, "sandbox")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: one line and a documented exit code for every error, never a traceback."""
-    _add_sandbox_commands()
     sys.exit(run(argv))
 
 

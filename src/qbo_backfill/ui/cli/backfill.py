@@ -33,9 +33,10 @@ from qbo_backfill.ui.cli.shared import (
 @window_options
 @click.option(
     "--chunk-days",
-    default="7",
+    default="auto",
     show_default=True,
-    help="Days per chunk window, or 'auto' to size windows from COUNT(*).",
+    help="'auto': windows sized from the source's counts (up to 100 pages each); or days per "
+    "chunk window. Either way only stretches that hold rows are paged.",
 )
 @click.option(
     "--page-size",
@@ -86,7 +87,9 @@ def failure_line(result: BackfillResult) -> str:
         if entity_result.status == "done":
             continue
         failed = entity_result.failed_chunks()
-        if failed:
+        if entity_result.not_planned:
+            detail, last_error = "not planned", entity_result.not_planned
+        elif failed:
             detail = f"{len(failed)} of {plural(len(entity_result.chunks), 'chunk')} not done"
         else:
             mismatches = entity_result.totals.mismatches
@@ -119,25 +122,24 @@ def print_result(result: BackfillResult) -> None:
 @window_options
 @click.option(
     "--chunk-days",
-    default=7,
+    default="auto",
     show_default=True,
-    type=click.IntRange(min=1),
-    help="Days per window checked.",
+    help="The finest window a mismatch is narrowed to: days, or 'auto' (one day).",
 )
 @realm_option
 def verify_command(
     entities: tuple[str, ...],
     start: str | None,
     end: str | None,
-    chunk_days: int,
+    chunk_days: str,
     realm: str | None,
 ) -> int:
-    """Reconcile: source COUNT(*) per window against rows in the table. Exit 1 on a
-    mismatch."""
-    options = build_options(entities, start, end, str(chunk_days), 1000)
+    """Reconcile: source COUNT(*) per window against rows in the table, in coarse slices
+    narrowed where they disagree. Exit 1 on a mismatch."""
+    options = build_options(entities, start, end, chunk_days, 1000)
     settings = load_settings(realm_id=realm)
     configure_logging()
-    checks = asyncio.run(_verify(settings, options, chunk_days))
+    checks = asyncio.run(_verify(settings, options))
     console.print(render.check_table(checks))
     bad = [c for c in checks if not c.matched]
     console.print(
@@ -146,11 +148,9 @@ def verify_command(
     return EXIT_RUN_FAILED if bad else EXIT_OK
 
 
-async def _verify(
-    settings: Settings, options: BackfillOptions, chunk_days: int
-) -> list[WindowCheck]:
+async def _verify(settings: Settings, options: BackfillOptions) -> list[WindowCheck]:
     async with open_session(settings) as session:
-        return await verify(session, options.entities, options.window, chunk_days)
+        return await verify(session, options.entities, options.window, options.chunk_days)
 
 
 @click.command("demo", short_help="Offline demo: embedded PostgreSQL and the local sandbox.")
