@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import psycopg
 
-from bench import at_limits, one_company, peers_side_by_side, raw_speed, sync_day, wide_range
+from bench import (
+    at_limits,
+    one_company,
+    peers_churn,
+    peers_side_by_side,
+    raw_speed,
+    sync_day,
+    wide_range,
+)
 from bench.harness import DEFAULT_DATABASE_URL, HEADER, OUT, table_line
 
 
@@ -35,6 +43,7 @@ class Sizes:
     peers_wide_invoices: int = 60_000  # scenario 8
     wide_latency_ms: float = 175  # 100-250 ms
     wide_jitter_ms: float = 75
+    churn_invoices: int = 3_000  # scenario 11
 
 
 FULL = Sizes(200_000, 20_000, 1_000_000, 100, 100_000, 250, 50)
@@ -47,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         default="1,2,3,4,5,6,7,8,9,10",
-        help="scenarios to run, e.g. 1,4 (default: all)",
+        help="scenarios to run, e.g. 1,4 (default: all but 11, the peers after a churn)",
     )
     parser.add_argument(
         "--database-url",
@@ -66,9 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     print(_machine(args.database_url))
     print(table_line(HEADER))
     print(table_line(["---"] * len(HEADER)), flush=True)
+    tables = []
     for row in _rows(args.database_url, sizes, wanted, install=not (args.smoke or args.no_install)):
         row.save(tag)
         print(table_line(row.cells()), flush=True)
+        if row.number == 11:
+            tables.append(peers_churn.table(row))
+    for text in tables:
+        print(f"\n{text}")
     print(f"\nJSON per scenario in {OUT.relative_to(OUT.parent.parent)}/")
     return 0
 
@@ -116,6 +130,8 @@ def _rows(url: str, sizes: Sizes, wanted: set[int], *, install: bool):  # type: 
         )
     if wanted & {9, 10}:
         yield from one_company.rows(url, wanted, smoke=sizes is SMOKE)
+    if 11 in wanted:
+        yield peers_churn.run(url, invoices=sizes.churn_invoices, install=install)
 
 
 def _machine(url: str) -> str:
