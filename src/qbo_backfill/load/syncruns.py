@@ -28,13 +28,18 @@ class SyncFigures:
 
     inserted: int = 0
     updated: int = 0
+    """Rows changed in place, reactivations left out."""
     unchanged: int = 0
     deleted: int = 0
     reactivated: int = 0
+    """Rows marked deleted that came back at the source (not counted in `updated`)."""
     quarantined: int = 0
-    answers: int = 0  # CDC answers and query pages read for this entity
-    windows_read: int = 0  # windows read whole to find records deleted out of CDC's reach
-    api_calls: int = 0  # calls this entity took part in (a shared call counts on each)
+    answers: int = 0
+    """CDC answers and query pages read for this entity."""
+    windows_read: int = 0
+    """Windows read whole to find records deleted out of CDC's reach."""
+    api_calls: int = 0
+    """Calls this entity took part in (a shared call counts on each)."""
 
     def plus(self, other: SyncFigures) -> SyncFigures:
         """Both added up, field by field."""
