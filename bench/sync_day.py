@@ -6,7 +6,6 @@ counts)."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import tempfile
@@ -18,11 +17,11 @@ from psycopg import sql
 
 from bench.harness import (
     PYTHON,
-    ROOT,
     Row,
     SandboxProcess,
     Schema,
     api_calls,
+    backfill_env,
     require_ok,
     run_backfill,
 )
@@ -36,7 +35,7 @@ def run(database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float
     sandbox = SandboxProcess(invoices=invoices, latency_ms=latency_ms, jitter_ms=jitter_ms)
     with sandbox, Schema(database_url, "sync") as schema, tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        backfilled = run_backfill(sandbox, schema, home, env_extra=_this_checkout())
+        backfilled = run_backfill(sandbox, schema, home)
         require_ok(backfilled, "backfill before the sync")
         rng = random.Random(61)
         day = _day_of_changes(sandbox, rng, invoices)
@@ -91,19 +90,7 @@ def _day_of_changes(sandbox: SandboxProcess, rng: random.Random, invoices: int) 
 
 def _measured_sync(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[str, Any]:
     sandbox.reset()
-    info = sandbox.info
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "QBO_CLIENT_ID": info["client_id"],
-        "QBO_CLIENT_SECRET": info["client_secret"],
-        "QBO_REALM_ID": info["realm_id"],
-        "QBO_REFRESH_TOKEN": info["refresh_token"],
-        "QBO_API_BASE_URL": info["base_url"],
-        "QBO_TOKEN_URL": info["token_url"],
-        "QBO_DATABASE_URL": schema.url,
-        "QBO_SCHEMA": schema.name,
-        "QBO_HOME": str(home),
-    } | _this_checkout()
+    env = backfill_env(sandbox, schema, home)
     started = time.perf_counter()
     done = subprocess.run(
         [PYTHON, "-m", "qbo_backfill", "sync", "--json-logs"],
@@ -118,8 +105,3 @@ def _measured_sync(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[
         raise RuntimeError(f"sync exited {done.returncode}: {done.stderr[-3000:]}")
     counters = sandbox.counters()
     return {"calls": api_calls(counters), "seconds": seconds, "by": counters["requests"]}
-
-
-def _this_checkout() -> dict[str, str]:
-    """Run this checkout's code, whatever is installed."""
-    return {"PYTHONPATH": str(ROOT / "src")}

@@ -37,17 +37,21 @@ class ChunkFigures:
     """One chunk's extraction and load, as marked done in the ledger."""
 
     pages: int = 0
+    """Pages of the last pass over the window (a refetch starts this count again)."""
     rows_extracted: int = 0
     rows_inserted: int = 0
     rows_updated: int = 0
     rows_unchanged: int = 0
     rows_quarantined: int = 0
     source_duplicates: int = 0
+    """Records the source returned more than once while paging (each Id is loaded once)."""
     source_count: int | None = None
     source_count_after: int | None = None
+    """The source's count once paging ended: a count that moved means paging again."""
     rows_in_table: int | None = None
     matched: bool | None = None
     refetches: int = 0
+    """Times the window was paged again because its count moved under the paging."""
     api_calls: int = 0
     throttled: int = 0
     retries: int = 0

@@ -47,6 +47,8 @@ TOKEN_KEY = "crash-harness-token-key"
 
 @dataclass
 class CrashConfig:
+    """The company the crash test copies, and how often and how soon its runs are killed."""
+
     kills: int = 30
     invoices: int = 50_000
     customers: int = 500
@@ -62,6 +64,8 @@ class CrashConfig:
 
 @dataclass
 class CrashFigures:
+    """What the kills hit and what the final comparison checked."""
+
     kills: int = 0
     attempts: int = 0
     finished_before_kill: int = 0

@@ -13,6 +13,7 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
+from qbo_backfill.load.columns import SCOPE
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 
@@ -31,7 +32,7 @@ class SyncCursors:
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         await conn.execute(DDL_LOCK)
-        await conn.execute(sql.SQL(_DDL).format(table=self.table))
+        await conn.execute(sql.SQL(_DDL).format(table=self.table, scope=SCOPE))
 
     async def starting_points(
         self, conn: psycopg.AsyncConnection, realm_id: str
@@ -69,8 +70,7 @@ class SyncCursors:
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
-    realm_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
+    {scope},
     cursor_utc TIMESTAMPTZ NOT NULL,
     sync_run_id BIGINT NOT NULL,
     updated_at_utc TIMESTAMPTZ NOT NULL DEFAULT now(),

@@ -96,6 +96,15 @@ def _scrub(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+async def fetch_int(
+    conn: psycopg.AsyncConnection, query: sql.Composed | sql.SQL | str, params: Any = None
+) -> int:
+    """The first column of the query's first row as an int; 0 when there is no row."""
+    cursor = await conn.execute(query, params)
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     """Whether `schema.table` exists (names passed as values, never pasted into SQL)."""
     row = conn.execute(

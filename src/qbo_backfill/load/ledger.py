@@ -18,6 +18,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from qbo_backfill.figures import ChunkFigures, ChunkRow, EntityTotals, RequestFigures
+from qbo_backfill.load.columns import DATE_WINDOW, SCOPE
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.windows import ExtractWindow
 
@@ -95,8 +96,12 @@ class Ledger:
         await conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
         )
-        await conn.execute(sql.SQL(_RUNS_DDL).format(runs=self.runs))
-        await conn.execute(sql.SQL(_CHUNKS_DDL).format(chunks=self.chunks, runs=self.runs))
+        await conn.execute(
+            sql.SQL(_RUNS_DDL).format(runs=self.runs, scope=SCOPE, date_window=DATE_WINDOW)
+        )
+        await conn.execute(
+            sql.SQL(_CHUNKS_DDL).format(chunks=self.chunks, runs=self.runs, date_window=DATE_WINDOW)
+        )
 
     async def open_run(
         self, conn: psycopg.AsyncConnection, request: RunRequest, *, force: bool, session_id: str
@@ -257,10 +262,8 @@ _RUNS_DDL = """
 CREATE TABLE IF NOT EXISTS {runs} (
     run_id BIGSERIAL PRIMARY KEY,
     run_key TEXT NOT NULL,
-    realm_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    window_start DATE NOT NULL,
-    window_end DATE NOT NULL,
+    {scope},
+    {date_window},
     options JSONB NOT NULL,
     session_id TEXT NOT NULL,
     status TEXT NOT NULL DEFAULT 'running',
@@ -281,8 +284,7 @@ CREATE TABLE IF NOT EXISTS {chunks} (
     chunk_id BIGSERIAL PRIMARY KEY,
     run_id BIGINT NOT NULL REFERENCES {runs} (run_id),
     entity TEXT NOT NULL,
-    window_start DATE NOT NULL,
-    window_end DATE NOT NULL,
+    {date_window},
     status TEXT NOT NULL DEFAULT 'pending',
     planned_count BIGINT,
     pages INT NOT NULL DEFAULT 0,

@@ -9,7 +9,8 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.entities import Entity
-from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.columns import SCOPE
+from qbo_backfill.load.db import DDL_LOCK, fetch_int
 from qbo_backfill.load.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
 
@@ -71,7 +72,7 @@ class RawTable:
                     index=index, table=self.table, field=sql.Literal(self.entity.date_field)
                 )
             )
-        await conn.execute(sql.SQL(_QUARANTINE_DDL).format(table=self.quarantine))
+        await conn.execute(sql.SQL(_QUARANTINE_DDL).format(table=self.quarantine, scope=SCOPE))
 
     async def upsert_page(
         self,
@@ -89,8 +90,8 @@ class RawTable:
         await self._stage(conn, realm_id, page)
         revived = 0
         if count_revivals:
-            found = await conn.execute(sql.SQL(_REVIVALS).format(table=self.table, stage=STAGE))
-            revived = int((await found.fetchone() or (0,))[0])
+            revivals = sql.SQL(_REVIVALS).format(table=self.table, stage=STAGE)
+            revived = await fetch_int(conn, revivals)
         cursor = await conn.execute(
             sql.SQL(_UPSERT).format(table=self.table, stage=STAGE),
             {
@@ -168,11 +169,8 @@ class RawTable:
         query, params = self._window_filter(realm_id, window)
         if live:
             query = query + sql.SQL(" AND deleted_at_utc IS NULL")
-        cursor = await conn.execute(
-            sql.SQL("SELECT count(*) FROM {} WHERE ").format(self.table) + query, params
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        count = sql.SQL("SELECT count(*) FROM {} WHERE ").format(self.table) + query
+        return await fetch_int(conn, count, params)
 
     async def mark_deleted(
         self, conn: psycopg.AsyncConnection, realm_id: str, marks: list[DeleteMark]
@@ -286,8 +284,7 @@ _DATE_INDEX = "CREATE INDEX IF NOT EXISTS {index} ON {table} (realm_id, (payload
 _QUARANTINE_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     quarantine_id BIGSERIAL PRIMARY KEY,
-    realm_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
+    {scope},
     run_id BIGINT NOT NULL,
     chunk_id BIGINT NOT NULL,
     record_id TEXT,

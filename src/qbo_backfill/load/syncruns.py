@@ -13,7 +13,8 @@ from datetime import datetime
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.columns import SCOPE
+from qbo_backfill.load.db import DDL_LOCK, fetch_int
 from qbo_backfill.load.ledger import RUNS
 
 __all__ = ["SYNC_RUNS", "SyncFigures", "SyncRecord", "SyncRuns"]
@@ -27,13 +28,18 @@ class SyncFigures:
 
     inserted: int = 0
     updated: int = 0
+    """Rows changed in place, reactivations left out."""
     unchanged: int = 0
     deleted: int = 0
     reactivated: int = 0
+    """Rows marked deleted that came back at the source (not counted in `updated`)."""
     quarantined: int = 0
-    answers: int = 0  # CDC answers and query pages read for this entity
-    windows_read: int = 0  # windows read whole to find records deleted out of CDC's reach
-    api_calls: int = 0  # calls this entity took part in (a shared call counts on each)
+    answers: int = 0
+    """CDC answers and query pages read for this entity."""
+    windows_read: int = 0
+    """Windows read whole to find records deleted out of CDC's reach."""
+    api_calls: int = 0
+    """Calls this entity took part in (a shared call counts on each)."""
 
     def plus(self, other: SyncFigures) -> SyncFigures:
         """Both added up, field by field."""
@@ -76,15 +82,15 @@ class SyncRuns:
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         await conn.execute(DDL_LOCK)
-        await conn.execute(sql.SQL(_DDL).format(table=self.table))
+        await conn.execute(sql.SQL(_DDL).format(table=self.table, scope=SCOPE))
 
     async def next_id(self, conn: psycopg.AsyncConnection) -> int:
         """A fresh id from the backfill runs' sequence (outside any transaction's reach)."""
-        cursor = await conn.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'run_id'))", (self.runs.as_string(conn),)
+        return await fetch_int(
+            conn,
+            "SELECT nextval(pg_get_serial_sequence(%s, 'run_id'))",
+            (self.runs.as_string(conn),),
         )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
 
     async def record(self, conn: psycopg.AsyncConnection, record: SyncRecord) -> None:
         """Insert the row, in the caller's transaction (with the rows and the cursor)."""
@@ -97,8 +103,7 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     sync_run_id BIGINT PRIMARY KEY,
     session_id TEXT NOT NULL,
-    realm_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
+    {scope},
     path TEXT NOT NULL,
     status TEXT NOT NULL,
     cursor_before TIMESTAMPTZ NOT NULL,

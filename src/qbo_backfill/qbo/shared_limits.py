@@ -170,10 +170,13 @@ class LimiterStats:
     """What the shared limiter cost: statements sent and time spent waiting on them."""
 
     slots: int = 0
+    """In-flight slots held: one per request this process sent."""
     statements: int = 0
     statement_seconds: float = 0.0
     late_wakes: int = 0
+    """Wake-ups before this process's turn had come, slept again (at most MAX_LATE_WAKES)."""
     busy_waits: int = 0
+    """Times every slot was in flight and this process backed off before asking again."""
 
 
 @dataclass(frozen=True)

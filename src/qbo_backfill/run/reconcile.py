@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.entities import Entity, EntityKind
+from qbo_backfill.load.columns import DATE_WINDOW, SCOPE
 from qbo_backfill.load.ledger import CHUNKS
 from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.qbo import query
@@ -156,7 +157,7 @@ async def _record(
     conn: psycopg.AsyncConnection, schema: str, realm_id: str, checks: list[WindowCheck]
 ) -> None:
     table = sql.Identifier(schema, VERIFICATIONS)
-    await conn.execute(sql.SQL(_DDL).format(table=table))
+    await conn.execute(sql.SQL(_DDL).format(table=table, scope=SCOPE, date_window=DATE_WINDOW))
     async with conn.cursor() as cursor:
         await cursor.executemany(
             sql.SQL(_INSERT).format(table=table),
@@ -180,10 +181,8 @@ async def _record(
 _DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     verification_id BIGSERIAL PRIMARY KEY,
-    realm_id TEXT NOT NULL,
-    entity TEXT NOT NULL,
-    window_start DATE NOT NULL,
-    window_end DATE NOT NULL,
+    {scope},
+    {date_window},
     source_count BIGINT NOT NULL,
     rows_in_table BIGINT NOT NULL,
     rows_loaded BIGINT,

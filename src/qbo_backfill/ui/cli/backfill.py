@@ -8,7 +8,6 @@ import click
 
 from qbo_backfill import report
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
-from qbo_backfill.load import db
 from qbo_backfill.report.wording import agree, plural
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.run.reconcile import WindowCheck, verify
@@ -16,35 +15,29 @@ from qbo_backfill.run.session import open_session
 from qbo_backfill.settings import Settings
 from qbo_backfill.ui import progress, render
 from qbo_backfill.ui.cli.shared import (
-    build_options,
+    chunk_days_option,
     configure_logging,
     console,
     echo_error,
     err_console,
     json_logs_option,
     load_settings,
+    page_size_option,
     realm_option,
+    request_from_flags,
     window_options,
+    with_progress,
 )
 
 
 @click.command("backfill", short_help="Copy entities into raw tables; resumes a stopped run.")
 @click.argument("entities", nargs=-1, required=True)
 @window_options
-@click.option(
-    "--chunk-days",
-    default="auto",
-    show_default=True,
-    help="'auto': windows sized from the source's counts (up to 100 pages each); or days per "
-    "chunk window. Either way only stretches that hold rows are paged.",
+@chunk_days_option(
+    "'auto': windows sized from the source's counts (up to 100 pages each); or days per "
+    "chunk window. Either way only stretches that hold rows are paged."
 )
-@click.option(
-    "--page-size",
-    default=1000,
-    show_default=True,
-    type=int,
-    help="MAXRESULTS per page (1..1000); 100 reproduces the original pipelines.",
-)
+@page_size_option
 @realm_option
 @click.option("--force", is_flag=True, help="Re-extract every window, even ones already done.")
 @click.option(
@@ -53,25 +46,14 @@ from qbo_backfill.ui.cli.shared import (
     help="Window list entities on MetaData.LastUpdatedTime instead of taking them whole.",
 )
 @json_logs_option
-def backfill_command(
-    entities: tuple[str, ...],
-    start: str | None,
-    end: str | None,
-    chunk_days: str,
-    page_size: int,
-    realm: str | None,
-    force: bool,
-    window_lists: bool,
-    json_logs: bool,
-) -> int:
+@request_from_flags
+def backfill_command(options: BackfillOptions, realm: str | None, json_logs: bool) -> int:
     """Copy ENTITIES (for example Invoice Customer Item) into raw tables; resumes a stopped
     run."""
-    options = build_options(entities, start, end, chunk_days, page_size, force, window_lists)
     settings = load_settings(realm_id=realm)
-    display = configure_logging(json_logs)
-    console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
-    with progress.progress_display(display, err_console) as observer:
-        result = backfill(settings, options, observer)
+    result = with_progress(
+        settings, json_logs, lambda observer: backfill(settings, options, observer)
+    )
     print_result(result)
     if not result.ok:
         # The tables above are the evidence; this line says why, for logs and schedulers.
@@ -120,23 +102,12 @@ def print_result(result: BackfillResult) -> None:
 @click.command("verify", short_help="Reconcile source counts per window with the table.")
 @click.argument("entities", nargs=-1, required=True)
 @window_options
-@click.option(
-    "--chunk-days",
-    default="auto",
-    show_default=True,
-    help="The finest window a mismatch is narrowed to: days, or 'auto' (one day).",
-)
+@chunk_days_option("The finest window a mismatch is narrowed to: days, or 'auto' (one day).")
 @realm_option
-def verify_command(
-    entities: tuple[str, ...],
-    start: str | None,
-    end: str | None,
-    chunk_days: str,
-    realm: str | None,
-) -> int:
+@request_from_flags
+def verify_command(options: BackfillOptions, realm: str | None) -> int:
     """Reconcile: source COUNT(*) per window against rows in the table, in coarse slices
     narrowed where they disagree. Exit 1 on a mismatch."""
-    options = build_options(entities, start, end, chunk_days, 1000)
     settings = load_settings(realm_id=realm)
     configure_logging()
     checks = asyncio.run(_verify(settings, options))

@@ -4,6 +4,7 @@ declare (declared once here)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -15,12 +16,15 @@ from rich.console import Console
 
 from qbo_backfill import redact
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.load import db
 from qbo_backfill.run.engine import BackfillOptions
+from qbo_backfill.run.observer import RunObserver
 from qbo_backfill.settings import Settings
 from qbo_backfill.ui import progress
 from qbo_backfill.windows import parse_date, requested_window
 
 F = TypeVar("F", bound=Callable[..., Any])
+R = TypeVar("R")
 
 # Piped output (CI logs, Mage, files) is not wrapped at 80 columns: a chunk table row stays
 # one line. A terminal keeps its own width.
@@ -43,6 +47,14 @@ def configure_logging(json_logs: bool = False) -> progress.Display:
     root.setLevel(logging.INFO)
     root.propagate = False
     return display
+
+
+def with_progress(settings: Settings, json_logs: bool, work: Callable[[RunObserver], R]) -> R:
+    """Say where the data goes, then do the work under the display the logs call for."""
+    display = configure_logging(json_logs)
+    console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
+    with progress.progress_display(display, err_console) as observer:
+        return work(observer)
 
 
 def echo_error(text: str) -> None:
@@ -80,6 +92,38 @@ def json_logs_option(func: F) -> F:
     )(func)
 
 
+def chunk_days_option(help_text: str) -> Callable[[F], F]:
+    """`--chunk-days`: days per window or 'auto'; what the window is for, the command says."""
+    return click.option("--chunk-days", default="auto", show_default=True, help=help_text)
+
+
+def page_size_option(func: F) -> F:
+    """`--page-size`: MAXRESULTS per page."""
+    return click.option(
+        "--page-size",
+        default=1000,
+        show_default=True,
+        type=int,
+        help="MAXRESULTS per page (1..1000); 100 reproduces the original pipelines.",
+    )(func)
+
+
+# The flags `build_options` validates; a command declares those it offers.
+_REQUEST_FLAGS = ("entities", "start", "end", "chunk_days", "page_size", "force", "window_lists")
+
+
+def request_from_flags(command: Callable[..., int]) -> Callable[..., int]:
+    """Hand the command one validated `options: BackfillOptions` in place of the request
+    flags it declares (placed below its click decorators)."""
+
+    @functools.wraps(command)
+    def with_options(**flags: Any) -> int:
+        request = {name: flags.pop(name) for name in _REQUEST_FLAGS if name in flags}
+        return command(options=build_options(**request), **flags)
+
+    return with_options
+
+
 def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
     return (
         parse_date(start, "--start") if start is not None else None,
@@ -87,7 +131,7 @@ def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None
     )
 
 
-def chunk_days(text: str) -> int | None:
+def parse_chunk_days(text: str) -> int | None:
     """`--chunk-days`: a whole number of days, or None for 'auto'."""
     if text.strip().lower() == "auto":
         return None
@@ -103,8 +147,8 @@ def build_options(
     entities: Sequence[str],
     start: str | None,
     end: str | None,
-    days: str,
-    page_size: int,
+    chunk_days: str,
+    page_size: int = 1000,
     force: bool = False,
     window_lists: bool = False,
 ) -> BackfillOptions:
@@ -112,7 +156,7 @@ def build_options(
     return BackfillOptions(
         entities=tuple(resolve_entity(name) for name in entities),
         window=requested_window(*_dates(start, end)),
-        chunk_days=chunk_days(days),
+        chunk_days=parse_chunk_days(chunk_days),
         page_size=page_size,
         force=force,
         window_lists=window_lists,

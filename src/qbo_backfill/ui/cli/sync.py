@@ -7,17 +7,14 @@ import click
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
-from qbo_backfill.load import db
 from qbo_backfill.run.sync import SyncOptions, sync
-from qbo_backfill.ui import progress
 from qbo_backfill.ui.cli.shared import (
-    configure_logging,
     console,
     echo_error,
-    err_console,
     json_logs_option,
     load_settings,
     realm_option,
+    with_progress,
 )
 from qbo_backfill.ui.render import sync_table
 
@@ -34,10 +31,7 @@ def sync_command(entities: tuple[str, ...], realm: str | None, json_logs: bool) 
     deletes (marked in deleted_at_utc). Exit 1 if an entity failed; run it again to resume."""
     options = SyncOptions(tuple(resolve_entity(name) for name in entities))
     settings = load_settings(realm_id=realm)
-    display = configure_logging(json_logs)
-    console.print(f"[dim]database: {db.describe(settings)}[/dim]", highlight=False)
-    with progress.progress_display(display, err_console) as observer:
-        result = sync(settings, options, observer)
+    result = with_progress(settings, json_logs, lambda observer: sync(settings, options, observer))
     console.print(sync_table(result.records))
     console.print(f"API calls this sync: {result.api_calls}", highlight=False)
     failed = [r for r in result.records if r.status != "done"]
