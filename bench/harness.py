@@ -18,6 +18,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from qbo_backfill.sandbox.config import client_env
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 PYTHON = sys.executable
@@ -263,16 +265,9 @@ def run_backfill(
 def backfill_env(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[str, str]:
     """The whole environment of a `qbo-backfill` subprocess: the sandbox's company, the
     scenario's schema, and this checkout's code (whatever is installed)."""
-    info = sandbox.info
-    return {
+    return client_env(sandbox.info) | {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, whatever is installed
-        "QBO_CLIENT_ID": info["client_id"],
-        "QBO_CLIENT_SECRET": info["client_secret"],
-        "QBO_REALM_ID": info["realm_id"],
-        "QBO_REFRESH_TOKEN": info["refresh_token"],
-        "QBO_API_BASE_URL": info["base_url"],
-        "QBO_TOKEN_URL": info["token_url"],
         "QBO_DATABASE_URL": schema.url,
         "QBO_SCHEMA": schema.name,
         "QBO_HOME": str(home),

@@ -15,7 +15,7 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.auth.tokens import TokenCipher, TokenStore
-from qbo_backfill.sandbox import Sandbox, SandboxInfo
+from qbo_backfill.sandbox import Sandbox, SandboxInfo, client_env
 from qbo_backfill.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,16 +58,9 @@ def sandbox_env(
 ) -> dict[str, str]:
     """A complete, explicit environment that points the CLI at the sandbox and the test's
     schema, running this checkout's source: nothing leaks in from the caller's."""
-    info = _info(sandbox)
-    env = {
+    env = client_env(_info(sandbox)) | {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(SRC),
-        "QBO_CLIENT_ID": info["client_id"],
-        "QBO_CLIENT_SECRET": info["client_secret"],
-        "QBO_REALM_ID": info["realm_id"],
-        "QBO_REFRESH_TOKEN": info["refresh_token"],
-        "QBO_API_BASE_URL": info["base_url"],
-        "QBO_TOKEN_URL": info["token_url"],
         "QBO_DATABASE_URL": database_url,
         "QBO_SCHEMA": schema,
         "QBO_HOME": str(home),

@@ -4,8 +4,16 @@
 `python -m qbo_backfill.sandbox serve`) runs it in the foreground. See docs/sandbox.md.
 """
 
-from qbo_backfill.sandbox.config import SandboxConfig, SandboxInfo
+from qbo_backfill.sandbox.config import SandboxConfig, SandboxInfo, client_env
 from qbo_backfill.sandbox.faults import FAULT_KINDS, FaultSpec
 from qbo_backfill.sandbox.runner import Sandbox, serve_forever
 
-__all__ = ["FAULT_KINDS", "FaultSpec", "Sandbox", "SandboxConfig", "SandboxInfo", "serve_forever"]
+__all__ = [
+    "FAULT_KINDS",
+    "FaultSpec",
+    "Sandbox",
+    "SandboxConfig",
+    "SandboxInfo",
+    "client_env",
+    "serve_forever",
+]

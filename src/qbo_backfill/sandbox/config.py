@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -218,3 +219,16 @@ def derive_credentials(config: SandboxConfig) -> Credentials:
         )
         tokens[realm] = config.refresh_token if (index == 0 and config.refresh_token) else generated
     return Credentials(client_id, client_secret, realm_ids, tokens)
+
+
+def client_env(info: Mapping[str, Any]) -> dict[str, str]:
+    """The environment variables that point `qbo-backfill` at a sandbox's first company,
+    from the line `sandbox serve` prints (or `SandboxInfo.to_dict()`)."""
+    return {
+        "QBO_CLIENT_ID": info["client_id"],
+        "QBO_CLIENT_SECRET": info["client_secret"],
+        "QBO_REALM_ID": info["realm_id"],
+        "QBO_REFRESH_TOKEN": info["refresh_token"],
+        "QBO_API_BASE_URL": info["base_url"],
+        "QBO_TOKEN_URL": info["token_url"],
+    }
