@@ -73,7 +73,13 @@ class WorkerProcess:
         """SIGTERM, then wait for the exit code."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=timeout)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # the worker logs where it waits
+            time.sleep(1)
+            self.kill()
+            raise AssertionError(f"the worker did not stop: {self.log()[-6000:]}") from None
         self._log.close()
         return code
 

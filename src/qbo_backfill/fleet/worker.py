@@ -155,6 +155,14 @@ async def sweep_stalled(app: App, stall_after: float) -> int:
     return len(stalled)
 
 
+def _log_tasks() -> None:
+    """SIGUSR1: log where every task of the worker waits (for an operator's diagnosis)."""
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=12)
+        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+        log.warning("task %s waits in %s", task.get_name(), where or "(not started)")
+
+
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
     """Run a worker until SIGTERM or SIGINT (blocking)."""
 
@@ -163,10 +171,11 @@ def run_worker(settings: Settings, options: WorkerOptions) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, fleet.stop)
+        loop.add_signal_handler(signal.SIGUSR1, _log_tasks)
         try:
             await fleet.run()
         finally:
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
                 loop.remove_signal_handler(signum)
 
     asyncio.run(main())

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 
 import click
 from rich.table import Table
@@ -114,8 +116,19 @@ def worker_command(concurrency: int, no_listen_notify: bool) -> int:
     Reconnects by itself when the database restarts."""
     settings = load_settings()
     configure_logging()
+    _log_queue_warnings()
     run_worker(settings, WorkerOptions(concurrency=concurrency, listen_notify=not no_listen_notify))
     return EXIT_OK
+
+
+def _log_queue_warnings() -> None:
+    """procrastinate's own warnings and errors (a lost connection, a job that raised) go
+    where ours go; its per-job lines stay out (the ledger has every chunk's figures)."""
+    ours = logging.getLogger("qbo_backfill")
+    queue = logging.getLogger("procrastinate")
+    queue.handlers[:] = list(ours.handlers)
+    queue.setLevel(os.environ.get("QBO_QUEUE_LOG_LEVEL", "WARNING").upper())
+    queue.propagate = False
 
 
 def _say_enqueued(result: EnqueueResult, kind: str) -> None:
