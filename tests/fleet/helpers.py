@@ -22,7 +22,9 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 QBO = [sys.executable, "-m", "qbo_backfill"]
 
 
-def fleet_env(sb: Sandbox, database_url: str, schema: str, home: Path, **extra: str) -> dict[str, str]:
+def fleet_env(
+    sb: Sandbox, database_url: str, schema: str, home: Path, **extra: str
+) -> dict[str, str]:
     """The CLI's environment: the sandbox's app, the test's schema, this checkout's source.
     No QBO_REALM_ID and no refresh token: the fleet takes its companies from the store."""
     info = sb.info
@@ -90,6 +92,21 @@ class WorkerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8")
+
+
+def stop_all(workers: list[WorkerProcess]) -> list[int]:
+    """SIGTERM every worker at once, then collect each exit code (none is left running)."""
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.send_signal(signal.SIGTERM)
+    codes, stuck = [], []
+    for worker in workers:
+        try:
+            codes.append(worker.terminate())
+        except AssertionError as exc:
+            stuck.append(str(exc))
+    assert not stuck, stuck
+    return codes
 
 
 def status(env: dict[str, str], cwd: Path) -> dict[str, Any]:

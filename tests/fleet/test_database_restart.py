@@ -22,6 +22,7 @@ from tests.fleet.helpers import (
     queue_idle,
     run_cli,
     status,
+    stop_all,
     wait_until,
 )
 
@@ -75,9 +76,7 @@ def test_workers_outlive_a_database_restart(
     url = started.stdout.strip()
     env = fleet_env(sandbox, url, SCHEMA, home, QBO_MAX_IN_FLIGHT="2", QBO_QUEUE_LOG_LEVEL="INFO")
     assert import_tokens(sandbox, env, tmp_path).returncode == 0
-    enqueued = run_cli(
-        ["fleet", "backfill", "Invoice", *WINDOW], env, tmp_path
-    )
+    enqueued = run_cli(["fleet", "backfill", "Invoice", *WINDOW], env, tmp_path)
     assert enqueued.returncode == 0, enqueued.stderr
 
     workers = [WorkerProcess(env, tmp_path, f"worker{n}", concurrency=2) for n in range(2)]
@@ -91,7 +90,7 @@ def test_workers_outlive_a_database_restart(
         assert again.stdout.strip() == url
         wait_until(lambda: queue_idle(url, SCHEMA), 180, "the queue to drain after the restart")
     finally:
-        codes = [w.terminate() for w in workers]
+        codes = stop_all(workers)
     logs = [w.log() for w in workers]
     assert codes == [0, 0], [log[-2000:] for log in logs]
     assert any("database unreachable" in log for log in logs)

@@ -17,6 +17,7 @@ from tests.fleet.helpers import (
     queue_idle,
     run_cli,
     status,
+    stop_all,
     wait_until,
 )
 
@@ -57,7 +58,7 @@ def test_fleet_copies_every_company_exactly(
     try:
         wait_until(lambda: queue_idle(database_url, schema), 120, "the queue to drain")
     finally:
-        codes = [w.terminate() for w in workers]
+        codes = stop_all(workers)
     assert codes == [0, 0], [w.log()[-2000:] for w in workers]
 
     for realm in sandbox.info.realm_ids:
