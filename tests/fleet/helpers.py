@@ -63,6 +63,7 @@ class WorkerProcess:
     def __init__(self, env: dict[str, str], cwd: Path, name: str, concurrency: int = 4) -> None:
         self.log_path = cwd / f"{name}.log"
         self._log = self.log_path.open("w", encoding="utf-8")
+        self.signalled = False
         self.process = subprocess.Popen(
             [*QBO, "worker", "--concurrency", str(concurrency)],
             env=env,
@@ -73,8 +74,7 @@ class WorkerProcess:
 
     def terminate(self, timeout: float = 60) -> int:
         """SIGTERM, then wait for the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        self.stop()
         try:
             code = self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -84,6 +84,12 @@ class WorkerProcess:
             raise AssertionError(f"the worker did not stop: {self.log()[-6000:]}") from None
         self._log.close()
         return code
+
+    def stop(self) -> None:
+        """SIGTERM, once (a second one during the exit would kill the process)."""
+        if not self.signalled and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.signalled = True
 
     def kill(self) -> None:
         self.process.kill()
@@ -97,8 +103,7 @@ class WorkerProcess:
 def stop_all(workers: list[WorkerProcess]) -> list[int]:
     """SIGTERM every worker at once, then collect each exit code (none is left running)."""
     for worker in workers:
-        if worker.process.poll() is None:
-            worker.process.send_signal(signal.SIGTERM)
+        worker.stop()
     codes, stuck = [], []
     for worker in workers:
         try:

@@ -19,6 +19,7 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 import psycopg_pool
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 MIN_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
+SIDE_TASK_END_SECONDS = 30  # a sweep in progress ends within the pool's 10 s timeout
 _DATABASE_DOWN = (
     exceptions.ConnectorException,
     psycopg.OperationalError,
@@ -115,30 +117,45 @@ class FleetWorker:
                 name="qbo-backfill",
             )
             self.current = worker
-            sweeper = asyncio.create_task(self._sweep(app), name="stalled-job sweep")
+            done = asyncio.Event()
+            sweeper = asyncio.create_task(self._sweep(app, done), name="stalled-job sweep")
             try:
                 if self.stopping.is_set():
                     return
                 await worker.run()
             finally:
                 self.current = None
-                sweeper.cancel()
-                await asyncio.gather(sweeper, return_exceptions=True)
+                await _end(sweeper, done)
 
-    async def _sweep(self, app: App) -> None:
-        """Put back the jobs of workers that stopped beating; fail them past MAX_ATTEMPTS."""
-        while True:
-            await asyncio.sleep(self.options.sweep_every)
+    async def _sweep(self, app: App, done: asyncio.Event) -> None:
+        """Put back the jobs of workers that stopped beating; fail them past MAX_ATTEMPTS.
+        Ends when `done` is set (not by cancellation, which a database call can lose)."""
+        while not await _wait(done, self.options.sweep_every):
             try:
                 await sweep_stalled(app, self.options.stall_after)
             except _DATABASE_DOWN as exc:
                 log.debug("stalled-job sweep skipped: %s", type(exc).__name__)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
-        except TimeoutError:
-            return
+        await _wait(self.stopping, seconds)
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set or `seconds` pass; whether it is set."""
+    try:
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
+
+
+async def _end(task: asyncio.Task[None], done: asyncio.Event) -> None:
+    """Let a side task end by itself (bounded by the pool's timeout), else abandon it."""
+    done.set()
+    finished, _ = await asyncio.wait({task}, timeout=SIDE_TASK_END_SECONDS)
+    if not finished:
+        task.cancel()
+        log.warning("the stalled-job sweep did not end in %d s: abandoned", SIDE_TASK_END_SECONDS)
 
 
 async def sweep_stalled(app: App, stall_after: float) -> int:
@@ -158,9 +175,14 @@ async def sweep_stalled(app: App, stall_after: float) -> int:
 def _log_tasks() -> None:
     """SIGUSR1: log where every task of the worker waits (for an operator's diagnosis)."""
     for task in asyncio.all_tasks():
-        frames = task.get_stack(limit=12)
-        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
-        log.warning("task %s waits in %s", task.get_name(), where or "(not started)")
+        chain: list[str] = []
+        awaited: Any = task.get_coro()
+        while awaited is not None and len(chain) < 30:
+            frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "ag_frame", None)
+            if frame is not None:
+                chain.append(f"{frame.f_code.co_name}:{frame.f_lineno}")
+            awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "ag_await", None)
+        log.warning("task %s waits in %s", task.get_name(), " -> ".join(chain) or "(done)")
 
 
 def run_worker(settings: Settings, options: WorkerOptions) -> None:
