@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -25,7 +26,7 @@ from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver
 from qbo_backfill.run.plan import plan_windows
-from qbo_backfill.run.session import open_session
+from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Secret, Settings
 from qbo_backfill.windows import ExtractWindow
 
@@ -108,85 +109,126 @@ ChunkDeferrer = Callable[[list[ChunkJob]], Awaitable[int]]
 
 
 async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str:
-    """Open (or resume) the run, plan its chunks once, and hand the open ones to `defer`."""
-    entity = resolve_entity(job.entity)
+    """Open (or resume) the run and plan its chunks once; hand all open chunks but the
+    first to `defer`, and copy the first here, on the session and connection already open:
+    a small company's run then costs one job, not two."""
+    ledger = Ledger(ctx.settings.schema)
     async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
         await guard(ctx, conn, job.realm)
-        ledger = Ledger(ctx.settings.schema)
-        try:
-            async with open_session(ctx.for_realm(job.realm)) as session:
-                run = await ledger.open_run(
-                    conn, job.request, force=False, session_id=uuid.uuid4().hex
-                )
-                if not run.planned:
-                    planned = await plan_windows(
-                        session.client, entity, job.request.window, job.chunk_days, job.page_size
-                    )
-                    await ledger.plan(conn, run, entity.name, planned)
-                calls = session.client.stats.requests
-        except ReauthorizeError as exc:
-            await ReauthMarks(ctx.settings.schema).mark(conn, job.realm, str(exc))
-            raise
-        async with conn.transaction():
-            await ctx.budget().add(conn, calls)
-        chunks = await ledger.chunks_of(conn, run.run_id)
-        todo = [
-            ChunkJob(job.realm, entity.name, run.run_id, c.chunk_id, index, job.page_size)
-            for index, c in enumerate(chunks)
-            if c.status != "done"
-        ]
-        if not todo:
-            await ledger.finish_run(conn, run)
-    deferred = await defer(todo)
-    return f"planned {len(chunks)} chunks, {deferred} jobs deferred"
+        async with (
+            _marking_reauthorization(ctx, conn, job.realm),
+            open_session(ctx.for_realm(job.realm)) as session,
+        ):
+            run, chunks = await _planned(session, conn, ledger, job)
+            async with conn.transaction():
+                await ctx.budget().add(conn, session.client.stats.requests)
+            todo = [
+                ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
+                for index, c in enumerate(chunks)
+                if c.status != "done"
+            ]
+            if not todo:
+                await ledger.finish_run(conn, run)
+                return f"planned {len(chunks)} chunks, all done"
+            deferred = await defer(todo[1:])
+            first = await _copy_on(ctx, session, conn, ledger, todo[0], defer)
+    return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
+
+
+async def _planned(
+    session: Session, conn: psycopg.AsyncConnection, ledger: Ledger, job: PlanJob
+) -> tuple[Run, list[Chunk]]:
+    """The run of this request (resumed if it exists) and its chunks, planned once."""
+    run = await ledger.open_run(conn, job.request, force=False, session_id=uuid.uuid4().hex)
+    if not run.planned:
+        entity = resolve_entity(job.entity)
+        window = job.request.window
+        planned = await plan_windows(session.client, entity, window, job.chunk_days, job.page_size)
+        await ledger.plan(conn, run, entity.name, planned)
+    chunks = await ledger.chunks_of(conn, run.run_id)
+    await conn.commit()
+    return run, chunks
 
 
 async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
     """Claim the chunk, copy it, commit its rows with its 'done' mark and its calls."""
-    schema = ctx.settings.schema
-    ledger = Ledger(schema)
+    ledger = Ledger(ctx.settings.schema)
     async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
         await guard(ctx, conn, job.realm)
-        chunk = await _chunk(ledger, conn, job)
-        if chunk.status == "done":
+        async with (
+            _marking_reauthorization(ctx, conn, job.realm),
+            open_session(ctx.for_realm(job.realm)) as session,
+        ):
+            return await _copy_on(ctx, session, conn, ledger, job, None)
+
+
+async def _copy_on(
+    ctx: FleetContext,
+    session: Session,
+    conn: psycopg.AsyncConnection,
+    ledger: Ledger,
+    job: ChunkJob,
+    defer: ChunkDeferrer | None,
+) -> str:
+    """Copy one chunk on an open session and connection, unless done or held elsewhere."""
+    chunk = await _chunk(ledger, conn, job)
+    if chunk.status == "done":
+        return "already done"
+    if not await ledger.try_claim(conn, chunk):
+        if (await _chunk(ledger, conn, job)).status == "done":
             return "already done"
-        if not await ledger.try_claim(conn, chunk):
-            if (await _chunk(ledger, conn, job)).status == "done":
-                return "already done"
+        if defer is None:
             raise ChunkBusy(f"chunk {job.chunk_id} is held by another worker")
-        try:
-            rows = await _copy_claimed(ctx, conn, ledger, job, chunk)
-        finally:
-            if not conn.closed and not conn.broken:
-                await ledger.release(conn, chunk)
-        await _finish_if_complete(conn, ledger, job.run_id)
+        await defer([job])  # its own job waits for the holder, not this plan job
+        return "held by another worker: deferred"
+    try:
+        rows = await _copy_claimed(ctx, session, conn, ledger, job, chunk)
+    finally:
+        if not conn.closed and not conn.broken:
+            await ledger.release(conn, chunk)
+    await _finish_if_complete(conn, ledger, job.run_id)
     return f"copied {rows} rows"
 
 
 async def _copy_claimed(
-    ctx: FleetContext, conn: psycopg.AsyncConnection, ledger: Ledger, job: ChunkJob, chunk: Chunk
+    ctx: FleetContext,
+    session: Session,
+    conn: psycopg.AsyncConnection,
+    ledger: Ledger,
+    job: ChunkJob,
+    chunk: Chunk,
 ) -> int:
     entity = resolve_entity(job.entity)
     budget = ctx.budget()
-    async with open_session(ctx.for_realm(job.realm)) as session:
-        work = ChunkWork(session, conn, chunk, entity, job.page_size, ctx.page_gate, NullObserver())
-        try:
+    work = ChunkWork(session, conn, chunk, entity, job.page_size, ctx.page_gate, NullObserver())
+    try:
+        async with conn.transaction():
+            figures = await work.extract_and_load()
+            await ledger.mark_done(conn, chunk, figures)
+            await budget.add(conn, work.stats.requests)
+    except ReauthorizeError:
+        raise
+    except (ApiError, BackfillError, psycopg.Error) as exc:
+        if not conn.closed and not conn.broken:
+            error = f"{type(exc).__name__}: {exc}"
+            await ledger.mark_failed(conn, chunk, error, work.stats.spent())
             async with conn.transaction():
-                figures = await work.extract_and_load()
-                await ledger.mark_done(conn, chunk, figures)
                 await budget.add(conn, work.stats.requests)
-        except ReauthorizeError as exc:
-            if not conn.broken:
-                await ReauthMarks(ctx.settings.schema).mark(conn, job.realm, str(exc))
-            raise
-        except (ApiError, BackfillError, psycopg.Error) as exc:
-            if not conn.closed and not conn.broken:
-                error = f"{type(exc).__name__}: {exc}"
-                await ledger.mark_failed(conn, chunk, error, work.stats.spent())
-                async with conn.transaction():
-                    await budget.add(conn, work.stats.requests)
-            raise
+        raise
     return figures.rows_extracted
+
+
+@asynccontextmanager
+async def _marking_reauthorization(
+    ctx: FleetContext, conn: psycopg.AsyncConnection, realm: str
+) -> AsyncIterator[None]:
+    """Mark the company when Intuit refuses its token, so its other jobs stop at once."""
+    try:
+        yield
+    except ReauthorizeError as exc:
+        if not conn.closed and not conn.broken:
+            await ReauthMarks(ctx.settings.schema).mark(conn, realm, str(exc))
+        raise
 
 
 async def guard(ctx: FleetContext, conn: psycopg.AsyncConnection, realm: str) -> None:
