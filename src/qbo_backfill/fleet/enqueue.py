@@ -16,7 +16,7 @@ from psycopg import sql
 
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.fleet.app import build_app, ensure_job_schema
-from qbo_backfill.fleet.budget import CallBudget
+from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.jobs import PLAN_RUN, QUEUE, SYNC_COMPANY, plan_queueing_lock
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.fleet.work import PlanJob
@@ -38,6 +38,7 @@ class EnqueueResult:
     enqueued: int
     already_queued: int
     already_done: int
+    budget_reached: str | None = None  # the line saying no new work starts this month
 
 
 def fleet_realms(settings: Settings, url: str, realms: Sequence[str] = ()) -> list[str]:
@@ -92,7 +93,10 @@ async def enqueue_backfill(
         enqueued = await _defer_all(
             app, PLAN_RUN, [(plan_queueing_lock(p), asdict(p)) for p in todo]
         )
-    return EnqueueResult(len(chosen), enqueued, len(todo) - enqueued, len(plans) - len(todo))
+    reached = await _budget_line(settings, url)
+    return EnqueueResult(
+        len(chosen), enqueued, len(todo) - enqueued, len(plans) - len(todo), reached
+    )
 
 
 async def enqueue_sync(
@@ -108,7 +112,18 @@ async def enqueue_sync(
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
         enqueued = await _defer_all(app, SYNC_COMPANY, jobs)
-    return EnqueueResult(len(chosen), enqueued, len(jobs) - enqueued, 0)
+    reached = await _budget_line(settings, url)
+    return EnqueueResult(len(chosen), enqueued, len(jobs) - enqueued, 0, reached)
+
+
+async def _budget_line(settings: Settings, url: str) -> str | None:
+    budget = CallBudget(settings.schema, settings.client_id or "", settings.monthly_call_budget)
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        try:
+            await budget.check(conn)
+        except BudgetReached as exc:
+            return str(exc)
+    return None
 
 
 async def _defer_all(app: App, task: str, jobs: list[tuple[str, dict[str, Any]]]) -> int:

@@ -20,7 +20,7 @@ import psycopg
 
 from qbo_backfill.entities import Entity, EntityKind, resolve_entity
 from qbo_backfill.errors import ApiError, BackfillError, ReauthorizeError
-from qbo_backfill.fleet.budget import CallBudget
+from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.run.chunk import ChunkWork
@@ -237,7 +237,11 @@ async def guard(ctx: FleetContext, conn: psycopg.AsyncConnection, realm: str) ->
     reason = await marks.reason(conn, realm)
     if reason is not None:
         raise ReauthorizeError(f"realm {realm} needs re-authorization: {reason}")
-    await ctx.budget().check(conn)
+    try:
+        await ctx.budget().check(conn)
+    except BudgetReached as exc:
+        log.warning("%s", exc)  # the job waits for next month; the line says why
+        raise
     await conn.commit()
 
 

@@ -136,6 +136,8 @@ def _say_enqueued(result: EnqueueResult, kind: str) -> None:
         f"{result.realms} companies: {result.enqueued} {kind} jobs enqueued, "
         f"{result.already_queued} already waiting, {result.already_done} already done"
     )
+    if result.budget_reached:
+        click.echo(f"warning: {result.budget_reached}", err=True)
 
 
 def _print_table(status: FleetStatus) -> None:
