@@ -106,7 +106,9 @@ def one_run(info: dict[str, Any], url: str, workers: int, concurrency: int) -> d
     tokens.write_text(json.dumps(info["refresh_tokens"]), encoding="utf-8")
     try:
         cli(["auth", "import", "--from-json", str(tokens)], env)
+        enqueue_started = time.perf_counter()
         cli(["fleet", "backfill", "Invoice", *WINDOW], env)
+        enqueue_s = time.perf_counter() - enqueue_started
         calls_before = api_calls(info["base_url"])
         app_name = f"qbo-fleet-bench-{workers}-{os.getpid()}"
         worker_env = env | {"PGAPPNAME": app_name}
@@ -141,6 +143,7 @@ def one_run(info: dict[str, Any], url: str, workers: int, concurrency: int) -> d
             "jobs": status["jobs"],
             "exit_codes": codes,
             "rows": rows,
+            "enqueue_s": round(enqueue_s, 2),
             "wall_s": round(wall, 2),
             "rows_per_s": round(rows / wall),
             "api_calls": calls,

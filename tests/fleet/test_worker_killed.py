@@ -81,6 +81,7 @@ def test_a_killed_workers_chunk_runs_again_and_counts_once(
         assert state == "done"
         assert attempts == 2
         assert delay.total_seconds() < 15, f"the chunk ran again {delay} after the kill"
+        print(f"chunk {_chunk} ran again {delay.total_seconds():.1f} s after the kill")
         assert extracted == inserted == in_table  # the killed attempt left nothing behind
     for realm in sandbox.info.realm_ids:
         assert_exact(sandbox, database_url, schema, realm, "Invoice")
