@@ -98,7 +98,14 @@ def connections(url: str, app_name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def one_run(info: dict[str, Any], url: str, workers: int, concurrency: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def one_run(
+    info: dict[str, Any], url: str, workers: int, concurrency: int, sandbox_pid: int
+) -> dict[str, Any]:
     schema = f"bench_fleet_{workers}w_{os.getpid()}"
     home = Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     env = fleet_env(info, url, schema, home)
@@ -114,22 +121,26 @@ def one_run(info: dict[str, Any], url: str, workers: int, concurrency: int) -> d
         worker_env = env | {"PGAPPNAME": app_name}
         command = [*QBO, "worker", "--concurrency", str(concurrency)]
         started = time.perf_counter()
+        sandbox_cpu = cpu_seconds(sandbox_pid)
         procs = [
             subprocess.Popen(
                 command, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             for _ in range(workers)
         ]
-        peak_rss, peak_conns = [0] * workers, 0
+        peak_rss, peak_conns, worker_cpu = [0] * workers, 0, [0.0] * workers
         while queue_left(url, schema):
             for n, proc in enumerate(procs):
                 try:
                     peak_rss[n] = max(peak_rss[n], psutil.Process(proc.pid).memory_info().rss)
+                    worker_cpu[n] = cpu_seconds(proc.pid)
                 except psutil.NoSuchProcess:
                     raise RuntimeError("a worker died") from None
             peak_conns = max(peak_conns, connections(url, app_name))
             time.sleep(0.5)
         wall = time.perf_counter() - started
+        sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
+        load = os.getloadavg()[0]
         for proc in procs:
             proc.terminate()
         codes = [proc.wait(timeout=120) for proc in procs]
@@ -150,6 +161,9 @@ def one_run(info: dict[str, Any], url: str, workers: int, concurrency: int) -> d
             "calls_per_1000_rows": round(calls * 1000 / rows, 1),
             "peak_rss_mb_per_worker": [round(r / 2**20, 1) for r in peak_rss],
             "peak_pg_connections": peak_conns,
+            "workers_cpu_s": round(sum(worker_cpu), 1),
+            "sandbox_cpu_s": round(sandbox_cpu, 1),
+            "load_average_1m_at_end": round(load, 2),
             "plain_copy_rows_per_s": round(rows / copy_seconds),
             "fleet_vs_copy": round((rows / wall) / (rows / copy_seconds), 3),
         }
@@ -199,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"# {platform.node()} nproc={os.cpu_count()} {time.strftime('%Y-%m-%d %H:%M')}")
         for workers in (int(w) for w in args.workers.split(",")):
-            result = one_run(info, args.database_url, workers, args.concurrency)
+            result = one_run(info, args.database_url, workers, args.concurrency, sandbox.pid)
             print(json.dumps(result), flush=True)
     finally:
         sandbox.terminate()
