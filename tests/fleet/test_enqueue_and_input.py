@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from tests.fleet.helpers import fleet_env, import_tokens, jobs_by_status, run_cli
 
+from qbo_backfill.integrations.mage import enqueue_fleet
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from qbo_backfill.settings import Settings
 
 pytestmark = pytest.mark.db
 
@@ -91,3 +93,23 @@ def test_sync_and_backfill_enqueue_once_per_company(
     assert body["realms"] == 3
     assert body["jobs"] == {"todo": 4, "doing": 0, "succeeded": 0, "failed": 0}
     assert all(token not in shown.stdout for token in sandbox.info.refresh_tokens.values())
+
+
+def test_the_mage_block_enqueues_like_the_command(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    env = fleet_env(sandbox, database_url, schema, home)
+    assert import_tokens(sandbox, env, tmp_path).returncode == 0
+    settings = Settings.load(environ=env, dotenv_path=None)
+    variables = {"entities": "Invoice, Customer", "start_date": "2024-01-01"}
+    first = enqueue_fleet(variables | {"end_date": "2026-01-01"}, settings=settings)
+    assert first == {
+        "realms": 3,
+        "enqueued": 6,
+        "already_queued": 0,
+        "already_done": 0,
+        "budget_reached": None,
+    }
+    again = enqueue_fleet(variables | {"end_date": "2026-01-01"}, settings=settings)
+    assert again["enqueued"] == 0
+    assert again["already_queued"] == 6
