@@ -58,7 +58,8 @@ class FleetRetry(BaseRetryStrategy):
             return None
         if isinstance(exception, ApiError) and not exception.retryable:
             return None
-        if not isinstance(exception, ChunkBusy | ApiError | psycopg.Error | OSError):
+        retryable = ChunkBusy | ApiError | psycopg.Error | exceptions.ConnectorException | OSError
+        if not isinstance(exception, retryable):
             return None
         if job.attempts + 1 >= MAX_ATTEMPTS:
             return None
