@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 MIN_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
+HEALTHY_RUN_SECONDS = 60.0
 SIDE_TASK_END_SECONDS = 30  # a sweep in progress ends within the pool's 10 s timeout
 _DATABASE_DOWN = (
     exceptions.ConnectorException,
@@ -83,22 +85,23 @@ class FleetWorker:
         context = FleetContext.create(self.settings, url)
         backoff = MIN_BACKOFF_SECONDS
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 await asyncio.to_thread(ensure_job_schema, url, self.settings.schema)
                 await self._run_once(url, context)
-                backoff = MIN_BACKOFF_SECONDS
+                reason = "the worker stopped by itself (its heartbeat or listener failed)"
             except _DATABASE_DOWN as exc:
-                if self.stopping.is_set():
-                    break
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                log.warning(
-                    "database unreachable (%s%s); connecting again in %.0f s",
-                    type(exc).__name__,
-                    f": {first}" if first else "",
-                    backoff,
+                reason = (
+                    f"database unreachable ({type(exc).__name__}{': ' if first else ''}{first})"
                 )
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            if self.stopping.is_set():
+                break
+            if time.monotonic() - started > HEALTHY_RUN_SECONDS:
+                backoff = MIN_BACKOFF_SECONDS  # it ran well for a while: start the backoff again
+            log.warning("%s; connecting again in %.0f s", reason, backoff)
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     async def _run_once(self, url: str, context: FleetContext) -> None:
         options = self.options
