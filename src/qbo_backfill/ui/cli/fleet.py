@@ -1,5 +1,6 @@
 """`fleet backfill | sync | status` and `worker`: many companies, many workers, one queue in
-the destination PostgreSQL."""
+the destination PostgreSQL. The fleet (and procrastinate) load only when a fleet command
+runs, so every other command starts as fast as before."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ import asyncio
 import json
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import EXIT_OK
-from qbo_backfill.fleet.enqueue import EnqueueResult, enqueue_backfill, enqueue_sync
-from qbo_backfill.fleet.status import CompanyProgress, FleetStatus, fleet_status
-from qbo_backfill.fleet.worker import WorkerOptions, run_worker
 from qbo_backfill.ui.cli.shared import (
     build_options,
     configure_logging,
@@ -23,6 +22,10 @@ from qbo_backfill.ui.cli.shared import (
     load_settings,
     window_options,
 )
+
+if TYPE_CHECKING:
+    from qbo_backfill.fleet.enqueue import EnqueueResult
+    from qbo_backfill.fleet.status import CompanyProgress, FleetStatus
 
 __all__ = ["fleet_group", "worker_command"]
 
@@ -60,6 +63,8 @@ def fleet_backfill(
 ) -> int:
     """Enqueue ENTITY... for each company (a plan job each; workers plan its chunks and copy
     them). Enqueueing again adds nothing that is waiting or done already."""
+    from qbo_backfill.fleet.enqueue import enqueue_backfill
+
     settings = load_settings()
     options = build_options(entities, start, end, chunk_days, page_size)
     result = asyncio.run(enqueue_backfill(settings, options, realms))
@@ -72,6 +77,8 @@ def fleet_backfill(
 @realms_option
 def fleet_sync(entities: tuple[str, ...], realms: tuple[str, ...]) -> int:
     """Enqueue a sync job per company: ENTITY..., or every entity already copied for it."""
+    from qbo_backfill.fleet.enqueue import enqueue_sync
+
     names = [resolve_entity(name).name for name in entities]
     result = asyncio.run(enqueue_sync(load_settings(), names, realms))
     _say_enqueued(result, "sync")
@@ -90,6 +97,8 @@ def fleet_sync(entities: tuple[str, ...], realms: tuple[str, ...]) -> int:
 def fleet_status_command(fmt: str) -> int:
     """Jobs by status, each company's chunks and rows, who must re-authorize, and the
     month's API calls against QBO_MONTHLY_CALL_BUDGET."""
+    from qbo_backfill.fleet.status import fleet_status
+
     status = fleet_status(load_settings())
     if fmt == "json":
         click.echo(json.dumps(status.as_dict(), sort_keys=True))
@@ -114,6 +123,8 @@ def fleet_status_command(fmt: str) -> int:
 def worker_command(concurrency: int, no_listen_notify: bool) -> int:
     """Run fleet jobs until SIGTERM or SIGINT; then finish the running chunks and exit 0.
     Reconnects by itself when the database restarts."""
+    from qbo_backfill.fleet.worker import WorkerOptions, run_worker
+
     settings = load_settings()
     configure_logging()
     _log_queue_warnings()
