@@ -52,7 +52,7 @@ render "$filled" >"$work/config.yaml" 2>"$work/err" || {
 echo "ok: the file validates and renders with .env.example and the secrets set"
 
 services=$(render "$filled" --services | sort | tr '\n' ' ')
-[ "$services" = "mage pgadmin postgres sandbox " ] || fail "services are '$services'"
+[ "$services" = "mage pgadmin postgres sandbox worker " ] || fail "services are '$services'"
 volumes=$(render "$filled" --volumes | sort | tr '\n' ' ')
 [ "$volumes" = "mage_data pgadmin_data pgdata " ] || fail "named volumes are '$volumes'"
 echo "ok: services $services; named volumes $volumes"

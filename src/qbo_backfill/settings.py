@@ -77,6 +77,7 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "backoff_seconds": ("QBO_BACKOFF_SECONDS", None),
     "throttle_wait_seconds": ("QBO_THROTTLE_WAIT_SECONDS", None),
     "request_timeout_seconds": ("QBO_REQUEST_TIMEOUT_SECONDS", None),
+    "monthly_call_budget": ("QBO_MONTHLY_CALL_BUDGET", None),
 }
 # The Mage Secrets names (the seed's qb_*/pg_* names), each with the `Settings` field it fills.
 MAGE_SECRET_NAMES: dict[str, str] = {
@@ -106,6 +107,7 @@ class Settings:
     backoff_seconds: float = 1.0
     throttle_wait_seconds: float = 60.0
     request_timeout_seconds: float = 60.0
+    monthly_call_budget: int | None = None  # API calls per app and month; None: no limit
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -220,6 +222,9 @@ def _validate(raw: dict[str, str]) -> Settings:
         backoff_seconds=_float(raw, "backoff_seconds", 1.0),
         throttle_wait_seconds=_float(raw, "throttle_wait_seconds", 60.0),
         request_timeout_seconds=_float(raw, "request_timeout_seconds", 60.0, minimum=0.1),
+        monthly_call_budget=(
+            _int(raw, "monthly_call_budget", 0, minimum=1) if "monthly_call_budget" in raw else None
+        ),
     )
 
 

@@ -35,10 +35,10 @@ def variables(node: Any) -> list[tuple[str, str, str]]:
 
 
 def test_the_four_services_of_the_seed_and_the_sandbox() -> None:
-    assert set(SERVICES) == {"postgres", "pgadmin", "mage", "sandbox"}
+    assert set(SERVICES) == {"postgres", "pgadmin", "mage", "sandbox", "worker"}
 
 
-@pytest.mark.parametrize("name", ["postgres", "pgadmin", "mage", "sandbox"])
+@pytest.mark.parametrize("name", ["postgres", "pgadmin", "mage", "sandbox", "worker"])
 def test_every_service_has_a_health_check(name: str) -> None:
     check = SERVICES[name]["healthcheck"]
     assert check["test"][0] in ("CMD", "CMD-SHELL")
@@ -46,7 +46,7 @@ def test_every_service_has_a_health_check(name: str) -> None:
 
 
 def test_start_up_waits_for_a_healthy_database() -> None:
-    for name in ("pgadmin", "mage"):
+    for name in ("pgadmin", "mage", "worker"):
         assert SERVICES[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
 
 

@@ -22,6 +22,7 @@ from qbo_backfill.load.db import database_url
 from qbo_backfill.qbo.client import QboClient, RetryListener
 from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.qbo.shared_limits import open_limiter
+from qbo_backfill.qbo.tls import tls_context
 from qbo_backfill.settings import Settings
 
 __all__ = ["Session", "open_session", "require_credentials", "token_store"]
@@ -55,9 +56,10 @@ async def open_session(
         )
     tokens = TokenProvider(store, realm_id, credentials)
     limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
+    timeout = settings.request_timeout_seconds
     async with (
         open_limiter(settings, realm_id, url) as limiter,
-        httpx.AsyncClient(limits=limits, timeout=settings.request_timeout_seconds) as http,
+        httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls_context()) as http,
     ):
         client = QboClient(settings, realm_id, tokens, limiter, http)
         if on_retry is not None:

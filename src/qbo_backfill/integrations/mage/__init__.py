@@ -3,6 +3,7 @@ log lines (`log`) and their runtime variables (`variables`). Blocks import this 
 `from qbo_backfill.integrations import mage as qbo_mage`."""
 
 from qbo_backfill.integrations.mage.blocks import check_token, ingest, reconcile, sync
+from qbo_backfill.integrations.mage.fleet import enqueue_fleet
 from qbo_backfill.integrations.mage.log import BlockFailed
 from qbo_backfill.integrations.mage.secrets import MAGE_SECRETS, load_settings, mage_secret_lookup
 
@@ -10,6 +11,7 @@ __all__ = [
     "MAGE_SECRETS",
     "BlockFailed",
     "check_token",
+    "enqueue_fleet",
     "ingest",
     "load_settings",
     "mage_secret_lookup",

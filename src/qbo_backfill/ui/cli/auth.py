@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
+from qbo_backfill import redact
 from qbo_backfill.auth import login
+from qbo_backfill.auth.token_map import import_token_map, read_token_map
 from qbo_backfill.errors import EXIT_OK, EXIT_REAUTHORIZE
+from qbo_backfill.fleet.reauth import ReauthMarks
+from qbo_backfill.load.db import connect
 from qbo_backfill.run.session import token_store
 from qbo_backfill.ui import render
 from qbo_backfill.ui.cli.shared import console, load_settings, realm_option
@@ -20,8 +25,18 @@ def auth_group() -> None:
 
 @auth_group.command("import", short_help="Store QBO_REFRESH_TOKEN for the realm.")
 @realm_option
-def auth_import(realm: str | None) -> int:
-    """Store QBO_REFRESH_TOKEN for the realm, replacing the stored one."""
+@click.option(
+    "--from-json",
+    "from_json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='A file {"<realm id>": "<refresh token>", ...} (or the sandbox\'s start-up line): '
+    "store every company's token.",
+)
+def auth_import(realm: str | None, from_json: Path | None) -> int:
+    """Store QBO_REFRESH_TOKEN for the realm, replacing the stored one; with --from-json,
+    every company's token from a file. Tokens are never printed."""
+    if from_json is not None:
+        return _import_json(from_json)
     settings = load_settings(realm_id=realm)
     if settings.refresh_token is None or settings.realm_id is None:
         raise click.UsageError("set QBO_REFRESH_TOKEN and QBO_REALM_ID (or --realm) first")
@@ -29,6 +44,18 @@ def auth_import(realm: str | None) -> int:
         settings.realm_id, settings.environment, settings.refresh_token, force=True
     )
     click.echo(f"refresh token stored for realm {settings.realm_id}")
+    return EXIT_OK
+
+
+def _import_json(path: Path) -> int:
+    settings = load_settings()
+    tokens = read_token_map(path)
+    redact.register([token.reveal() for token in tokens.values()])
+    store = token_store(settings)
+    stored = import_token_map(store, settings.environment, tokens)
+    with connect(store.url, autocommit=True) as conn:
+        ReauthMarks(settings.schema).clear(conn, tokens)
+    click.echo(f"refresh tokens stored for {stored} companies")
     return EXIT_OK
 
 

@@ -1,0 +1,150 @@
+"""Putting a fleet's work in the queue: a plan job per (company, entity) for `fleet
+backfill`, a sync job per company for `fleet sync`. Enqueueing is pure database work (no API
+call), idempotent (queueing locks, and runs already done are skipped), and quick enough for
+thousands of companies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+from procrastinate import App, exceptions
+from psycopg import sql
+
+from qbo_backfill.errors import ConfigError
+from qbo_backfill.fleet.app import build_app, ensure_job_schema
+from qbo_backfill.fleet.budget import BudgetReached, CallBudget
+from qbo_backfill.fleet.jobs import PLAN_RUN, QUEUE, SYNC_COMPANY, plan_queueing_lock
+from qbo_backfill.fleet.reauth import ReauthMarks
+from qbo_backfill.fleet.work import PlanJob
+from qbo_backfill.load.db import database_url
+from qbo_backfill.load.ledger import RUNS, Ledger
+from qbo_backfill.load.rawtable import RawTable
+from qbo_backfill.run.engine import BackfillOptions
+from qbo_backfill.run.session import token_store
+from qbo_backfill.settings import Settings
+
+__all__ = ["EnqueueResult", "enqueue_backfill", "enqueue_sync", "fleet_realms", "prepare_database"]
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """What an enqueue did: jobs added, jobs already waiting, runs already complete."""
+
+    realms: int
+    enqueued: int
+    already_queued: int
+    already_done: int
+    budget_reached: str | None = None  # the line saying no new work starts this month
+
+
+def fleet_realms(settings: Settings, url: str, realms: Sequence[str] = ()) -> list[str]:
+    """The companies asked for, or every company in the token store."""
+    stored = [status.realm_id for status in token_store(settings, url).status()]
+    if not realms:
+        if not stored:
+            raise ConfigError(
+                "no companies in the token store: store their refresh tokens first with "
+                "`qbo-backfill auth import --from-json FILE`"
+            )
+        return stored
+    unknown = sorted(set(realms) - set(stored))
+    if unknown:
+        raise ConfigError(
+            f"no refresh token stored for realm {', '.join(unknown)}: "
+            "`qbo-backfill auth import --from-json FILE` first"
+        )
+    return list(dict.fromkeys(realms))
+
+
+async def prepare_database(settings: Settings, url: str, entities: Sequence[RawTable] = ()) -> None:
+    """The queue's, the ledger's, the fleet's and the raw tables, each created once."""
+    await asyncio.to_thread(ensure_job_schema, url, settings.schema)
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await Ledger(settings.schema).create(conn)
+        await ReauthMarks(settings.schema).create(conn)
+        await CallBudget(settings.schema, "", None).create(conn)
+        await conn.commit()
+        for table in entities:
+            await table.create(conn)
+            await conn.commit()
+
+
+async def enqueue_backfill(
+    settings: Settings, options: BackfillOptions, realms: Sequence[str] = ()
+) -> EnqueueResult:
+    """A plan job per company and entity, unless waiting already or its run is done."""
+    url = await asyncio.to_thread(database_url, settings)
+    chosen = await asyncio.to_thread(fleet_realms, settings, url, realms)
+    tables = [RawTable(settings.schema, entity) for entity in options.entities]
+    await prepare_database(settings, url, tables)
+    plans = [
+        PlanJob.of(realm, entity, options.window, options.chunk_days, options.page_size)
+        for realm in chosen
+        for entity in options.entities
+    ]
+    done = await _done_keys(url, settings.schema, [p.request.key for p in plans])
+    todo = [p for p in plans if p.request.key not in done]
+    app = build_app(url, settings.schema, pool_size=2)
+    async with app.open_async():
+        enqueued = await _defer_all(
+            app, PLAN_RUN, [(plan_queueing_lock(p), asdict(p)) for p in todo]
+        )
+    reached = await _budget_line(settings, url)
+    return EnqueueResult(
+        len(chosen), enqueued, len(todo) - enqueued, len(plans) - len(todo), reached
+    )
+
+
+async def enqueue_sync(
+    settings: Settings, entities: Sequence[str], realms: Sequence[str] = ()
+) -> EnqueueResult:
+    """A sync job per company (its copied entities, or `entities`), unless one is waiting."""
+    url = await asyncio.to_thread(database_url, settings)
+    chosen = await asyncio.to_thread(fleet_realms, settings, url, realms)
+    await prepare_database(settings, url)
+    jobs: list[tuple[str, dict[str, Any]]] = [
+        (f"sync:{realm}", {"realm": realm, "entities": list(entities)}) for realm in chosen
+    ]
+    app = build_app(url, settings.schema, pool_size=2)
+    async with app.open_async():
+        enqueued = await _defer_all(app, SYNC_COMPANY, jobs)
+    reached = await _budget_line(settings, url)
+    return EnqueueResult(len(chosen), enqueued, len(jobs) - enqueued, 0, reached)
+
+
+async def _budget_line(settings: Settings, url: str) -> str | None:
+    budget = CallBudget(settings.schema, settings.client_id or "", settings.monthly_call_budget)
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        try:
+            await budget.check(conn)
+        except BudgetReached as exc:
+            return str(exc)
+    return None
+
+
+async def _defer_all(app: App, task: str, jobs: list[tuple[str, dict[str, Any]]]) -> int:
+    """Defer each job under its queueing lock; how many were new."""
+    enqueued = 0
+    for queueing_lock, arguments in jobs:
+        deferrer = app.configure_task(task, queue=QUEUE, queueing_lock=queueing_lock, priority=0)
+        try:
+            await deferrer.defer_async(**arguments)
+        except exceptions.AlreadyEnqueued:
+            continue
+        enqueued += 1
+    return enqueued
+
+
+async def _done_keys(url: str, schema: str, keys: list[str]) -> set[str]:
+    """The run keys whose newest run is done: nothing left to enqueue for them."""
+    query = sql.SQL(
+        "SELECT run_key FROM (SELECT DISTINCT ON (run_key) run_key, status FROM {} "
+        "WHERE run_key = ANY(%s) ORDER BY run_key, run_id DESC) latest WHERE status = 'done'"
+    ).format(sql.Identifier(schema, RUNS))
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        cursor = await conn.execute(query, (keys,))
+        return {row[0] for row in await cursor.fetchall()}

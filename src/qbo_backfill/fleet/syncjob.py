@@ -1,0 +1,31 @@
+"""The body of a `fleet sync` job: one company's sync, through the sync engine's library
+function (`run.sync.run_sync`). Its calls are counted against the month's budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+
+from qbo_backfill.entities import resolve_entity
+from qbo_backfill.errors import ReauthorizeError
+from qbo_backfill.fleet.reauth import ReauthMarks
+from qbo_backfill.fleet.work import FleetContext, guard
+from qbo_backfill.run.sync import SyncOptions, run_sync
+
+__all__ = ["sync_company"]
+
+
+async def sync_company(ctx: FleetContext, realm: str, entities: Sequence[str]) -> str:
+    """Bring `realm`'s copied entities (or only `entities`) up to date."""
+    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
+        await guard(ctx, conn, realm)
+        options = SyncOptions(entities=tuple(resolve_entity(name) for name in entities))
+        try:
+            result = await run_sync(ctx.for_realm(realm), options)
+        except ReauthorizeError as exc:
+            await ReauthMarks(ctx.settings.schema).mark(conn, realm, str(exc))
+            raise
+        async with conn.transaction():
+            await ctx.budget().add(conn, int(result.api_calls))
+    return f"synced {len(result.records)} entities, {result.api_calls} calls"
