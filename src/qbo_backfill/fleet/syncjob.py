@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import psycopg
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.errors import ReauthorizeError
+from qbo_backfill.errors import ReauthorizeError, RunFailedError
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.fleet.work import FleetContext, guard
 from qbo_backfill.run.sync import SyncOptions, run_sync
@@ -28,4 +28,7 @@ async def sync_company(ctx: FleetContext, realm: str, entities: Sequence[str]) -
             raise
         async with conn.transaction():
             await ctx.budget().add(conn, int(result.api_calls))
+    failed = [r for r in result.records if r.status != "done"]
+    if failed:  # the job fails, so the queue tries it again (the cursors stayed put)
+        raise RunFailedError(f"sync of {realm} failed: {failed[0].entity}: {failed[0].error}")
     return f"synced {len(result.records)} entities, {result.api_calls} calls"

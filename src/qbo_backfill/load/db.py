@@ -105,6 +105,16 @@ async def fetch_int(
     return int(row[0]) if row else 0
 
 
+async def has_column(conn: psycopg.AsyncConnection, schema: str, table: str, column: str) -> bool:
+    """Whether `schema.table` exists with `column`: a catalog read that takes no lock on the
+    table, so a process can skip DDL (whose locks deadlock against writers) when it is done."""
+    query = (
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+        "to_regclass(format('%%I.%%I', %s::text, %s::text)) AND attname = %s AND NOT attisdropped"
+    )
+    return await fetch_int(conn, query, (schema, table, column)) > 0
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     """Whether `schema.table` exists (names passed as values, never pasted into SQL)."""
     row = conn.execute(

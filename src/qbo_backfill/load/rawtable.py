@@ -10,7 +10,7 @@ from psycopg import sql
 
 from qbo_backfill.entities import Entity
 from qbo_backfill.load.columns import SCOPE
-from qbo_backfill.load.db import DDL_LOCK, fetch_int
+from qbo_backfill.load.db import DDL_LOCK, fetch_int, has_column
 from qbo_backfill.load.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
 
@@ -57,7 +57,16 @@ class RawTable:
         self.quarantine = sql.Identifier(schema, QUARANTINE_TABLE)
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
-        """Create the table, its window index and the quarantine table if missing."""
+        """Create the table, its window index and the quarantine table if missing.
+
+        A table already complete (it has `deleted_at_utc`) is left alone without a statement
+        that locks it: `ALTER TABLE` and `CREATE INDEX` lock the table even when they change
+        nothing, and a lock taken here while another process writes it can deadlock."""
+        table = self.entity.table_name
+        if await has_column(conn, self.schema, table, "deleted_at_utc") and await has_column(
+            conn, self.schema, QUARANTINE_TABLE, "reason"
+        ):
+            return
         await conn.execute(DDL_LOCK)
         await conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))

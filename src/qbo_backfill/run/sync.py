@@ -119,6 +119,7 @@ class Sync:
         await Ledger(self.session.schema).create(conn)
         await self.cursors.create(conn)
         await self.runs.create(conn)
+        await conn.commit()  # DDL's locks go before any raw table is touched
         known = await self.cursors.starting_points(conn, realm)
         names = [e.name for e in options.entities] or sorted(known)
         never = [name for name in names if name not in known]
