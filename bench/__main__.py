@@ -104,14 +104,24 @@ def _rows(url: str, sizes: Sizes, wanted: set[int], *, install: bool) -> Iterato
             )
 
 
+@dataclass(frozen=True)
+class OneRow:
+    """A scenario of one row, called as `run(url, invoices=..., **latency, install=...)`."""
+
+    run: Callable[..., Row]
+    invoices: Callable[[Sizes], int]
+    latency: Callable[[Sizes], dict[str, float]] | None = Sizes.latency  # None: its own
+    install: bool = False  # whether it takes the peers' `install`
+
+    def __call__(self, url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
+        options: dict[str, object] = {**self.latency(sizes)} if self.latency else {}
+        if self.install:
+            options["install"] = install
+        yield self.run(url, invoices=self.invoices(sizes), **options)
+
+
 def _at_limits(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
     return at_limits.run(url, invoices=sizes.limits_invoices, **sizes.latency())
-
-
-def _peers(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    yield peers_side_by_side.run(
-        url, invoices=sizes.peer_invoices, install=install, **sizes.latency()
-    )
 
 
 def _raw_speed(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
@@ -123,26 +133,8 @@ def _raw_speed(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Itera
         )
 
 
-def _wide_default(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    yield wide_range.run_default_command(url, invoices=sizes.wide_invoices, **sizes.wide_latency())
-
-
-def _sync_day(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    yield sync_day.run(url, invoices=sizes.sync_invoices, **sizes.latency())
-
-
-def _peers_wide(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    yield wide_range.run_peers_defaults(
-        url, invoices=sizes.peers_wide_invoices, install=install, **sizes.wide_latency()
-    )
-
-
 def _one_company(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
     return one_company.rows(url, wanted, smoke=sizes is SMOKE)
-
-
-def _peers_churn(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    yield peers_churn.run(url, invoices=sizes.churn_invoices, install=install)
 
 
 # The scenarios by number. Numbers that one entry yields are measured together (5 reuses
@@ -150,13 +142,21 @@ def _peers_churn(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Ite
 # rows are shown.
 SCENARIOS: tuple[tuple[set[int], Callable[[str, Sizes, set[int], bool], Iterable[Row]]], ...] = (
     ({1, 4}, _at_limits),
-    ({2}, _peers),
+    ({2}, OneRow(peers_side_by_side.run, lambda s: s.peer_invoices, install=True)),
     ({3, 5}, _raw_speed),
-    ({6}, _wide_default),
-    ({7}, _sync_day),
-    ({8}, _peers_wide),
+    ({6}, OneRow(wide_range.run_default_command, lambda s: s.wide_invoices, Sizes.wide_latency)),
+    ({7}, OneRow(sync_day.run, lambda s: s.sync_invoices)),
+    (
+        {8},
+        OneRow(
+            wide_range.run_peers_defaults,
+            lambda s: s.peers_wide_invoices,
+            Sizes.wide_latency,
+            install=True,
+        ),
+    ),
     ({9, 10}, _one_company),
-    ({11}, _peers_churn),
+    ({11}, OneRow(peers_churn.run, lambda s: s.churn_invoices, latency=None, install=True)),
 )
 
 

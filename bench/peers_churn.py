@@ -23,9 +23,7 @@ too. Not in the default `--only` list: it needs the peers' virtual environments.
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,25 +32,25 @@ from typing import Any
 
 from psycopg import sql
 
-from bench.harness import (
-    ROOT,
-    Row,
-    SandboxProcess,
-    Schema,
-    api_calls,
-    require_ok,
-    run_backfill,
+from bench.harness import Row, SandboxProcess, Schema, api_calls, require_ok, run_backfill
+from bench.peers_side_by_side import (
+    AIRBYTE,
+    HISTORY_START,
+    STITCH,
+    airbyte_catalog,
+    airbyte_config,
+    ready,
+    run_measured,
+    stitch_config,
+    stitch_discover,
+    stitch_selected,
 )
-from bench.peers_side_by_side import AIRBYTE, STITCH, Peer, _install
 from bench.sync_day import _measured_sync
 
-PEERS_DIR = ROOT / "bench" / "peers"
 STREAMS = {"invoices": "Invoice", "customers": "Customer", "items": "Item"}
-PEER_TIMEOUT_SECONDS = 1800
 # Intuit's limits, with a low latency: the peers make one request at a time.
 LATENCY_MS, JITTER_MS = 20.0, 5.0
 TOOLS = ("ours", "stitch", "stitch+deletes", "airbyte")
-HISTORY_START = "2000-01-01T00:00:00Z"  # the tap's start_date that copies every record
 
 
 @dataclass(frozen=True)
@@ -82,7 +80,7 @@ class PeerRun:
 def run(database_url: str, *, invoices: int, install: bool) -> Row:
     """The row of scenario 11."""
     sandbox = SandboxProcess(invoices=invoices, latency_ms=LATENCY_MS, jitter_ms=JITTER_MS)
-    reasons = {p.key: _ready(p, install) for p in (STITCH, AIRBYTE)}
+    reasons = {p.key: ready(p, install) for p in (STITCH, AIRBYTE)}
     with sandbox, Schema(database_url, "churn") as schema, TemporaryDirectory() as tmp:
         home = Path(tmp)
         sandbox.reset()
@@ -169,7 +167,7 @@ class _Peers:
 
     def first_runs(self) -> None:
         if self.stitch_ok:
-            self.catalog = _stitch_discover(self.sandbox, self.dirs["stitch"])
+            self.catalog = stitch_discover(self.sandbox, self.dirs["stitch"])
             self._stitch_setup("stitch", set(STREAMS), HISTORY_START)
             self.runs["stitch"].append(_stitch_run(self.sandbox, self.dirs["stitch"]))
         if self.airbyte_ok:
@@ -465,71 +463,17 @@ def _combined(a: PeerRun, b: PeerRun) -> PeerRun:
 # ----- running the peers
 
 
-def _ready(peer: Peer, install: bool) -> str:
-    """Empty when the peer's virtual environment is there (created if allowed); else why."""
-    if (peer.venv / "bin" / "python").exists():
-        return ""
-    if not install:
-        return f"{peer.venv.name} absent (run without --no-install to create it)"
-    return _install(peer)
-
-
 def _run_peer(sandbox: SandboxProcess, work: Path, args: list[str]) -> PeerRun:
     """One measured run from `work`; its stdout parsed, the calls it cost."""
-    sandbox.reset()
-    env = os.environ | {"OAUTHLIB_INSECURE_TRANSPORT": "1"}
-    out, err = work / "out.jsonl", work / "err.log"
-    started = time.perf_counter()
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        try:
-            proc = subprocess.run(
-                args, stdout=stdout, stderr=stderr, env=env, cwd=work,
-                timeout=PEER_TIMEOUT_SECONDS, check=False,
-            )  # fmt: skip
-            returncode = proc.returncode
-        except subprocess.TimeoutExpired:
-            returncode = -1
-    seconds = time.perf_counter() - started
-    messages = []
-    with out.open("rb") as lines:
-        for line in lines:
-            if line.startswith(b"{"):
-                messages.append(json.loads(line))
+    run = run_measured(sandbox, work, args)
+    returncode = -1 if run.returncode is None else run.returncode
+    with run.out.open("rb") as lines:
+        messages = [json.loads(line) for line in lines if line.startswith(b"{")]
     error = ""
     if returncode:
-        said = err.read_text(errors="replace").strip().splitlines()
+        said = run.err.read_text(errors="replace").strip().splitlines()
         error = said[-1][-300:] if said else "no message"
-    return PeerRun(returncode, seconds, api_calls(sandbox.counters()), messages, error)
-
-
-def _stitch_wrapper(sandbox: SandboxProcess) -> list[str]:
-    python = STITCH.venv / "bin" / "python"
-    info = sandbox.info
-    return [str(python), str(PEERS_DIR / STITCH.wrapper), info["base_url"], info["token_url"]]
-
-
-def _stitch_config(sandbox: SandboxProcess, start_date: str) -> dict[str, str]:
-    info = sandbox.info
-    return {
-        "start_date": start_date,
-        "user_agent": "qbo-backfill bench",
-        "realm_id": info["realm_id"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "refresh_token": info["refresh_token"],
-        "sandbox": "true",
-    }
-
-
-def _stitch_discover(sandbox: SandboxProcess, work: Path) -> dict[str, Any]:
-    work.mkdir(exist_ok=True)
-    (work / "config.json").write_text(json.dumps(_stitch_config(sandbox, HISTORY_START)))
-    discovered = subprocess.run(
-        [*_stitch_wrapper(sandbox), "--", "--config", "config.json", "--discover"],
-        cwd=work, env=os.environ | {"OAUTHLIB_INSECURE_TRANSPORT": "1"},
-        capture_output=True, check=True, timeout=300,
-    )  # fmt: skip
-    return dict(json.loads(discovered.stdout))
+    return PeerRun(returncode, run.seconds, api_calls(run.counters), messages, error)
 
 
 def _stitch_setup(
@@ -538,19 +482,14 @@ def _stitch_setup(
     """A tap instance in `work`: its config (the tap rewrites it with each rotated refresh
     token) and a catalog selecting `streams`."""
     work.mkdir(exist_ok=True)
-    (work / "config.json").write_text(json.dumps(_stitch_config(sandbox, start)))
-    chosen = [s for s in catalog["streams"] if s["tap_stream_id"] in streams]
-    for stream in chosen:
-        for entry in stream["metadata"]:
-            if entry["breadcrumb"] == []:
-                entry["metadata"]["selected"] = True
+    (work / "config.json").write_text(json.dumps(stitch_config(sandbox, start)))
+    chosen = stitch_selected(catalog, streams)
     (work / "catalog.json").write_text(json.dumps({"streams": chosen}))
 
 
 def _stitch_run(sandbox: SandboxProcess, work: Path) -> PeerRun:
     """The tap with the state its previous run in `work` emitted last (none the first time)."""
-    args = [*_stitch_wrapper(sandbox), "--", "--config", "config.json"]
-    args += ["--catalog", "catalog.json"]
+    args = STITCH.command(sandbox, "--config", "config.json", "--catalog", "catalog.json")
     if (work / "state.json").exists():
         args += ["--state", "state.json"]
     result = _run_peer(sandbox, work, args)
@@ -563,46 +502,23 @@ def _stitch_run(sandbox: SandboxProcess, work: Path) -> PeerRun:
 def _airbyte_setup(sandbox: SandboxProcess, work: Path) -> None:
     """Config as in scenario 2; every stream in incremental mode on the connector's cursor."""
     work.mkdir(exist_ok=True)
-    info = sandbox.info
-    config = {
-        "realm_id": info["realm_id"],
-        "client_id": info["client_id"],
-        "client_secret": info["client_secret"],
-        "refresh_token": info["refresh_token"],
-        "access_token": "expired",
-        "token_expiry_date": "2000-01-01T00:00:00Z",
-        "start_date": "2024-01-01T00:00:00Z",
-        "sandbox": True,
-    }
-    (work / "config.json").write_text(json.dumps(config))
-    catalog = {
-        "streams": [
-            {
-                "stream": {
-                    "name": name,
-                    "json_schema": {},
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
-                    "default_cursor_field": ["airbyte_cursor"],
-                },
-                "sync_mode": "incremental",
-                "cursor_field": ["airbyte_cursor"],
-                "destination_sync_mode": "append_dedup",
-                "primary_key": [["Id"]],
-            }
-            for name in STREAMS
-        ]
-    }
+    (work / "config.json").write_text(json.dumps(airbyte_config(sandbox)))
+    catalog = airbyte_catalog(
+        {
+            "sync_mode": "incremental",
+            "cursor_field": ["airbyte_cursor"],
+            "destination_sync_mode": "append_dedup",
+            "primary_key": [["Id"]],
+        },
+        cursor={"source_defined_cursor": True, "default_cursor_field": ["airbyte_cursor"]},
+    )
     (work / "catalog.json").write_text(json.dumps(catalog))
 
 
 def _airbyte_run(sandbox: SandboxProcess, work: Path) -> PeerRun:
     """The connector with the newest state per stream its previous run emitted, and the
     config it asked the platform to persist (a rotated refresh token), as the platform does."""
-    info = sandbox.info
-    python = AIRBYTE.venv / "bin" / "python"
-    args = [str(python), str(PEERS_DIR / AIRBYTE.wrapper), info["base_url"], info["token_url"]]
-    args += ["--", "read", "--config", "config.json", "--catalog", "catalog.json"]
+    args = AIRBYTE.command(sandbox, "read", "--config", "config.json", "--catalog", "catalog.json")
     if (work / "state.json").exists():
         args += ["--state", "state.json"]
     result = _run_peer(sandbox, work, args)

@@ -13,13 +13,17 @@ import os
 import subprocess
 import tempfile
 import time
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (
     ENTITIES,
     ROOT,
+    YEAR_WINDOW,
     Row,
+    RunMeasure,
     SandboxProcess,
     Schema,
     api_calls,
@@ -32,14 +36,27 @@ PEERS_DIR = ROOT / "bench" / "peers"
 STREAMS = ("invoices", "customers", "items")
 # A peer runs one request at a time; stop one that runs away rather than hang the bench.
 PEER_TIMEOUT_SECONDS = 1800
+HISTORY_START = "2000-01-01T00:00:00Z"  # the tap's start_date that copies every record
 
 
 @dataclass(frozen=True)
 class Peer:
+    """A peer as installed: its package, virtual environment and wrapper in bench/peers/."""
+
     key: str
     package: str
     venv: Path
     wrapper: str
+
+    @property
+    def python(self) -> Path:
+        return self.venv / "bin" / "python"
+
+    def command(self, sandbox: SandboxProcess, *args: str) -> list[str]:
+        """The peer's own command line `args`, through the wrapper that points it at `sandbox`."""
+        info = sandbox.info
+        wrapper = [str(self.python), str(PEERS_DIR / self.wrapper)]
+        return [*wrapper, info["base_url"], info["token_url"], "--", *args]
 
 
 STITCH = Peer("stitch", "tap-quickbooks==2.5.0", ROOT / ".venv-bench-stitch", "stitch_run.py")
@@ -61,29 +78,26 @@ class PeerResult:
     throttled: int = 0
 
 
-def run(database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float, install: bool):
+def run(
+    database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float, install: bool
+) -> Row:
     """Scenario 2's row."""
     sandbox = SandboxProcess(invoices=invoices, latency_ms=latency_ms, jitter_ms=jitter_ms)
-    with sandbox, Schema(database_url, "peers") as schema, tempfile.TemporaryDirectory() as tmp:
-        sandbox.reset()
-        ours = run_backfill(sandbox, schema, Path(tmp))
-        require_ok(ours, "our backfill")
-        our_calls = api_calls(sandbox.counters())
-        rows = sum(schema.rows(f"qb_{e.lower()}") for e in ENTITIES)
-        results = {p.key: _run_peer(p, sandbox, Path(tmp), install) for p in (STITCH, AIRBYTE)}
+    both = ours_then_peers(sandbox, database_url, "peers", (STITCH, AIRBYTE), install=install)
+    our_calls = api_calls(both.counters)
     figures: dict[str, object] = {
-        "rows": rows,
-        "ours_wall_s": round(ours.seconds, 2),
+        "rows": both.rows,
+        "ours_wall_s": round(both.ours.seconds, 2),
         "ours_api_calls": our_calls,
     }
     targets: dict[str, bool] = {}
     notes = []
-    for key, result in results.items():
+    for key, result in both.peers.items():
         if not result.ok:
             figures[f"{key}"] = f"not run: {result.reason}"
             notes.append(f"{key} not run: {result.reason}")
             continue
-        speedup = result.seconds / ours.seconds
+        speedup = result.seconds / both.ours.seconds
         figures |= {
             f"{key}_wall_s": round(result.seconds, 2),
             f"{key}_api_calls": result.calls,
@@ -103,40 +117,94 @@ def run(database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float
     )
 
 
-def _run_peer(peer: Peer, sandbox: SandboxProcess, tmp: Path, install: bool) -> PeerResult:
-    python = peer.venv / "bin" / "python"
-    if not python.exists():
-        if not install:
-            return PeerResult(False, f"{peer.venv.name} absent (the full bench creates it)")
-        reason = _install(peer)
-        if reason:
-            return PeerResult(False, reason)
+@dataclass(frozen=True)
+class SideBySide:
+    """Our backfill and the peers' runs after it, on one sandbox."""
+
+    ours: RunMeasure
+    counters: dict[str, Any]  # the sandbox's, for our backfill alone
+    rows: int  # in our raw tables after it
+    peers: dict[str, PeerResult]
+
+
+def ours_then_peers(
+    sandbox: SandboxProcess,
+    database_url: str,
+    schema_name: str,
+    peers: tuple[Peer, ...],
+    *,
+    install: bool,
+    window_args: tuple[str, ...] = YEAR_WINDOW,
+) -> SideBySide:
+    """Our backfill into a fresh schema, then each peer, each from zeroed counters."""
+    with sandbox, Schema(database_url, schema_name) as schema, tempfile.TemporaryDirectory() as tmp:
+        sandbox.reset()
+        ours = run_backfill(sandbox, schema, Path(tmp), window_args=window_args)
+        require_ok(ours, "our backfill")
+        counters = sandbox.counters()
+        rows = sum(schema.rows(f"qb_{e.lower()}") for e in ENTITIES)
+        results = {p.key: run_peer(p, sandbox, Path(tmp), install) for p in peers}
+    return SideBySide(ours, counters, rows, results)
+
+
+def run_peer(peer: Peer, sandbox: SandboxProcess, tmp: Path, install: bool) -> PeerResult:
+    """One full extract by `peer` from zeroed counters, in `tmp`/its key; why not, if not."""
+    reason = ready(peer, install)
+    if reason:
+        return PeerResult(False, reason)
     work = tmp / peer.key
     work.mkdir()
     try:
         command = _stitch_command if peer is STITCH else _airbyte_command
-        args = command(python, sandbox, work)
+        args = command(sandbox, work)
     except (subprocess.SubprocessError, OSError, ValueError, KeyError) as exc:
         return PeerResult(False, f"could not prepare its run: {exc}")
-    sandbox.reset()
-    env = os.environ | {"OAUTHLIB_INSECURE_TRANSPORT": "1"}
-    out = work / "out.jsonl"
-    started = time.perf_counter()
-    with out.open("wb") as stdout, (work / "err.log").open("wb") as stderr:
-        try:
-            proc = subprocess.run(
-                args, stdout=stdout, stderr=stderr, env=env, cwd=work,
-                timeout=PEER_TIMEOUT_SECONDS, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired:
-            return PeerResult(False, f"did not finish within {PEER_TIMEOUT_SECONDS} s")
-    seconds = time.perf_counter() - started
-    counters = sandbox.counters()
-    records = _records(out)
-    if proc.returncode != 0:
-        tail = (work / "err.log").read_text(errors="replace")[-300:].replace("\n", " ")
-        return PeerResult(False, f"exited {proc.returncode}: {tail}")
-    return PeerResult(True, "", seconds, api_calls(counters), records, throttled(counters))
+    run = run_measured(sandbox, work, args)
+    if run.returncode is None:
+        return PeerResult(False, f"did not finish within {PEER_TIMEOUT_SECONDS} s")
+    if run.returncode != 0:
+        tail = run.err.read_text(errors="replace")[-300:].replace("\n", " ")
+        return PeerResult(False, f"exited {run.returncode}: {tail}")
+    counters = run.counters
+    return PeerResult(
+        True, "", run.seconds, api_calls(counters), _records(run.out), throttled(counters)
+    )
+
+
+def _stitch_command(sandbox: SandboxProcess, work: Path) -> list[str]:
+    catalog = stitch_discover(sandbox, work)
+    catalog["streams"] = stitch_selected(catalog, set(STREAMS))
+    (work / "catalog.json").write_text(json.dumps(catalog))
+    return STITCH.command(sandbox, "--config", "config.json", "--catalog", "catalog.json")
+
+
+def _airbyte_command(sandbox: SandboxProcess, work: Path) -> list[str]:
+    (work / "config.json").write_text(json.dumps(airbyte_config(sandbox)))
+    catalog = airbyte_catalog({"sync_mode": "full_refresh", "destination_sync_mode": "overwrite"})
+    (work / "catalog.json").write_text(json.dumps(catalog))
+    return AIRBYTE.command(sandbox, "read", "--config", "config.json", "--catalog", "catalog.json")
+
+
+def _records(out: Path) -> int:
+    """RECORD messages in a peer's output (Singer and Airbyte both say `"type": "RECORD"`)."""
+    count = 0
+    with out.open("rb") as lines:
+        for line in lines:
+            if b'"RECORD"' in line[:200]:
+                count += 1
+    return count
+
+
+# ----- installing and running the peers (scenarios 2, 8 and 11)
+
+
+def ready(peer: Peer, install: bool) -> str:
+    """Empty when the peer's virtual environment is there (created if allowed); else why."""
+    if peer.python.exists():
+        return ""
+    if not install:
+        return f"{peer.venv.name} absent (the full bench creates it, unless --no-install)"
+    return _install(peer)
 
 
 def _install(peer: Peer) -> str:
@@ -153,10 +221,42 @@ def _install(peer: Peer) -> str:
     return ""
 
 
-def _stitch_command(python: Path, sandbox: SandboxProcess, work: Path) -> list[str]:
+def _peer_env() -> dict[str, str]:
+    # The wrappers point the peers at the sandbox's plain-HTTP token endpoint.
+    return os.environ | {"OAUTHLIB_INSECURE_TRANSPORT": "1"}
+
+
+@dataclass(frozen=True)
+class PeerProcess:
+    """One measured run of a peer's command."""
+
+    returncode: int | None  # None: stopped after PEER_TIMEOUT_SECONDS
+    seconds: float
+    counters: dict[str, Any]  # the sandbox's, for this run alone
+    out: Path  # its stdout
+    err: Path  # its stderr
+
+
+def run_measured(sandbox: SandboxProcess, work: Path, args: list[str]) -> PeerProcess:
+    """Run a peer's command from `work` on zeroed counters, its stdout and stderr to files."""
+    sandbox.reset()
+    out, err = work / "out.jsonl", work / "err.log"
+    returncode: int | None = None  # unless it finishes in time
+    started = time.perf_counter()
+    with out.open("wb") as stdout, err.open("wb") as stderr, suppress(subprocess.TimeoutExpired):
+        returncode = subprocess.run(
+            args, stdout=stdout, stderr=stderr, env=_peer_env(), cwd=work,
+            timeout=PEER_TIMEOUT_SECONDS, check=False,
+        ).returncode  # fmt: skip
+    seconds = time.perf_counter() - started
+    return PeerProcess(returncode, seconds, sandbox.counters(), out, err)
+
+
+def stitch_config(sandbox: SandboxProcess, start_date: str) -> dict[str, str]:
+    """The tap's config for the sandbox's company, copying from `start_date`."""
     info = sandbox.info
-    config = {
-        "start_date": "2000-01-01T00:00:00Z",
+    return {
+        "start_date": start_date,
         "user_agent": "qbo-backfill bench",
         "realm_id": info["realm_id"],
         "client_id": info["client_id"],
@@ -164,26 +264,33 @@ def _stitch_command(python: Path, sandbox: SandboxProcess, work: Path) -> list[s
         "refresh_token": info["refresh_token"],
         "sandbox": "true",
     }
-    (work / "config.json").write_text(json.dumps(config))
-    wrapper = [str(python), str(PEERS_DIR / STITCH.wrapper), info["base_url"], info["token_url"]]
+
+
+def stitch_discover(sandbox: SandboxProcess, work: Path) -> dict[str, Any]:
+    """The tap's catalog, from its discovery mode run in `work` with a config from HISTORY_START."""
+    work.mkdir(exist_ok=True)
+    (work / "config.json").write_text(json.dumps(stitch_config(sandbox, HISTORY_START)))
     discovered = subprocess.run(
-        [*wrapper, "--", "--config", "config.json", "--discover"],
-        cwd=work, env=os.environ | {"OAUTHLIB_INSECURE_TRANSPORT": "1"},
-        capture_output=True, check=True, timeout=300,
+        STITCH.command(sandbox, "--config", "config.json", "--discover"),
+        cwd=work, env=_peer_env(), capture_output=True, check=True, timeout=300,
     )  # fmt: skip
-    catalog = json.loads(discovered.stdout)
-    catalog["streams"] = [s for s in catalog["streams"] if s["tap_stream_id"] in STREAMS]
-    for stream in catalog["streams"]:
+    return dict(json.loads(discovered.stdout))
+
+
+def stitch_selected(catalog: dict[str, Any], streams: set[str]) -> list[dict[str, Any]]:
+    """The catalog's entries of `streams`, each marked selected (the tap reads no other)."""
+    chosen = [s for s in catalog["streams"] if s["tap_stream_id"] in streams]
+    for stream in chosen:
         for entry in stream["metadata"]:
             if entry["breadcrumb"] == []:
                 entry["metadata"]["selected"] = True
-    (work / "catalog.json").write_text(json.dumps(catalog))
-    return [*wrapper, "--", "--config", "config.json", "--catalog", "catalog.json"]
+    return chosen
 
 
-def _airbyte_command(python: Path, sandbox: SandboxProcess, work: Path) -> list[str]:
+def airbyte_config(sandbox: SandboxProcess) -> dict[str, Any]:
+    """The connector's config for the sandbox's company (an expired access token: it refreshes)."""
     info = sandbox.info
-    config = {
+    return {
         "realm_id": info["realm_id"],
         "client_id": info["client_id"],
         "client_secret": info["client_secret"],
@@ -193,31 +300,21 @@ def _airbyte_command(python: Path, sandbox: SandboxProcess, work: Path) -> list[
         "start_date": "2024-01-01T00:00:00Z",
         "sandbox": True,
     }
-    (work / "config.json").write_text(json.dumps(config))
-    catalog = {
+
+
+def airbyte_catalog(mode: dict[str, Any], cursor: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A configured catalog of STREAMS, each read in `mode`; `cursor` adds to each stream."""
+    return {
         "streams": [
             {
                 "stream": {
                     "name": name,
                     "json_schema": {},
                     "supported_sync_modes": ["full_refresh", "incremental"],
+                    **(cursor or {}),
                 },
-                "sync_mode": "full_refresh",
-                "destination_sync_mode": "overwrite",
+                **mode,
             }
             for name in STREAMS
         ]
     }
-    (work / "catalog.json").write_text(json.dumps(catalog))
-    wrapper = [str(python), str(PEERS_DIR / AIRBYTE.wrapper), info["base_url"], info["token_url"]]
-    return [*wrapper, "--", "read", "--config", "config.json", "--catalog", "catalog.json"]
-
-
-def _records(out: Path) -> int:
-    """RECORD messages in a peer's output (Singer and Airbyte both say `"type": "RECORD"`)."""
-    count = 0
-    with out.open("rb") as lines:
-        for line in lines:
-            if b'"RECORD"' in line[:200]:
-                count += 1
-    return count

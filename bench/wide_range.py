@@ -13,25 +13,15 @@ import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.harness import (
-    ENTITIES,
-    Row,
-    RunMeasure,
-    SandboxProcess,
-    Schema,
-    api_calls,
-    require_ok,
-    run_backfill,
-    throttled,
-)
-from bench.peers_side_by_side import STITCH, _run_peer
+from bench import harness
+from bench.peers_side_by_side import STITCH, ours_then_peers
 
 # Two years of invoices, as in the issue's own measurement.
 DATA_START, DATA_END = "2024-01-01", "2026-01-01"
 
 
-def _sandbox(invoices: int, latency_ms: float, jitter_ms: float) -> SandboxProcess:
-    return SandboxProcess(
+def _sandbox(invoices: int, latency_ms: float, jitter_ms: float) -> harness.SandboxProcess:
+    return harness.SandboxProcess(
         invoices=invoices,
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,
@@ -41,24 +31,32 @@ def _sandbox(invoices: int, latency_ms: float, jitter_ms: float) -> SandboxProce
 
 
 def _measured(
-    sandbox: SandboxProcess, schema: Schema, home: Path, what: str, **options: object
-) -> tuple[RunMeasure, dict[str, object]]:
+    sandbox: harness.SandboxProcess,
+    schema: harness.Schema,
+    home: Path,
+    what: str,
+    **options: object,
+) -> tuple[harness.RunMeasure, dict[str, object]]:
     """One CLI run from zeroed counters: its measure and the sandbox's counters. A verify's
     exit code is a figure (1: mismatch), not a failure of the bench."""
     sandbox.reset()
-    measure = run_backfill(sandbox, schema, home, **options)  # type: ignore[arg-type]
+    measure = harness.run_backfill(sandbox, schema, home, **options)  # type: ignore[arg-type]
     if options.get("command") != "verify":
-        require_ok(measure, what)
+        harness.require_ok(measure, what)
     return measure, sandbox.counters()
 
 
 def run_default_command(
     database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float
-) -> Row:
+) -> harness.Row:
     """Scenario 6's row."""
     sandbox = _sandbox(invoices, latency_ms, jitter_ms)
     invoice = ("Invoice",)
-    with sandbox, Schema(database_url, "wide") as schema, tempfile.TemporaryDirectory() as tmp:
+    with (
+        sandbox,
+        harness.Schema(database_url, "wide") as schema,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         home = Path(tmp)
         copy, copied = _measured(
             sandbox, schema, home, "backfill", entities=invoice, window_args=()
@@ -75,9 +73,9 @@ def run_default_command(
             entities=invoice,
             window_args=("--chunk-days", "7"),
         )
-    calls, verify_calls = api_calls(copied), api_calls(checked)
+    calls, verify_calls = harness.api_calls(copied), harness.api_calls(checked)
     per_1000 = calls / rows * 1000
-    return Row(
+    return harness.Row(
         6,
         f"default command, 2000-01-01 to tomorrow ({invoices:,} invoices in 2 years, 500/min, "
         f"{latency_ms:g}±{jitter_ms:g} ms)",
@@ -87,11 +85,11 @@ def run_default_command(
             "api_calls": calls,
             "calls_per_1000_rows": round(per_1000, 3),
             "requests_by_endpoint": copied["requests"],
-            "429s": throttled(copied),
+            "429s": harness.throttled(copied),
             "verify_wall_s": round(check.seconds, 2),
             "verify_api_calls": verify_calls,
             "weekly_wall_s": round(weekly.seconds, 2),
-            "weekly_api_calls": api_calls(weeks),
+            "weekly_api_calls": harness.api_calls(weeks),
             "weekly_requests_by_endpoint": weeks["requests"],
         },
         {
@@ -105,23 +103,21 @@ def run_default_command(
 
 def run_peers_defaults(
     database_url: str, *, invoices: int, latency_ms: float, jitter_ms: float, install: bool
-) -> Row:
+) -> harness.Row:
     """Scenario 8's row: our defaults over 30 years against Stitch's tap."""
     start = (date.today() - timedelta(days=30 * 365)).isoformat()
     sandbox = _sandbox(invoices, latency_ms, jitter_ms)
-    with sandbox, Schema(database_url, "peers30") as schema, tempfile.TemporaryDirectory() as tmp:
-        ours, counters = _measured(
-            sandbox, schema, Path(tmp), "our backfill", window_args=("--start", start)
-        )
-        rows = sum(schema.rows(f"qb_{e.lower()}") for e in ENTITIES)
-        stitch = _run_peer(STITCH, sandbox, Path(tmp), install)
+    both = ours_then_peers(
+        sandbox, database_url, "peers30", (STITCH,), install=install, window_args=("--start", start)
+    )
+    ours, counters, rows, stitch = both.ours, both.counters, both.rows, both.peers["stitch"]
     figures: dict[str, object] = {
         "range_start": start,
         "rows": rows,
         "ours_wall_s": round(ours.seconds, 2),
         "ours_rows_per_s": round(rows / ours.seconds),
-        "ours_api_calls": api_calls(counters),
-        "ours_429s": throttled(counters),
+        "ours_api_calls": harness.api_calls(counters),
+        "ours_429s": harness.throttled(counters),
     }
     targets: dict[str, bool] = {}
     note = ""
@@ -138,7 +134,7 @@ def run_peers_defaults(
         targets[">=4x stitch rows/s"] = speedup >= 4
     else:
         figures["stitch"] = note = f"not run: {stitch.reason}"
-    return Row(
+    return harness.Row(
         8,
         f"peers, our defaults over 30 years ({invoices:,} invoices in 2 years, 500/min, "
         f"{latency_ms:g}±{jitter_ms:g} ms)",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,9 @@ from tests.helpers import (
 )
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.run.engine import BackfillOptions, backfill
+from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.sandbox import Sandbox
+from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
 pytestmark = pytest.mark.db
@@ -104,27 +107,36 @@ def test_resume_after_failures_mid_run(
     assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
 
 
-def test_update_between_runs_arrives_updated(
-    sandbox: Sandbox, database_url: str, schema: str, home: Path
-) -> None:
+@pytest.fixture
+def copied(sandbox: Sandbox, database_url: str, schema: str, home: Path) -> tuple[Settings, int]:
+    """Settings after a first copy of the invoices, and the Id of one of them to change."""
     settings = settings_for(sandbox, database_url, schema, home)
     backfill(settings, options("Invoice"))
-    victim = next(iter(sandbox_rows(sandbox, "Invoice")))
-    sandbox.update("Invoice", str(victim), {"PrivateNote": "changed between runs"})
+    return settings, next(iter(sandbox_rows(sandbox, "Invoice")))
+
+
+def _copy_again(settings: Settings) -> BackfillResult:
+    """The invoices copied again with `force`, successfully."""
     result = backfill(settings, options("Invoice", force=True))
     assert result.ok
-    assert result.entities[0].totals.rows_extracted > 0
+    return result
+
+
+def test_update_between_runs_arrives_updated(
+    sandbox: Sandbox, database_url: str, schema: str, copied: tuple[Settings, int]
+) -> None:
+    settings, victim = copied
+    sandbox.update("Invoice", str(victim), {"PrivateNote": "changed between runs"})
+    assert _copy_again(settings).entities[0].totals.rows_extracted > 0
     stored = table_rows(database_url, schema, "qb_invoice")[victim]
     assert stored["PrivateNote"] == "changed between runs"
     assert stored == sandbox_rows(sandbox, "Invoice")[victim]
 
 
 def test_an_older_version_never_overwrites_a_newer(
-    sandbox: Sandbox, database_url: str, schema: str, home: Path
+    database_url: str, schema: str, copied: tuple[Settings, int]
 ) -> None:
-    settings = settings_for(sandbox, database_url, schema, home)
-    backfill(settings, options("Invoice"))
-    victim = next(iter(sandbox_rows(sandbox, "Invoice")))
+    settings, victim = copied
     table = sql.Identifier(schema, "qb_invoice")
     with psycopg.connect(database_url) as conn:
         # The table holds a version newer than anything the source will send.
@@ -135,8 +147,7 @@ def test_an_older_version_never_overwrites_a_newer(
             ).format(table),
             (victim,),
         )
-    result = backfill(settings, options("Invoice", force=True))
-    assert result.ok
+    _copy_again(settings)
     assert table_rows(database_url, schema, "qb_invoice")[victim]["PrivateNote"] == "newer"
 
 
@@ -294,23 +305,41 @@ async def _claim_in_both(database_url: str, schema: str, other: str) -> None:
             await conn.close()
 
 
+@contextmanager
+def _dead_api_then_resumed(
+    sandbox: Sandbox,
+    database_url: str,
+    schema: str,
+    home: Path,
+    cwd: Path,
+    faults: str,
+    *extra: str,
+) -> Iterator[str]:
+    """Backfill Invoice over 2024-2025 while the API answers with `faults`: the run must
+    fail, and its last line is yielded; then, the faults gone, the same command must resume
+    to an exact copy."""
+    sandbox.set_faults(faults)
+    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
+    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01", *extra]
+    failed = run_cli(args, env, cwd)
+    assert failed.returncode == 1, failed.stderr
+    yield failed.stderr.strip().splitlines()[-1]
+    sandbox.set_faults("")
+    resumed = run_cli(args, env, cwd)
+    assert resumed.returncode == 0, resumed.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+
+
 def test_a_dead_api_at_planning_stops_the_run_at_once_and_pages_nothing(
     sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
-    sandbox.set_faults("503=1.0")
-    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
-    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
-    failed = run_cli(args, env, tmp_path)
-    assert failed.returncode == 1, failed.stderr
-    last_line = failed.stderr.strip().splitlines()[-1]
-    assert "run failed: Invoice failed (not planned)" in last_line
-    assert "run the same command again to resume" in last_line
-    realm = sandbox.counters()["realms"][sandbox.info.realm_id]
-    assert (realm["requests"]["query"], realm["requests"]["count"]) == (0, 0)
-    sandbox.set_faults("")
-    resumed = run_cli(args, env, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+    with _dead_api_then_resumed(
+        sandbox, database_url, schema, home, tmp_path, "503=1.0"
+    ) as last_line:
+        assert "run failed: Invoice failed (not planned)" in last_line
+        assert "run the same command again to resume" in last_line
+        realm = sandbox.counters()["realms"][sandbox.info.realm_id]
+        assert (realm["requests"]["query"], realm["requests"]["count"]) == (0, 0)
 
 
 def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
@@ -318,21 +347,14 @@ def test_a_dead_api_stops_the_run_after_a_few_failed_chunks(
 ) -> None:
     # Seed 8306: the first two draws pass (planning's two batch calls of 14-day window
     # counts), the next 40 fail: the API dies once the run is planned.
-    sandbox.set_faults("503=0.97,seed=8306")
-    env = sandbox_env(sandbox, database_url, schema, home, QBO_RETRY_ATTEMPTS="2")
-    args = ["backfill", "Invoice", "--start", "2024-01-01", "--end", "2026-01-01"]
-    failed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)
-    assert failed.returncode == 1, failed.stderr
-    last_line = failed.stderr.strip().splitlines()[-1]
-    assert "stopped after 3 chunks in a row failed" in last_line
-    attempted = count(
-        database_url,
-        sql.SQL("SELECT count(*) FROM {} WHERE attempts > 0").format(
-            sql.Identifier(schema, "qbo_backfill_chunks")
-        ),
-    )
-    assert 3 <= attempted <= 3 + 4, "only the chunks already started may go on"
-    sandbox.set_faults("")
-    resumed = run_cli([*args, "--chunk-days", "14"], env, tmp_path)
-    assert resumed.returncode == 0, resumed.stderr
-    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+    with _dead_api_then_resumed(
+        sandbox, database_url, schema, home, tmp_path, "503=0.97,seed=8306", "--chunk-days", "14"
+    ) as last_line:
+        assert "stopped after 3 chunks in a row failed" in last_line
+        attempted = count(
+            database_url,
+            sql.SQL("SELECT count(*) FROM {} WHERE attempts > 0").format(
+                sql.Identifier(schema, "qbo_backfill_chunks")
+            ),
+        )
+        assert 3 <= attempted <= 3 + 4, "only the chunks already started may go on"

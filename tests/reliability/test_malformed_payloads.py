@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -27,20 +27,16 @@ from tests.reliability.harness import (
     done_chunks_without_rows,
     record_figures,
 )
-from tests.reliability.rewriting_proxy import (
-    Raw,
-    Rewrite,
-    RewritingProxy,
-    dumps,
-    nested_text,
-    page_rewrite,
-)
+from tests.reliability.rewriting_proxy import Raw, RewritingProxy, nested_text, page_rewrite
 
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
 from qbo_backfill.sandbox import Sandbox, SandboxInfo
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
+
+if TYPE_CHECKING:
+    from tests.reliability.rewriting_proxy import Rewrite
 
 pytestmark = pytest.mark.db
 
@@ -488,7 +484,7 @@ def test_an_entity_key_that_is_not_a_list_fails_its_chunks_with_a_clear_reason(
         if not isinstance(answer, dict) or not isinstance(answer.get("Invoice"), list):
             return None
         answer["Invoice"] = 5
-        return dumps(body)
+        return json.dumps(body).encode()
 
     result = proxied.run({}, rewrite=not_a_list)
     assert not result.ok

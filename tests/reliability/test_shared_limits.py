@@ -42,72 +42,77 @@ def _realm_counters(sandbox: Any) -> dict[str, Any]:
     return counters
 
 
-def test_three_processes_on_one_company_draw_no_429_and_copy_exactly(
-    database_url: str, schema: str, home: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("company", "client", "in_flight", "figures"),
+    [
+        pytest.param(
+            # Intuit's limits and latency. Each process alone paces 490 a minute: three pacing
+            # alone would send 24 a second against the 10 allowed.
+            [
+                "--invoices=2500",
+                "--customers=20",
+                "--items=10",
+                "--latency-ms=175",
+                "--latency-jitter-ms=75",
+                "--rate-limit-per-min=500",
+                "--rate-limit-per-sec=10",
+                "--max-in-flight=10",
+            ],
+            {"QBO_REQUESTS_PER_MINUTE": "490"},
+            10,
+            "shared_limits_three_processes",
+            id="rate-binds",
+        ),
+        pytest.param(
+            # Slow answers and a fast rate: in flight is the limit that binds. Each process
+            # runs four chunks at once; three of them must still share the company's 3 slots.
+            [
+                "--invoices=600",
+                "--customers=5",
+                "--items=5",
+                "--latency-ms=400",
+                "--rate-limit-per-min=0",
+                "--rate-limit-per-sec=0",
+                "--max-in-flight=3",
+            ],
+            {"QBO_MAX_IN_FLIGHT": "3"},
+            3,
+            None,
+            id="in-flight-binds",
+        ),
+    ],
+)
+def test_three_processes_on_one_company_keep_its_limits_and_copy_exactly(
+    company: list[str],
+    client: dict[str, str],
+    in_flight: int,
+    figures: str | None,
+    database_url: str,
+    schema: str,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
-    # Intuit's limits and latency. Each process alone paces 490 a minute: three pacing
-    # alone would send 24 a second against the 10 allowed.
-    with sandbox_process(
-        "--invoices=2500",
-        "--customers=20",
-        "--items=10",
-        *SANDBOX_YEAR,
-        "--latency-ms=175",
-        "--latency-jitter-ms=75",
-        "--rate-limit-per-min=500",
-        "--rate-limit-per-sec=10",
-        "--max-in-flight=10",
-    ) as sandbox:
+    """No 429 of their own making, never more in flight than the company allows, whichever
+    of its limits binds (`company`: the sandbox's options; `client`: the processes' own)."""
+    with sandbox_process(*company, *SANDBOX_YEAR) as sandbox:
         env = cli_env(
             sandbox.info,
             database_url,
             schema,
             home,
             QBO_TOKEN_KEY="shared-limits-key",
-            QBO_REQUESTS_PER_MINUTE="490",
             QBO_THROTTLE_WAIT_SECONDS="60",
+            **client,
         )
         results = _run_together(3, env, tmp_path)
         counters = _realm_counters(sandbox)
         comparison = compare(sandbox, database_url, schema, "Invoice")
     assert [code for code, _ in results] == [0, 0, 0], [err[-1500:] for _, err in results]
     assert counters["throttled"] == 0, counters
-    assert counters["max_in_flight_arrivals"] <= 10, counters
+    assert counters["max_in_flight_arrivals"] <= in_flight, counters
     assert comparison.exact, comparison.summary()
-    record_figures("shared_limits_three_processes", counters)
-
-
-def test_processes_together_never_pass_the_companys_in_flight_limit(
-    database_url: str, schema: str, home: Path, tmp_path: Path
-) -> None:
-    # Slow answers and a fast rate: in flight is the limit that binds. Each process runs
-    # four chunks at once; three of them must still share the company's 3 slots.
-    with sandbox_process(
-        "--invoices=600",
-        "--customers=5",
-        "--items=5",
-        *SANDBOX_YEAR,
-        "--latency-ms=400",
-        "--rate-limit-per-min=0",
-        "--rate-limit-per-sec=0",
-        "--max-in-flight=3",
-    ) as sandbox:
-        env = cli_env(
-            sandbox.info,
-            database_url,
-            schema,
-            home,
-            QBO_TOKEN_KEY="shared-limits-key",
-            QBO_MAX_IN_FLIGHT="3",
-            QBO_THROTTLE_WAIT_SECONDS="60",
-        )
-        results = _run_together(3, env, tmp_path)
-        counters = _realm_counters(sandbox)
-        comparison = compare(sandbox, database_url, schema, "Invoice")
-    assert [code for code, _ in results] == [0, 0, 0], [err[-1500:] for _, err in results]
-    assert counters["max_in_flight_arrivals"] <= 3, counters
-    assert counters["throttled"] == 0, counters
-    assert comparison.exact, comparison.summary()
+    if figures:
+        record_figures(figures, counters)
 
 
 def test_a_killed_process_holds_no_slot_past_its_lease(
