@@ -1,5 +1,6 @@
-"""Helpers for the fleet's tests: CLI and worker processes, waiting on the queue, comparing
-every company's raw tables with the sandbox."""
+"""Helpers for the fleet's tests: a `Fleet` (the CLI's environment, its worker processes,
+the queue and the ledger as the database holds them), and the comparison of every
+company's raw tables with the sandbox."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +51,6 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
     return subprocess.run(
         [*QBO, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
-
-
-def import_tokens(sb: Sandbox, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    path = cwd / "tokens.json"
-    path.write_text(json.dumps(sb.info.refresh_tokens), encoding="utf-8")
-    return run_cli(["auth", "import", "--from-json", str(path)], env, cwd)
 
 
 class WorkerProcess:
@@ -100,6 +96,124 @@ class WorkerProcess:
         return self.log_path.read_text(encoding="utf-8")
 
 
+@dataclass
+class Fleet:
+    """The fleet of one test: the sandbox's companies, the CLI's environment and folder, and
+    the workers started (the `fleet` fixture kills any a test leaves running)."""
+
+    sandbox: Sandbox
+    env: dict[str, str]
+    cwd: Path
+    workers: list[WorkerProcess] = field(default_factory=list)
+
+    @property
+    def database_url(self) -> str:
+        return self.env["QBO_DATABASE_URL"]
+
+    @property
+    def schema(self) -> str:
+        return self.env["QBO_SCHEMA"]
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli(list(args), self.env, self.cwd)
+
+    def enqueue(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`fleet ARGS` (backfill or sync), which must succeed."""
+        result = self.cli("fleet", *args)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    def import_tokens(self) -> subprocess.CompletedProcess[str]:
+        """`auth import --from-json` of the sandbox's current refresh tokens."""
+        path = self.cwd / "tokens.json"
+        path.write_text(json.dumps(self.sandbox.info.refresh_tokens), encoding="utf-8")
+        return self.cli("auth", "import", "--from-json", str(path))
+
+    def start_worker(self, name: str, concurrency: int = 4) -> WorkerProcess:
+        worker = WorkerProcess(self.env, self.cwd, name, concurrency)
+        self.workers.append(worker)
+        return worker
+
+    def status(self) -> dict[str, Any]:
+        """`fleet status --format json`, which must succeed."""
+        result = self.cli("fleet", "status", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        return dict(json.loads(result.stdout))
+
+    def jobs(self) -> dict[str, int]:
+        """The queue's jobs by status, read from its table (statuses with no job left out)."""
+        table = sql.Identifier(self.schema, "procrastinate_jobs")
+        query = sql.SQL("SELECT status::text, count(*) FROM {} GROUP BY 1").format(table)
+        return {state: int(number) for state, number in self.fetch(query)}
+
+    def queue_idle(self) -> bool:
+        jobs = self.jobs()
+        return jobs.get("todo", 0) == 0 and jobs.get("doing", 0) == 0 and sum(jobs.values()) > 0
+
+    def wait_idle(self, timeout: float, what: str = "the queue to drain") -> None:
+        wait_until(self.queue_idle, timeout, what)
+
+    def fetch(
+        self, query: sql.SQL | sql.Composed, params: Iterable[Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """Every row of one query, on a connection of its own."""
+        with psycopg.connect(self.database_url, connect_timeout=5) as conn:
+            return conn.execute(query, tuple(params)).fetchall()
+
+    def chunks(self) -> list[tuple[str, int, str, int, int]]:
+        """(realm, chunk id, status, attempts, rows_extracted) of every chunk."""
+        return [
+            (r[0], r[1], r[2], r[3], r[4])
+            for r in self.fetch(
+                sql.SQL(
+                    "SELECT r.realm_id, c.chunk_id, c.status, c.attempts, c.rows_extracted "
+                    "FROM {} c JOIN {} r USING (run_id) ORDER BY c.chunk_id"
+                ).format(
+                    sql.Identifier(self.schema, "qbo_backfill_chunks"),
+                    sql.Identifier(self.schema, "qbo_backfill_runs"),
+                )
+            )
+        ]
+
+    def done_chunks(self) -> int:
+        """Chunks marked done so far (0 before the first plan job made the ledger)."""
+        try:
+            return sum(1 for chunk in self.chunks() if chunk[2] == "done")
+        except psycopg.errors.UndefinedTable:
+            return 0
+
+    def api_calls(self) -> int:
+        """The data requests every company's sandbox answered since its counters were reset."""
+        realms = self.sandbox.counters()["realms"]
+        return sum(sum(c["requests"].values()) for c in realms.values())
+
+    def assert_exact(self, *entities: str, realms: Iterable[str] | None = None) -> None:
+        """Each company's live rows are exactly the sandbox's records, payload for payload."""
+        for realm in self.sandbox.info.realm_ids if realms is None else realms:
+            for entity in entities:
+                expected = {int(r["Id"]): r for r in self.sandbox.records(entity, realm)}
+                got = self.live_rows(f"qb_{entity.lower()}", realm)
+                assert set(got) == set(expected), f"{realm} {entity}: ids differ"
+                assert got == expected, f"{realm} {entity}: payloads differ"
+
+    def live_rows(self, table: str, realm: str) -> dict[int, Any]:
+        """The company's live rows (not marked deleted), id -> payload."""
+        query = sql.SQL(
+            "SELECT id, payload FROM {} WHERE realm_id = %s AND deleted_at_utc IS NULL"
+        ).format(sql.Identifier(self.schema, table))
+        return {r[0]: r[1] for r in self.fetch(query, [realm])}
+
+    def marked_deleted(self, realm: str, invoice: int) -> bool:
+        """Whether the company's invoice row is kept and marked deleted."""
+        query = sql.SQL(
+            "SELECT 1 FROM {} WHERE realm_id = %s AND id = %s AND deleted_at_utc IS NOT NULL"
+        ).format(sql.Identifier(self.schema, "qb_invoice"))
+        return len(self.fetch(query, [realm, invoice])) == 1
+
+
+MakeFleet = Callable[..., Fleet]
+
+
 def stop_all(workers: list[WorkerProcess]) -> list[int]:
     """SIGTERM every worker at once, then collect each exit code (none is left running)."""
     for worker in workers:
@@ -114,12 +228,6 @@ def stop_all(workers: list[WorkerProcess]) -> list[int]:
     return codes
 
 
-def status(env: dict[str, str], cwd: Path) -> dict[str, Any]:
-    result = run_cli(["fleet", "status", "--format", "json"], env, cwd)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
 def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.5) -> None:
     """Poll `check` until it holds; fail naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -128,65 +236,3 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float
             return
         time.sleep(step)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def jobs_by_status(database_url: str, schema: str) -> dict[str, int]:
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            sql.SQL("SELECT status::text, count(*) FROM {} GROUP BY 1").format(
-                sql.Identifier(schema, "procrastinate_jobs")
-            )
-        ).fetchall()
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def queue_idle(database_url: str, schema: str) -> bool:
-    counts = jobs_by_status(database_url, schema)
-    return counts.get("todo", 0) == 0 and counts.get("doing", 0) == 0 and sum(counts.values()) > 0
-
-
-def realm_rows(database_url: str, schema: str, table: str, realm: str) -> dict[int, Any]:
-    """The company's live rows (not marked deleted), id -> payload."""
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            sql.SQL(
-                "SELECT id, payload FROM {} WHERE realm_id = %s AND deleted_at_utc IS NULL"
-            ).format(sql.Identifier(schema, table)),
-            (realm,),
-        ).fetchall()
-    return {r[0]: r[1] for r in rows}
-
-
-def assert_exact(sb: Sandbox, database_url: str, schema: str, realm: str, entity: str) -> None:
-    """The company's live rows are exactly the sandbox's records, payload for payload."""
-    expected = {int(r["Id"]): r for r in sb.records(entity, realm)}
-    got = realm_rows(database_url, schema, f"qb_{entity.lower()}", realm)
-    assert set(got) == set(expected), f"{realm} {entity}: ids differ"
-    assert got == expected, f"{realm} {entity}: payloads differ"
-
-
-def chunk_attempts(database_url: str, schema: str) -> list[tuple[str, int, str, int, int]]:
-    """(realm, chunk id, status, attempts, rows_extracted) of every chunk."""
-    with psycopg.connect(database_url) as conn:
-        return conn.execute(
-            sql.SQL(
-                "SELECT r.realm_id, c.chunk_id, c.status, c.attempts, c.rows_extracted "
-                "FROM {} c JOIN {} r USING (run_id) ORDER BY c.chunk_id"
-            ).format(
-                sql.Identifier(schema, "qbo_backfill_chunks"),
-                sql.Identifier(schema, "qbo_backfill_runs"),
-            )
-        ).fetchall()
-
-
-def count_marked(database_url: str, schema: str, realm: str, invoice: int) -> int:
-    """1 when the company's invoice row is kept and marked deleted."""
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(
-            sql.SQL(
-                "SELECT count(*) FROM {} WHERE realm_id = %s AND id = %s "
-                "AND deleted_at_utc IS NOT NULL"
-            ).format(sql.Identifier(schema, "qb_invoice")),
-            (realm, invoice),
-        ).fetchone()
-    return int(row[0]) if row else 0

@@ -3,49 +3,35 @@ says so in one line, `fleet status` shows it, and the jobs wait for the next mon
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.fleet.helpers import (
-    WorkerProcess,
-    fleet_env,
-    import_tokens,
-    run_cli,
-    status,
-    stop_all,
-    wait_until,
-)
-
-from qbo_backfill.sandbox import Sandbox, SandboxConfig
+from tests.fleet.helpers import MakeFleet, stop_all, wait_until
 
 pytestmark = pytest.mark.db
 
+WINDOW = ["--start", "2024-01-01", "--end", "2026-01-01"]
+
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    config = SandboxConfig(realms=3, invoices=30, customers=10, items=5, other_records=0)
-    with Sandbox(config) as sb:
-        yield sb
+def sandbox_config() -> dict[str, Any]:
+    return {"realms": 3, "invoices": 30, "customers": 10, "items": 5}
 
 
-def test_the_budget_stops_new_work(
-    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
-) -> None:
-    env = fleet_env(sandbox, database_url, schema, home, QBO_MONTHLY_CALL_BUDGET="1")
-    assert import_tokens(sandbox, env, tmp_path).returncode == 0
-    window = ["--start", "2024-01-01", "--end", "2026-01-01"]
-    assert run_cli(["fleet", "backfill", "Invoice", *window], env, tmp_path).returncode == 0
-    sandbox.reset_counters()
+def test_the_budget_stops_new_work(make_fleet: MakeFleet) -> None:
+    fleet = make_fleet(QBO_MONTHLY_CALL_BUDGET="1")
+    assert fleet.import_tokens().returncode == 0
+    fleet.enqueue("backfill", "Invoice", *WINDOW)
+    fleet.sandbox.reset_counters()
 
-    worker = WorkerProcess(env, tmp_path, "worker", concurrency=1)
+    worker = fleet.start_worker("worker", concurrency=1)
     try:
         wait_until(lambda: "monthly API call budget reached" in worker.log(), 60, "the budget line")
-        wait_until(lambda: status(env, tmp_path)["jobs"]["doing"] == 0, 60, "no job running")
+        wait_until(lambda: fleet.status()["jobs"]["doing"] == 0, 60, "no job running")
     finally:
         assert stop_all([worker]) == [0]
 
-    shown = status(env, tmp_path)
+    shown = fleet.status()
     assert shown["budget"] == 1
     assert shown["budget_reached"] is True
     # One company's job ran (the budget was not reached when it started); the other two wait.
@@ -54,8 +40,6 @@ def test_the_budget_stops_new_work(
     ]
     assert len(done) == 1
     assert shown["jobs"]["todo"] == 2
-    counters = sandbox.counters()["realms"]
-    spent = sum(sum(c["requests"].values()) for c in counters.values())
-    assert shown["api_calls"] == spent
-    again = run_cli(["fleet", "backfill", "Invoice", *window], env, tmp_path)
+    assert shown["api_calls"] == fleet.api_calls()
+    again = fleet.cli("fleet", "backfill", "Invoice", *WINDOW)
     assert "monthly API call budget reached" in again.stderr

@@ -113,26 +113,36 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
     first to `defer`, and copy the first here, on the session and connection already open:
     a small company's run then costs one job, not two."""
     ledger = Ledger(ctx.settings.schema)
-    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
-        await guard(ctx, conn, job.realm)
-        async with (
-            _marking_reauthorization(ctx, conn, job.realm),
-            open_session(ctx.for_realm(job.realm)) as session,
-        ):
-            run, chunks = await _planned(session, conn, ledger, job)
-            async with conn.transaction():
-                await ctx.budget().add(conn, session.client.stats.requests)
-            todo = [
-                ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
-                for index, c in enumerate(chunks)
-                if c.status != "done"
-            ]
-            if not todo:
-                await ledger.finish_run(conn, run)
-                return f"planned {len(chunks)} chunks, all done"
-            deferred = await defer(todo[1:])
-            first = await _copy_on(ctx, session, conn, ledger, todo[0], defer)
+    async with _company_work(ctx, job.realm) as (session, conn):
+        run, chunks = await _planned(session, conn, ledger, job)
+        async with conn.transaction():
+            await ctx.budget().add(conn, session.client.stats.requests)
+        todo = [
+            ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
+            for index, c in enumerate(chunks)
+            if c.status != "done"
+        ]
+        if not todo:
+            await ledger.finish_run(conn, run)
+            return f"planned {len(chunks)} chunks, all done"
+        deferred = await defer(todo[1:])
+        first = await _copy_on(ctx, session, conn, ledger, todo[0], defer)
     return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
+
+
+@asynccontextmanager
+async def _company_work(
+    ctx: FleetContext, realm: str
+) -> AsyncIterator[tuple[Session, psycopg.AsyncConnection]]:
+    """A connection and a session for one company's job, once `guard` lets it start; a
+    refused token marks the company on the way out."""
+    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
+        await guard(ctx, conn, realm)
+        async with (
+            _marking_reauthorization(ctx, conn, realm),
+            open_session(ctx.for_realm(realm)) as session,
+        ):
+            yield session, conn
 
 
 async def _planned(
@@ -153,13 +163,8 @@ async def _planned(
 async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
     """Claim the chunk, copy it, commit its rows with its 'done' mark and its calls."""
     ledger = Ledger(ctx.settings.schema)
-    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
-        await guard(ctx, conn, job.realm)
-        async with (
-            _marking_reauthorization(ctx, conn, job.realm),
-            open_session(ctx.for_realm(job.realm)) as session,
-        ):
-            return await _copy_on(ctx, session, conn, ledger, job, None)
+    async with _company_work(ctx, job.realm) as (session, conn):
+        return await _copy_on(ctx, session, conn, ledger, job, None)
 
 
 async def _copy_on(
