@@ -42,77 +42,56 @@ class Entity:
         return self.name not in _NOT_IN_CDC
 
 
-_TRANSACTIONS = [
-    "Bill",
-    "BillPayment",
-    "CreditCardPayment",
-    "CreditMemo",
-    "Deposit",
-    "Estimate",
-    "Invoice",
-    "JournalEntry",
-    "Payment",
-    "Purchase",
-    "PurchaseOrder",
-    "RefundReceipt",
-    "SalesReceipt",
-    "TimeActivity",
-    "Transfer",
-    "VendorCredit",
-]
-_LISTS = [
-    "Account",
-    "Budget",
-    "Class",
-    "Customer",
+_T, _L, _O = EntityKind.TRANSACTION, EntityKind.LIST, EntityKind.OTHER
+# Every queryable entity and its kind (QBO_API.md, "Entities"): transactions carry TxnDate.
+_KINDS: dict[str, EntityKind] = {
+    "Account": _L,
+    "Attachable": _O,
+    "Bill": _T,
+    "BillPayment": _T,
+    "Budget": _L,
+    "Class": _L,
+    "CompanyCurrency": _O,
+    "CompanyInfo": _O,
+    "CreditCardPayment": _T,
+    "CreditMemo": _T,
+    "Customer": _L,
+    "CustomerType": _L,
+    "Department": _L,
+    "Deposit": _T,
+    "Employee": _L,
+    "Estimate": _T,
+    "ExchangeRate": _O,
+    "Invoice": _T,
+    "Item": _L,
+    "JournalEntry": _T,
+    "Payment": _T,
+    "PaymentMethod": _L,
+    "Preferences": _O,
+    "Purchase": _T,
+    "PurchaseOrder": _T,
+    "RecurringTransaction": _O,
+    "RefundReceipt": _T,
+    "SalesReceipt": _T,
+    "TaxAgency": _L,
+    "TaxClassification": _O,
+    "TaxCode": _L,
+    "TaxRate": _L,
+    "Term": _L,
+    "TimeActivity": _T,
+    "Transfer": _T,
+    "Vendor": _L,
+    "VendorCredit": _T,
+}
+# Every list entity but these two hides inactive records unless the query names `Active`.
+_LISTS_WITH_ACTIVE = frozenset(n for n, k in _KINDS.items() if k is _L) - {
     "CustomerType",
-    "Department",
-    "Employee",
-    "Item",
-    "PaymentMethod",
     "TaxAgency",
-    "TaxCode",
-    "TaxRate",
-    "Term",
-    "Vendor",
-]
-_OTHERS = [
-    "Attachable",
-    "CompanyInfo",
-    "CompanyCurrency",
-    "ExchangeRate",
-    "Preferences",
-    "RecurringTransaction",
-    "TaxClassification",
-]
-_LISTS_WITH_ACTIVE = frozenset(
-    [
-        "Account",
-        "Class",
-        "Customer",
-        "Department",
-        "Employee",
-        "Item",
-        "PaymentMethod",
-        "TaxCode",
-        "TaxRate",
-        "Term",
-        "Vendor",
-        "Budget",
-    ]
-)
+}
 # CDC refuses these; a sync reads their changes by MetaData.LastUpdatedTime instead.
 _NOT_IN_CDC = frozenset(["JournalCode", "TaxAgency", "TimeActivity", "TaxCode", "TaxRate"])
 
-CATALOG: dict[str, Entity] = {
-    name: Entity(name, kind)
-    for names, kind in (
-        (_TRANSACTIONS, EntityKind.TRANSACTION),
-        (_LISTS, EntityKind.LIST),
-        (_OTHERS, EntityKind.OTHER),
-    )
-    for name in names
-}
+CATALOG: dict[str, Entity] = {name: Entity(name, kind) for name, kind in _KINDS.items()}
 _BY_LOWER = {name.lower(): entity for name, entity in CATALOG.items()}
 
 

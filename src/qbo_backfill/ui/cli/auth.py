@@ -15,7 +15,7 @@ from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.load.db import connect
 from qbo_backfill.run.session import token_store
 from qbo_backfill.ui import render
-from qbo_backfill.ui.cli.shared import console, load_settings, realm_option
+from qbo_backfill.ui.cli.shared import console, load_settings, number_option, realm_option
 
 
 @click.group("auth")
@@ -89,13 +89,7 @@ def auth_status() -> int:
     help="Do not listen: paste the address the browser ends on (for a browser on another "
     "machine, or a redirect URI that is not local).",
 )
-@click.option(
-    "--timeout",
-    default=300.0,
-    show_default=True,
-    type=click.FloatRange(min=1),
-    help="Seconds to wait for the redirect.",
-)
+@number_option("--timeout", 300.0, click.FloatRange(min=1), "Seconds to wait for the redirect.")
 def auth_login(redirect_uri: str, no_browser: bool, paste: bool, timeout: float) -> int:
     """Authorize the app for a company (OAuth authorization code) and store its tokens."""
     settings = load_settings()

@@ -22,6 +22,7 @@ from qbo_backfill.ui.cli.shared import (
     err_console,
     json_logs_option,
     load_settings,
+    number_option,
     page_size_option,
     realm_option,
     request_from_flags,
@@ -125,19 +126,14 @@ async def _verify(settings: Settings, options: BackfillOptions) -> list[WindowCh
 
 
 @click.command("demo", short_help="Offline demo: embedded PostgreSQL and the local sandbox.")
-@click.option(
-    "--invoices",
-    default=5000,
-    show_default=True,
-    type=click.IntRange(min=0),
-    help="Invoices the local sandbox generates (2024-2025).",
+@number_option(
+    "--invoices", 5000, click.IntRange(min=0), "Invoices the local sandbox generates (2024-2025)."
 )
-@click.option(
+@number_option(
     "--rate-limit-per-min",
-    default=500,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="The sandbox's per-realm limit, as Intuit's; the run paces just under it.",
+    500,
+    click.IntRange(min=1),
+    "The sandbox's per-realm limit, as Intuit's; the run paces just under it.",
 )
 def demo_command(invoices: int, rate_limit_per_min: int) -> int:
     """Offline demo: embedded PostgreSQL and the local sandbox; backfills Customer, Item and

@@ -161,3 +161,8 @@ def build_options(
         force=force,
         window_lists=window_lists,
     )
+
+
+def number_option(name: str, default: float, kind: click.ParamType, text: str) -> Callable[[F], F]:
+    """An option taking a bounded number, its default shown in --help."""
+    return click.option(name, default=default, show_default=True, type=kind, help=text)
