@@ -37,7 +37,7 @@ realms_option = click.option(
 )
 
 
-@click.group("fleet")
+@click.group("fleet", short_help="Many companies at once: enqueue their work, watch it.")
 def fleet_group() -> None:
     """Many companies at once: enqueue their work, watch it; `qbo-backfill worker` runs it."""
 
