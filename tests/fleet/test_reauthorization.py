@@ -3,6 +3,7 @@ re-authorization" (its jobs fail at once, without retries); the others end exact
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -47,6 +48,14 @@ def test_a_revoked_company_is_marked_and_the_others_finish(fleet: Fleet) -> None
     table = fleet.cli("fleet", "status")
     assert "needs re-authorization" in table.stdout
     assert info.refresh_tokens[revoked] not in worker.log() + table.stdout
+    report = fleet.cli("report", "--entity", "Invoice", "--format", "json")
+    marked = json.loads(report.stdout)["needs_reauthorization"]
+    assert list(marked) == [revoked]
+    assert "invalid_grant" in marked[revoked]
+    assert (
+        f"company {revoked} needs re-authorization"
+        in fleet.cli("report", "--entity", "Invoice").stdout
+    )
 
     # A new token clears the mark: the company is no longer shown as blocked.
     assert fleet.import_tokens().returncode == 0

@@ -39,6 +39,11 @@ def render_html(report: Report) -> str:
         _rate_section(report),
         *(_run_section(run) for run in report.runs),
         _sync_section(report.syncs),
+        *(
+            f"<p class='verdict bad'>company {escape(realm)} needs re-authorization: "
+            f"{escape(why)}</p>"
+            for realm, why in report.needs_reauthorization.items()
+        ),
     ]
     return _asset("page.html").format(
         css=_asset("report.css"),

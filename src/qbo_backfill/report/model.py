@@ -130,6 +130,7 @@ class Report:
     limit_per_minute: int = INTUIT_REQUESTS_PER_MINUTE
     request_minutes: list[RatePoint] = field(default_factory=list)
     syncs: list[SyncRecord] = field(default_factory=list)  # newest first
+    needs_reauthorization: dict[str, str] = field(default_factory=dict)  # realm -> why
 
     @property
     def ok(self) -> bool:
@@ -168,6 +169,7 @@ class Report:
             "request_rate_measured": self.rate_measured,
             "runs": [r.as_dict() for r in self.runs],
             "syncs": [_flat(s) for s in self.syncs],
+            "needs_reauthorization": self.needs_reauthorization,
         }
 
 

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import ChunkRow
+from qbo_backfill.fleet.reauth import REAUTH_TABLE
 from qbo_backfill.load import db
 from qbo_backfill.load.db import table_exists
 from qbo_backfill.load.ledger import CHUNKS, RUNS
@@ -57,6 +58,7 @@ def load_report(
         for run in runs:
             run.checks = run_checks(conn, schema, run)
         syncs = sync_runs(conn, schema)
+        reauthorize = _needs_reauthorization(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
     return Report(
@@ -68,7 +70,20 @@ def load_report(
         configured_per_minute,
         request_minutes=minutes,
         syncs=syncs,
+        needs_reauthorization=reauthorize,
     )
+
+
+def _needs_reauthorization(conn: psycopg.Connection, schema: str) -> dict[str, str]:
+    """Companies a fleet marked after Intuit refused their refresh token: realm -> why."""
+    if not table_exists(conn, schema, REAUTH_TABLE):
+        return {}
+    rows = conn.execute(
+        sql.SQL("SELECT realm_id, reason FROM {} ORDER BY realm_id").format(
+            sql.Identifier(schema, REAUTH_TABLE)
+        )
+    ).fetchall()
+    return {str(realm): str(reason) for realm, reason in rows}
 
 
 class _LedgerReader:

@@ -148,6 +148,8 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
                 out.append(Text(f"{chunk.window.label}: {chunk.last_error}", "red"))
     if report.syncs:
         out.append(sync_table(report.syncs, "sync runs, newest first"))
+    for realm, why in report.needs_reauthorization.items():
+        out.append(Text(f"company {realm} needs re-authorization: {why}", "bold red"))
     counts = report.check_counts()
     verdict = "all checks pass" if report.ok else "ATTENTION: a run failed or a check failed"
     out.append(
