@@ -307,6 +307,11 @@ def test_the_request_rate_chart_plots_the_requests_measured_per_minute(
     assert all(m.second == 0 and m.microsecond == 0 for m in minutes)
     assert minutes == sorted(set(minutes))
     assert sum(p["per_minute"] for p in points) == sent
+    # The chart's span ends when the runs finished: after their last chunk, on any clock
+    # minute (a run's end stamped at an early transaction's start cut the chart short).
+    for run in data["runs"]:
+        last_chunk = max(datetime.fromisoformat(c["finished_at"]) for c in run["chunks"])
+        assert datetime.fromisoformat(run["run"]["finished_at"]) >= last_chunk
     assert max(p["per_minute"] for p in points) <= 500
     html = cli.run("report", "--last", "--format", "html", **limit).stdout
     assert "estimated" not in _rate_section_of(html)

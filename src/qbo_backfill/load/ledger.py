@@ -344,7 +344,7 @@ UPDATE {runs} r SET
     source_count = c.source_count, rows_in_table = c.rows_in_table, mismatches = c.mismatches,
     status = CASE WHEN c.done = c.total AND c.mismatches = 0 THEN 'done'
                   WHEN c.done = c.total THEN 'mismatch' ELSE 'failed' END,
-    finished_at = now()
+    finished_at = clock_timestamp()
 FROM (SELECT count(*) AS total,
              count(*) FILTER (WHERE status = 'done') AS done,
              coalesce(sum(rows_extracted), 0) AS rows_extracted,

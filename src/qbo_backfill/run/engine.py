@@ -170,6 +170,7 @@ class Backfill:
                 return self._not_planned(entity, run.run_id, window, exc)
             await self.ledger.plan(ledger_conn, run, entity.name, planned)
         chunks = await self.ledger.chunks_of(ledger_conn, run.run_id)
+        await ledger_conn.commit()  # no transaction left open while the chunks run
         todo = [c for c in chunks if c.status != "done"]
         self.observer.entity_started(entity.name, run.run_id, len(chunks), len(chunks) - len(todo))
         held: list[Chunk] = []
