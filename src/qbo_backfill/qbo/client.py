@@ -229,12 +229,6 @@ def parse_query_response(response: httpx.Response) -> dict[str, Any]:
     return _parse_answer(response, "QueryResponse") or {}
 
 
-def parse_batch_response(response: httpx.Response, ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The `QueryResponse` of every batch item, in the order of `ids`; the first item's
-    Fault, or a missing item, raises the ApiError that says what to do next."""
-    return _batch_items(response, parse_answer_body(response, "BatchItemResponse"), ids)
-
-
 def _batch_items(
     response: httpx.Response, body: dict[str, Any], ids: Sequence[str]
 ) -> list[dict[str, Any]]:
