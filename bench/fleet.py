@@ -7,7 +7,8 @@ runs that many `qbo-backfill worker` processes into a fresh schema until the que
 Measured: wall time (workers started -> queue empty), rows/s, API calls per 1,000 rows (the
 sandbox's counters), the peak resident memory of each worker (psutil, sampled every 0.5 s),
 the peak PostgreSQL connections the workers held (`pg_stat_activity` by application name),
-and plain COPY of the same payloads into the same database, for the ratio.
+the CPU seconds of the workers, the sandbox and the PostgreSQL server, and plain COPY of
+the same payloads into the same database, for the ratio.
 """
 
 from __future__ import annotations
@@ -99,6 +100,22 @@ def cpu_seconds(pid: int) -> float:
     return float(times.user + times.system)
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU of the local PostgreSQL server: its running processes, and the ended backends the
+    postmaster has reaped (its children's times). Other databases' work counts too."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "ppid"]):
+        if not (proc.info["name"] or "").startswith("postgres") or proc.info["ppid"] != 1:
+            continue
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            total += sum(cpu_seconds(child.pid) for child in proc.children())
+        except psutil.Error:
+            continue
+    return total
+
+
 def one_run(
     info: dict[str, Any], url: str, workers: int, concurrency: int, sandbox_pid: int
 ) -> dict[str, Any]:
@@ -116,7 +133,7 @@ def one_run(
         worker_env = env | {"PGAPPNAME": app_name}
         command = [*QBO, "worker", "--concurrency", str(concurrency)]
         started = time.perf_counter()
-        sandbox_cpu = cpu_seconds(sandbox_pid)
+        sandbox_cpu, postgres_cpu = cpu_seconds(sandbox_pid), postgres_cpu_seconds()
         procs = [
             subprocess.Popen(
                 command, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -135,6 +152,7 @@ def one_run(
             time.sleep(0.5)
         wall = time.perf_counter() - started
         sandbox_cpu = cpu_seconds(sandbox_pid) - sandbox_cpu
+        postgres_cpu = postgres_cpu_seconds() - postgres_cpu
         load = os.getloadavg()[0]
         for proc in procs:
             proc.terminate()
@@ -158,6 +176,7 @@ def one_run(
             "peak_pg_connections": peak_conns,
             "workers_cpu_s": round(sum(worker_cpu), 1),
             "sandbox_cpu_s": round(sandbox_cpu, 1),
+            "postgres_cpu_s": round(postgres_cpu, 1),
             "load_average_1m_at_end": round(load, 2),
             "plain_copy_rows_per_s": round(rows / copy_seconds),
             "fleet_vs_copy": round((rows / wall) / (rows / copy_seconds), 3),

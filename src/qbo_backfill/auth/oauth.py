@@ -11,6 +11,7 @@ from tenacity import Retrying
 
 from qbo_backfill.errors import ReauthorizeError, TransientApiError
 from qbo_backfill.qbo.retry import RetryPolicy
+from qbo_backfill.qbo.tls import tls_context
 from qbo_backfill.settings import Secret
 
 SCOPE = "com.intuit.quickbooks.accounting"
@@ -72,6 +73,7 @@ def _post_token_once(credentials: ClientCredentials, form: dict[str, str]) -> To
                 "x-include-refresh-token-hard-expires-in": "true",
             },
             timeout=30.0,
+            verify=tls_context(),  # built once per process, not once per refresh
         )
     except httpx.TransportError as exc:
         raise TransientApiError(f"token endpoint unreachable: {type(exc).__name__}") from None

@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ import psycopg
 from cryptography.fernet import Fernet, InvalidToken
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
 
 from qbo_backfill.auth.oauth import REAUTHORIZE_HINT, ClientCredentials, TokenGrant, refresh_grant
 from qbo_backfill.errors import ConfigError, ReauthorizeError
@@ -88,11 +91,23 @@ class TokenStatus:
 class TokenStore:
     """Rows of `qbo_backfill_tokens`, one per realm, tokens encrypted."""
 
-    def __init__(self, url: str, schema: str, cipher: TokenCipher) -> None:
+    def __init__(
+        self, url: str, schema: str, cipher: TokenCipher, pool: ConnectionPool | None = None
+    ) -> None:
         self.url = url
         self.schema = schema
         self.cipher = cipher
+        self.pool = pool  # a long-lived process's connections; else one per transaction
         self._table = sql.Identifier(schema, TOKEN_TABLE)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if self.pool is None:
+            with connect(self.url) as conn:
+                yield conn
+        else:
+            with self.pool.connection() as conn:
+                yield conn
 
     def ensure_table(self, conn: psycopg.Connection) -> None:
         exists = conn.execute("SELECT to_regclass(%s)", (self._table.as_string(conn),)).fetchone()
@@ -104,7 +119,7 @@ class TokenStore:
 
     def save_grant(self, realm_id: str, environment: str, grant: TokenGrant) -> None:
         """Store a fresh grant (auth login): the new refresh token replaces any other."""
-        with connect(self.url) as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             self.ensure_table(conn)
             self._upsert_refresh_token(conn, realm_id, environment, grant.refresh_token, None)
             self._write_grant(conn, realm_id, grant, rotated=True)
@@ -115,7 +130,7 @@ class TokenStore:
         The stored token wins afterwards (it is newer: Intuit rotated it) until the user
         supplies a different one than the one imported, or `force` is given.
         """
-        with connect(self.url) as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             self.ensure_table(conn)
             row = self._locked_row(conn, realm_id)
             mac = self.cipher.fingerprint(token)
@@ -125,7 +140,7 @@ class TokenStore:
             return True
 
     def status(self) -> list[TokenStatus]:
-        with connect(self.url) as conn:
+        with self._connection() as conn:
             self.ensure_table(conn)
             conn.commit()
             rows = conn.cursor(row_factory=dict_row).execute(
@@ -143,7 +158,7 @@ class TokenStore:
 
         `rejected` is an access token the API just answered 401 to: never return it again.
         """
-        with connect(self.url) as conn, conn.transaction():
+        with self._connection() as conn, conn.transaction():
             self.ensure_table(conn)
             row = self._locked_row(conn, realm_id)
             if row is None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import psycopg
-
 from qbo_backfill.entities import resolve_entity
 from qbo_backfill.errors import ReauthorizeError, RunFailedError
 from qbo_backfill.fleet.reauth import ReauthMarks
@@ -18,7 +16,7 @@ __all__ = ["sync_company"]
 
 async def sync_company(ctx: FleetContext, realm: str, entities: Sequence[str]) -> str:
     """Bring `realm`'s copied entities (or only `entities`) up to date."""
-    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
+    async with ctx.pools.jobs.connection() as conn:
         await guard(ctx, conn, realm)
         options = SyncOptions(entities=tuple(resolve_entity(name) for name in entities))
         try:

@@ -23,6 +23,7 @@ from qbo_backfill.errors import ApiError, BackfillError, ReauthorizeError
 from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
+from qbo_backfill.load.pools import ConnectionPools
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver
 from qbo_backfill.run.plan import plan_windows
@@ -53,12 +54,13 @@ class FleetContext:
 
     settings: Settings  # with the database URL resolved, so no job starts a server
     url: str
+    pools: ConnectionPools  # the process's connections, lent to its jobs
     page_gate: asyncio.Semaphore  # pages held in memory by all the process's jobs
 
     @classmethod
-    def create(cls, settings: Settings, url: str) -> FleetContext:
+    def create(cls, settings: Settings, url: str, pools: ConnectionPools) -> FleetContext:
         resolved = replace(settings, database_url=Secret(url), refresh_token=None)
-        return cls(resolved, url, asyncio.Semaphore(settings.max_in_flight * 2))
+        return cls(resolved, url, pools, asyncio.Semaphore(settings.max_in_flight * 2))
 
     def for_realm(self, realm_id: str) -> Settings:
         return replace(self.settings, realm_id=realm_id)
@@ -136,11 +138,11 @@ async def _company_work(
 ) -> AsyncIterator[tuple[Session, psycopg.AsyncConnection]]:
     """A connection and a session for one company's job, once `guard` lets it start; a
     refused token marks the company on the way out."""
-    async with await psycopg.AsyncConnection.connect(ctx.url) as conn:
+    async with ctx.pools.jobs.connection() as conn:
         await guard(ctx, conn, realm)
         async with (
             _marking_reauthorization(ctx, conn, realm),
-            open_session(ctx.for_realm(realm)) as session,
+            open_session(ctx.for_realm(realm), pools=ctx.pools) as session,
         ):
             yield session, conn
 

@@ -32,6 +32,7 @@ from qbo_backfill.fleet.app import build_app, ensure_job_schema
 from qbo_backfill.fleet.jobs import CONTEXT_KEY, MAX_ATTEMPTS, QUEUE
 from qbo_backfill.fleet.work import FleetContext
 from qbo_backfill.load.db import database_url
+from qbo_backfill.load.pools import ConnectionPools
 from qbo_backfill.settings import Settings
 
 __all__ = ["WorkerOptions", "run_worker"]
@@ -82,13 +83,12 @@ class FleetWorker:
 
     async def run(self) -> None:
         url = await asyncio.to_thread(database_url, self.settings)
-        context = FleetContext.create(self.settings, url)
         backoff = MIN_BACKOFF_SECONDS
         while not self.stopping.is_set():
             started = time.monotonic()
             try:
                 await asyncio.to_thread(ensure_job_schema, url, self.settings.schema)
-                await self._run_once(url, context)
+                await self._run_once(url)
                 reason = "the worker stopped by itself (its heartbeat or listener failed)"
             except _DATABASE_DOWN as exc:
                 first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -103,10 +103,14 @@ class FleetWorker:
             await self._sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
-    async def _run_once(self, url: str, context: FleetContext) -> None:
+    async def _run_once(self, url: str) -> None:
         options = self.options
         app = build_app(url, self.settings.schema, pool_size=options.concurrency + 3)
-        async with app.open_async():
+        async with (
+            app.open_async(),
+            ConnectionPools.open(url, options.concurrency) as pools,
+        ):
+            context = FleetContext.create(self.settings, url, pools)
             worker = Worker(
                 app,
                 queues=[QUEUE],

@@ -56,6 +56,7 @@ import psycopg
 from psycopg import sql
 
 from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.pools import AsyncPool, autocommit_connection
 from qbo_backfill.qbo.client import BATCH_CALLS_PER_MINUTE
 from qbo_backfill.settings import Settings
 
@@ -152,13 +153,14 @@ WHERE realm_id = %(realm)s
 
 
 def open_limiter(
-    settings: Settings, realm_id: str, url: str
+    settings: Settings, realm_id: str, url: str, pool: AsyncPool | None = None
 ) -> AbstractAsyncContextManager[SharedLimiter]:
     """The company's shared limiter at the configured limits, in the configured schema."""
     return SharedLimiter.open(
         url,
         settings.schema,
         realm_id,
+        pool,
         per_minute=settings.requests_per_minute,
         max_in_flight=settings.max_in_flight,
         batch_per_minute=BATCH_CALLS_PER_MINUTE,
@@ -225,17 +227,17 @@ class SharedLimiter:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, schema: str, realm_id: str, **limits: Any
+        cls, url: str, schema: str, realm_id: str, pool: AsyncPool | None = None, **limits: Any
     ) -> AsyncIterator[SharedLimiter]:
-        """Connect, create the tables and the realm's rows if missing; give slots back on exit."""
-        conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
-        limiter = cls(conn, schema, realm_id, **limits)
-        try:
-            await limiter._prepare(schema)
-            yield limiter
-        finally:
-            await limiter._close()
-            await conn.close()
+        """Connect (or borrow from `pool`), create the tables and the realm's rows if missing;
+        give slots back on exit."""
+        async with autocommit_connection(url, pool) as conn:
+            limiter = cls(conn, schema, realm_id, **limits)
+            try:
+                await limiter._prepare(schema)
+                yield limiter
+            finally:
+                await limiter._close()
 
     async def _prepare(self, schema: str) -> None:
         exists = await self._conn.execute(

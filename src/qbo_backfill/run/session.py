@@ -14,11 +14,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
+from psycopg_pool import ConnectionPool
 
 from qbo_backfill.auth.oauth import ClientCredentials
 from qbo_backfill.auth.tokens import TokenCipher, TokenProvider, TokenStore
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.load.db import database_url
+from qbo_backfill.load.pools import ConnectionPools
 from qbo_backfill.qbo.client import QboClient, RetryListener
 from qbo_backfill.qbo.retry import RetryPolicy
 from qbo_backfill.qbo.shared_limits import open_limiter
@@ -44,12 +46,15 @@ class Session:
 
 @asynccontextmanager
 async def open_session(
-    settings: Settings, on_retry: RetryListener | None = None
+    settings: Settings,
+    on_retry: RetryListener | None = None,
+    pools: ConnectionPools | None = None,
 ) -> AsyncIterator[Session]:
-    """Check the credentials, import a newly given refresh token, open the API client."""
+    """Check the credentials, import a newly given refresh token, open the API client.
+    A long-lived process passes its `pools`; a command connects for itself."""
     realm_id, credentials = require_credentials(settings)
     url = await asyncio.to_thread(database_url, settings)
-    store = token_store(settings, url)
+    store = token_store(settings, url, pools.tokens if pools else None)
     if settings.refresh_token is not None:
         await asyncio.to_thread(
             store.import_token, realm_id, settings.environment, settings.refresh_token, force=False
@@ -58,7 +63,7 @@ async def open_session(
     limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
     timeout = settings.request_timeout_seconds
     async with (
-        open_limiter(settings, realm_id, url) as limiter,
+        open_limiter(settings, realm_id, url, pools.jobs if pools else None) as limiter,
         httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls_context()) as http,
     ):
         client = QboClient(settings, realm_id, tokens, limiter, http)
@@ -67,11 +72,12 @@ async def open_session(
         yield Session(settings, realm_id, url, client)
 
 
-def token_store(settings: Settings, url: str | None = None) -> TokenStore:
+def token_store(
+    settings: Settings, url: str | None = None, pool: ConnectionPool | None = None
+) -> TokenStore:
     """The encrypted token store of the configured database and schema."""
-    return TokenStore(
-        url or database_url(settings), settings.schema, TokenCipher.from_settings(settings)
-    )
+    cipher = TokenCipher.from_settings(settings)
+    return TokenStore(url or database_url(settings), settings.schema, cipher, pool)
 
 
 def require_credentials(settings: Settings) -> tuple[str, ClientCredentials]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -164,8 +165,12 @@ class _ToTree(Transformer[Token, Any]):
         return parts
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_query(text: str) -> ParsedQuery:
-    """Parse and validate one query; QueryError carries the QBO code and detail."""
+    """Parse and validate one query; QueryError carries the QBO code and detail.
+
+    Cached by text: a fleet's companies send the same window queries, and parsing was a
+    quarter of the sandbox's time serving them."""
     try:
         tree = _PARSER.parse(text.strip().rstrip(";"))
     except UnexpectedInput as exc:

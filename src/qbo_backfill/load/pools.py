@@ -1,0 +1,88 @@
+"""A long-lived process's pooled database connections (a fleet worker's).
+
+A fleet job for a small company is over in a fraction of a second; connecting for it costs
+PostgreSQL a new backend (a fork, authentication, a cold catalog cache) for the job, for the
+company's shared limiter and for each token-store transaction. A worker keeps these
+connections open instead and lends them out:
+
+- `jobs` (async): a job's own connection, and the connection of each company's limiter;
+- `tokens` (sync, used from threads): the token store's short transactions.
+
+A connection comes back clean: any transaction rolled back, session advisory locks (the
+ledger's chunk claims) released, autocommit off again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+__all__ = ["AsyncPool", "ConnectionPools", "autocommit_connection"]
+
+UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
+CONNECT_TIMEOUT_SECONDS = 10
+
+AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
+
+
+@dataclass(frozen=True)
+class ConnectionPools:
+    """The worker's two pools; `open` them for as long as the worker's database is up."""
+
+    jobs: AsyncPool
+    tokens: ConnectionPool[psycopg.Connection[Any]]
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, url: str, concurrency: int) -> AsyncIterator[ConnectionPools]:
+        """Pools for `concurrency` jobs at once: each holds its own and its limiter's."""
+        settings: dict[str, Any] = {"kwargs": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+        jobs = AsyncConnectionPool(
+            url, min_size=1, max_size=2 * concurrency + 2, open=False, reset=_reset, **settings
+        )
+        tokens = ConnectionPool(
+            url, min_size=1, max_size=concurrency + 1, open=False, reset=_reset_sync, **settings
+        )
+        await jobs.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+        try:
+            await asyncio.to_thread(tokens.open, wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
+            try:
+                yield cls(jobs, tokens)
+            finally:
+                await asyncio.to_thread(tokens.close)
+        finally:
+            await jobs.close()
+
+
+@asynccontextmanager
+async def autocommit_connection(
+    url: str, pool: AsyncPool | None
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """An autocommit connection for a while: borrowed from `pool`, else a new one."""
+    if pool is None:
+        async with await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        ) as conn:
+            yield conn
+        return
+    async with pool.connection() as conn:
+        await conn.set_autocommit(True)  # the pool's reset turns it off again
+        yield conn
+
+
+async def _reset(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.set_autocommit(True)
+    await conn.execute(UNLOCK_ALL)
+    await conn.set_autocommit(False)
+
+
+def _reset_sync(conn: psycopg.Connection[Any]) -> None:
+    conn.autocommit = True
+    conn.execute(UNLOCK_ALL)
+    conn.autocommit = False
