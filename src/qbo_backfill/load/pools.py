@@ -27,6 +27,7 @@ __all__ = ["AsyncPool", "ConnectionPools", "autocommit_connection"]
 
 UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 CONNECT_TIMEOUT_SECONDS = 10
+MAX_IDLE_SECONDS = 60.0  # a quiet worker gives its connections back to the server
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[Any]]
 
@@ -42,12 +43,20 @@ class ConnectionPools:
     @asynccontextmanager
     async def open(cls, url: str, concurrency: int) -> AsyncIterator[ConnectionPools]:
         """Pools for `concurrency` jobs at once: each holds its own and its limiter's."""
-        settings: dict[str, Any] = {"kwargs": {"connect_timeout": CONNECT_TIMEOUT_SECONDS}}
+        settings: dict[str, Any] = {
+            "kwargs": {"connect_timeout": CONNECT_TIMEOUT_SECONDS},
+            "max_idle": MAX_IDLE_SECONDS,
+        }
         jobs = AsyncConnectionPool(
             url, min_size=1, max_size=2 * concurrency + 2, open=False, reset=_reset, **settings
         )
-        tokens = ConnectionPool(
-            url, min_size=1, max_size=concurrency + 1, open=False, reset=_reset_sync, **settings
+        tokens = ConnectionPool(  # short transactions: a few connections serve many jobs
+            url,
+            min_size=1,
+            max_size=max(2, concurrency // 4),
+            open=False,
+            reset=_reset_sync,
+            **settings,
         )
         await jobs.open(wait=True, timeout=CONNECT_TIMEOUT_SECONDS)
         try:
