@@ -56,12 +56,14 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Compl
 class WorkerProcess:
     """A `qbo-backfill worker` subprocess, its log kept in a file."""
 
-    def __init__(self, env: dict[str, str], cwd: Path, name: str, concurrency: int = 4) -> None:
+    def __init__(
+        self, env: dict[str, str], cwd: Path, name: str, concurrency: int = 4, *options: str
+    ) -> None:
         self.log_path = cwd / f"{name}.log"
         self._log = self.log_path.open("w", encoding="utf-8")
         self.signalled = False
         self.process = subprocess.Popen(
-            [*QBO, "worker", "--concurrency", str(concurrency)],
+            [*QBO, "worker", "--concurrency", str(concurrency), *options],
             env=env,
             cwd=cwd,
             stdout=self._log,
@@ -129,8 +131,8 @@ class Fleet:
         path.write_text(json.dumps(self.sandbox.info.refresh_tokens), encoding="utf-8")
         return self.cli("auth", "import", "--from-json", str(path))
 
-    def start_worker(self, name: str, concurrency: int = 4) -> WorkerProcess:
-        worker = WorkerProcess(self.env, self.cwd, name, concurrency)
+    def start_worker(self, name: str, concurrency: int = 4, *options: str) -> WorkerProcess:
+        worker = WorkerProcess(self.env, self.cwd, name, concurrency, *options)
         self.workers.append(worker)
         return worker
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.fleet.helpers import Fleet, MakeFleet, stop_all
+from psycopg import sql
+from tests.fleet.helpers import Fleet, MakeFleet, stop_all, wait_until
 
 pytestmark = pytest.mark.db
 
@@ -58,6 +59,7 @@ def test_fleet_copies_every_company_exactly(make_fleet: MakeFleet) -> None:
     again = fleet.cli("fleet", "backfill", *ENTITIES, *WINDOW)
     assert "0 plan jobs enqueued, 0 already waiting, 10 already done" in again.stdout
     _sync_after_changes(fleet)
+    _old_jobs_pruned(fleet)
 
 
 def _sync_after_changes(fleet: Fleet) -> None:
@@ -81,3 +83,28 @@ def _sync_after_changes(fleet: Fleet) -> None:
         assert fleet.marked_deleted(realm, invoice), (
             f"{realm}: invoice {invoice} not marked deleted"
         )
+
+
+def _old_jobs_pruned(fleet: Fleet) -> None:
+    """A worker deletes the succeeded jobs finished over `--keep-finished-hours` ago (the
+    plan jobs, made two days old here), keeps the recent ones (the sync jobs), and
+    enqueueing still skips every run already done."""
+    jobs, events = (
+        sql.Identifier(fleet.schema, t) for t in ("procrastinate_jobs", "procrastinate_events")
+    )
+    aged = fleet.fetch(
+        sql.SQL(
+            "UPDATE {events} e SET at = e.at - interval '2 days' FROM {jobs} j "
+            "WHERE j.id = e.job_id AND j.task_name = %s RETURNING e.job_id"
+        ).format(events=events, jobs=jobs),
+        ("qbo_backfill.plan_run",),
+    )
+    assert aged
+    assert fleet.jobs() == {"succeeded": 15}
+    worker = fleet.start_worker("pruner", 1, "--keep-finished-hours", "24")
+    try:
+        wait_until(lambda: fleet.jobs() == {"succeeded": 5}, 30, "the old jobs to be deleted")
+    finally:
+        assert stop_all([worker]) == [0], worker.log()[-2000:]
+    again = fleet.cli("fleet", "backfill", *ENTITIES, *WINDOW)
+    assert "0 plan jobs enqueued, 0 already waiting, 10 already done" in again.stdout

@@ -35,13 +35,14 @@ from qbo_backfill.load.db import database_url
 from qbo_backfill.load.pools import ConnectionPools
 from qbo_backfill.settings import Settings
 
-__all__ = ["WorkerOptions", "run_worker"]
+__all__ = ["WorkerOptions", "prune_finished", "run_worker", "sweep_stalled"]
 
 log = logging.getLogger(__name__)
 
 MIN_BACKOFF_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 10.0
 HEALTHY_RUN_SECONDS = 60.0
+PRUNE_EVERY_SECONDS = 3600.0
 SIDE_TASK_END_SECONDS = 30  # a sweep in progress ends within the pool's 10 s timeout
 _DATABASE_DOWN = (
     exceptions.ConnectorException,
@@ -62,6 +63,7 @@ class WorkerOptions:
     stall_after: float = 6.0
     sweep_every: float = 2.0
     listen_notify: bool = True  # off behind pgbouncer in transaction mode
+    keep_finished_hours: int = 24  # succeeded jobs older than this are deleted
 
 
 class FleetWorker:
@@ -137,9 +139,13 @@ class FleetWorker:
     async def _sweep(self, app: App, done: asyncio.Event) -> None:
         """Put back the jobs of workers that stopped beating; fail them past MAX_ATTEMPTS.
         Ends when `done` is set (not by cancellation, which a database call can lose)."""
+        next_prune = time.monotonic()
         while not await _wait(done, self.options.sweep_every):
             try:
                 await sweep_stalled(app, self.options.stall_after)
+                if time.monotonic() >= next_prune:
+                    await prune_finished(app, self.options.keep_finished_hours)
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             except _DATABASE_DOWN as exc:
                 log.debug("stalled-job sweep skipped: %s", type(exc).__name__)
 
@@ -177,6 +183,13 @@ async def sweep_stalled(app: App, stall_after: float) -> int:
             log.warning("job %s: its worker stopped; retrying it", job.call_string)
             await manager.retry_job(job)
     return len(stalled)
+
+
+async def prune_finished(app: App, keep_hours: int) -> None:
+    """Delete the queue's succeeded jobs finished over `keep_hours` ago: the ledger keeps
+    every run's and chunk's figures, and enqueueing skips runs already done, so the queue
+    need not grow by a job per company and entity forever. Failed jobs stay for a look."""
+    await app.job_manager.delete_old_jobs(nb_hours=keep_hours, queue=QUEUE)
 
 
 def _log_tasks() -> None:

@@ -120,7 +120,14 @@ def fleet_status_command(fmt: str) -> int:
     is_flag=True,
     help="Poll only, no LISTEN/NOTIFY (needed behind pgbouncer in transaction mode).",
 )
-def worker_command(concurrency: int, no_listen_notify: bool) -> int:
+@click.option(
+    "--keep-finished-hours",
+    default=24,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Delete succeeded jobs after this many hours (the ledger keeps their figures).",
+)
+def worker_command(concurrency: int, no_listen_notify: bool, keep_finished_hours: int) -> int:
     """Run fleet jobs until SIGTERM or SIGINT; then finish the running chunks and exit 0.
     Reconnects by itself when the database restarts."""
     from qbo_backfill.fleet.worker import WorkerOptions, run_worker
@@ -128,7 +135,12 @@ def worker_command(concurrency: int, no_listen_notify: bool) -> int:
     settings = load_settings()
     configure_logging()
     _log_queue_warnings()
-    run_worker(settings, WorkerOptions(concurrency=concurrency, listen_notify=not no_listen_notify))
+    options = WorkerOptions(
+        concurrency=concurrency,
+        listen_notify=not no_listen_notify,
+        keep_finished_hours=keep_finished_hours,
+    )
+    run_worker(settings, options)
     return EXIT_OK
 
 
