@@ -104,6 +104,23 @@ def test_an_empty_decade_costs_a_call(
     report_ok(env, tmp_path)
 
 
+@pytest.mark.parametrize("sandbox_config", [{"customers": 5, "items": 3, "invoices": 40}])
+def test_a_range_that_fits_one_page_costs_one_call(
+    sandbox: Sandbox, env: dict[str, str], database_url: str, schema: str, tmp_path: Path
+) -> None:
+    # The planning batch call carries the range's first page next to its counts: when the
+    # counts say the range fits that page, the page is the copy, and nothing else is asked.
+    done = run_cli(["backfill", "Invoice"], env, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    spent = calls(sandbox)
+    assert (spent["batch"], spent["total"]) == (1, 1), spent
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+    [chunk] = chunks(database_url, schema)
+    assert (chunk["status"], chunk["planned_count"], chunk["pages"]) == ("done", 40, 1)
+    assert chunk["api_calls"] == 0  # the call is planning's
+    report_ok(env, tmp_path)
+
+
 def test_fixed_weeks_over_25_years_cost_what_the_2_years_of_rows_cost(
     sandbox: Sandbox, env: dict[str, str], database_url: str, schema: str, tmp_path: Path
 ) -> None:

@@ -26,7 +26,7 @@ from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
 from qbo_backfill.load.pools import ConnectionPools
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver
-from qbo_backfill.run.plan import plan_windows
+from qbo_backfill.run.plan import FirstPage, plan_windows
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Secret, Settings
 from qbo_backfill.windows import ExtractWindow
@@ -116,7 +116,7 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
     a small company's run then costs one job, not two."""
     ledger = Ledger(ctx.settings.schema)
     async with _company_work(ctx, job.realm) as (session, conn):
-        run, chunks = await _planned(session, conn, ledger, job)
+        run, chunks, first_page = await _planned(session, conn, ledger, job)
         async with conn.transaction():
             await ctx.budget().add(conn, session.client.stats.requests)
         todo = [
@@ -128,7 +128,7 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
             await ledger.finish_run(conn, run)
             return f"planned {len(chunks)} chunks, all done"
         deferred = await defer(todo[1:])
-        first = await _copy_on(ctx, session, conn, ledger, todo[0], defer)
+        first = await _copy_on(ctx, session, conn, ledger, todo[0], defer, first_page)
     return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
 
 
@@ -149,24 +149,27 @@ async def _company_work(
 
 async def _planned(
     session: Session, conn: psycopg.AsyncConnection, ledger: Ledger, job: PlanJob
-) -> tuple[Run, list[Chunk]]:
-    """The run of this request (resumed if it exists) and its chunks, planned once."""
+) -> tuple[Run, list[Chunk], FirstPage | None]:
+    """The run of this request (resumed if it exists) and its chunks, planned once; and
+    the page planning read when the whole range fits one."""
     run = await ledger.open_run(conn, job.request, force=False, session_id=uuid.uuid4().hex)
+    first_page = None
     if not run.planned:
         entity = resolve_entity(job.entity)
         window = job.request.window
         planned = await plan_windows(session.client, entity, window, job.chunk_days, job.page_size)
-        await ledger.plan(conn, run, entity.name, planned)
+        await ledger.plan(conn, run, entity.name, planned.windows)
+        first_page = planned.first_page
     chunks = await ledger.chunks_of(conn, run.run_id)
     await conn.commit()
-    return run, chunks
+    return run, chunks, first_page
 
 
 async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
     """Claim the chunk, copy it, commit its rows with its 'done' mark and its calls."""
     ledger = Ledger(ctx.settings.schema)
     async with _company_work(ctx, job.realm) as (session, conn):
-        return await _copy_on(ctx, session, conn, ledger, job, None)
+        return await _copy_on(ctx, session, conn, ledger, job, None, None)
 
 
 async def _copy_on(
@@ -176,6 +179,7 @@ async def _copy_on(
     ledger: Ledger,
     job: ChunkJob,
     defer: ChunkDeferrer | None,
+    first_page: FirstPage | None,
 ) -> str:
     """Copy one chunk on an open session and connection, unless done or held elsewhere."""
     chunk = await _chunk(ledger, conn, job)
@@ -189,7 +193,7 @@ async def _copy_on(
         await defer([job])  # its own job waits for the holder, not this plan job
         return "held by another worker: deferred"
     try:
-        rows = await _copy_claimed(ctx, session, conn, ledger, job, chunk)
+        rows = await _copy_claimed(ctx, session, conn, ledger, job, chunk, first_page)
     finally:
         if not conn.closed and not conn.broken:
             await ledger.release(conn, chunk)
@@ -204,10 +208,13 @@ async def _copy_claimed(
     ledger: Ledger,
     job: ChunkJob,
     chunk: Chunk,
+    first_page: FirstPage | None,
 ) -> int:
     entity = resolve_entity(job.entity)
     budget = ctx.budget()
-    work = ChunkWork(session, conn, chunk, entity, job.page_size, ctx.page_gate, NullObserver())
+    work = ChunkWork(
+        session, conn, chunk, entity, job.page_size, ctx.page_gate, NullObserver(), first_page
+    )
     try:
         async with conn.transaction():
             figures = await work.extract_and_load()

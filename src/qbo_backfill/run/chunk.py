@@ -10,6 +10,7 @@ import asyncio
 import logging
 import math
 from dataclasses import replace
+from typing import Any
 
 import psycopg
 
@@ -21,6 +22,7 @@ from qbo_backfill.load.records import prepare_page
 from qbo_backfill.qbo import query
 from qbo_backfill.qbo.client import ClientStats
 from qbo_backfill.run.observer import RunObserver
+from qbo_backfill.run.plan import FirstPage
 from qbo_backfill.run.session import Session
 
 __all__ = ["MAX_REFETCHES", "ChunkWork"]
@@ -43,6 +45,7 @@ class ChunkWork:
         page_size: int,
         page_gate: asyncio.Semaphore,
         observer: RunObserver,
+        first_page: FirstPage | None = None,
     ) -> None:
         self.session = session
         self.conn = conn
@@ -57,6 +60,7 @@ class ChunkWork:
         self.figures = ChunkFigures()
         self._db_lock = asyncio.Lock()
         self._abandoned = False  # a page failed: the chunk fails, later pages are not sent
+        self._first_page = first_page  # read while planning: used once, if its query matches
 
     async def extract_and_load(self) -> ChunkFigures:
         """Page the window until its count holds still; then count what the table holds."""
@@ -150,7 +154,7 @@ class ChunkWork:
                 return 0
             size = self.page_size
             text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
-            records = await self.session.client.page(text, self.entity.name, self.stats)
+            records = await self._records(text)
             prepared = prepare_page(records)
             extracted = len(records)
             del records  # only the prepared rows wait for the connection
@@ -166,6 +170,14 @@ class ChunkWork:
             self._add(extracted, prepared.duplicates, len(prepared.quarantined), counts)
             self.observer.page_loaded(self.entity.name, extracted)
             return extracted
+
+    async def _records(self, text: str) -> list[Any]:
+        """A page's records: the page planning read, the first time it is this one (no
+        call); else asked for."""
+        first, self._first_page = self._first_page, None
+        if first is not None and first.window == self.chunk.window and first.text == text:
+            return first.records
+        return await self.session.client.page(text, self.entity.name, self.stats)
 
     def _add(self, extracted: int, duplicates: int, quarantined: int, counts: UpsertCounts) -> None:
         f = self.figures

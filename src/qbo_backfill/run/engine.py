@@ -18,7 +18,7 @@ from qbo_backfill.load.ledger import Chunk, Ledger, RunRequest
 from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver, RunObserver
-from qbo_backfill.run.plan import plan_windows
+from qbo_backfill.run.plan import FirstPage, plan_windows
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
@@ -108,6 +108,8 @@ class Backfill:
         self.page_gate = asyncio.Semaphore(session.settings.max_in_flight)
         self.failed_in_a_row = 0
         self.stopped_early: str | None = None
+        # An entity's only page, read by its planning call: its chunk loads it, no call.
+        self.first_pages: dict[str, FirstPage] = {}
 
     async def run(self, options: BackfillOptions) -> BackfillResult:
         async with await self._connect() as conn:
@@ -168,7 +170,9 @@ class Backfill:
                 )
             except ApiError as exc:
                 return self._not_planned(entity, run.run_id, window, exc)
-            await self.ledger.plan(ledger_conn, run, entity.name, planned)
+            await self.ledger.plan(ledger_conn, run, entity.name, planned.windows)
+            if planned.first_page is not None:
+                self.first_pages[entity.name] = planned.first_page
         chunks = await self.ledger.chunks_of(ledger_conn, run.run_id)
         await ledger_conn.commit()  # no transaction left open while the chunks run
         todo = [c for c in chunks if c.status != "done"]
@@ -225,7 +229,14 @@ class Backfill:
                 return  # another worker has it, or finished it
             self.observer.chunk_started(entity.name, chunk.window)
             work = ChunkWork(
-                self.session, conn, chunk, entity, options.page_size, self.page_gate, self.observer
+                self.session,
+                conn,
+                chunk,
+                entity,
+                options.page_size,
+                self.page_gate,
+                self.observer,
+                self.first_pages.pop(entity.name, None),
             )
             try:
                 async with conn.transaction():

@@ -8,12 +8,22 @@ tile the range exactly: an empty stretch is one window counted 0.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from qbo_backfill.entities import Entity
-from qbo_backfill.qbo.client import QboClient
-from qbo_backfill.run.slices import CountedSlice, count_slices, join_empty
+from qbo_backfill.qbo import query
+from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, QboClient
+from qbo_backfill.run.slices import (
+    CountedSlice,
+    count_slices,
+    grid_split,
+    join_empty,
+    refine_slices,
+)
 from qbo_backfill.windows import ExtractWindow
 
-__all__ = ["AUTO_MAX_PAGES", "PlannedWindow", "join_slices", "plan_windows"]
+__all__ = ["AUTO_MAX_PAGES", "FirstPage", "Plan", "PlannedWindow", "join_slices", "plan_windows"]
 
 # `auto` chunking keeps a window under this many pages, so a window's paging stays short
 # enough that records rarely move under it, while pages still come back full.
@@ -23,24 +33,59 @@ AUTO_MAX_PAGES = 100
 PlannedWindow = tuple[ExtractWindow, int | None]
 
 
+@dataclass(frozen=True)
+class FirstPage:
+    """The only page of a range that fits one, read by the planning call itself."""
+
+    window: ExtractWindow
+    text: str  # the page query, exactly as the chunk would send it
+    records: list[Any]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The windows of a run, and the page already read when the whole range fits one."""
+
+    windows: list[PlannedWindow]
+    first_page: FirstPage | None = None
+
+
 async def plan_windows(
     client: QboClient,
     entity: Entity,
     window: ExtractWindow,
     chunk_days: int | None,
     page_size: int,
-) -> list[PlannedWindow]:
+) -> Plan:
     """The windows of one entity's run: whole, fixed `chunk_days`, or sized (None)."""
     if window.is_whole:
-        return [(window, None)]
+        return Plan([(window, None)])
     if chunk_days is None:
-        max_rows = page_size * AUTO_MAX_PAGES
-        # A slice still too large is cut again, down to single days (a day may hold more).
-        slices = await count_slices(client, entity, window, 1, lambda _, n: n > max_rows)
-        return list(join_slices(slices, max_rows))
+        return await _plan_sized(client, entity, window, page_size)
     # Only slices that hold rows are refined into the fixed windows; the rest stay whole.
     slices = await count_slices(client, entity, window, chunk_days, lambda _, n: n > 0)
-    return list(join_empty(slices))
+    return Plan(list(join_empty(slices)))
+
+
+async def _plan_sized(
+    client: QboClient, entity: Entity, window: ExtractWindow, page_size: int
+) -> Plan:
+    """Count the range in up to 29 coarse slices and, in the same batch call, read its
+    first page: a range that fits one page is planned and read with that one call. A
+    larger range wastes that page (one page's bytes, no call) and is planned as before: a
+    slice still too large is cut again, down to single days (a day may hold more)."""
+    max_rows = page_size * AUTO_MAX_PAGES
+    parts = grid_split(window, 1, BATCH_MAX_ITEMS - 1)
+    text = query.page_query(entity, window, 1, page_size)
+    answers, _ = await client.query_many([text, *(query.count_query(entity, p) for p in parts)])
+    counts = [int(answer.get("totalCount", 0)) for answer in answers[1:]]
+    records = answers[0].get(entity.name) or []
+    total = sum(counts)
+    if 0 < total < page_size and isinstance(records, list) and len(records) == total:
+        return Plan([(window, total)], FirstPage(window, text, records))
+    counted = list(zip(parts, counts, strict=True))
+    slices = await refine_slices(client, entity, counted, [], 1, lambda _, n: n > max_rows)
+    return Plan(list(join_slices(slices, max_rows)))
 
 
 def join_slices(slices: list[CountedSlice], max_rows: int) -> list[CountedSlice]:

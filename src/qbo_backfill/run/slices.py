@@ -18,7 +18,14 @@ from qbo_backfill.qbo import query
 from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, QboClient
 from qbo_backfill.windows import ExtractWindow
 
-__all__ = ["CountedSlice", "count_slices", "count_windows", "grid_split", "join_empty"]
+__all__ = [
+    "CountedSlice",
+    "count_slices",
+    "count_windows",
+    "grid_split",
+    "join_empty",
+    "refine_slices",
+]
 
 # A slice of a range and its source count.
 CountedSlice = tuple[ExtractWindow, int]
@@ -54,17 +61,31 @@ async def count_slices(
 ) -> list[CountedSlice]:
     """Counted slices that tile `window` in order: up to 30 coarse ones first; a slice wider
     than one grid unit for which `needs_split` holds is cut and counted again."""
+    return await refine_slices(client, entity, [], [window], unit_days, needs_split)
+
+
+async def refine_slices(
+    client: QboClient,
+    entity: Entity,
+    counted: list[CountedSlice],
+    pending: list[ExtractWindow],
+    unit_days: int,
+    needs_split: NeedsSplit,
+) -> list[CountedSlice]:
+    """`counted` slices kept or cut as `needs_split` says, with the `pending` slices counted
+    and refined the same way; all in order."""
     leaves: list[CountedSlice] = []
-    pending = [window]
-    while pending:
-        parts = _next_parts(pending, unit_days)
-        counts = await count_windows(client, entity, parts)
+    while counted or pending:
+        if pending:
+            parts = _next_parts(pending, unit_days)
+            counted = list(zip(parts, await count_windows(client, entity, parts), strict=True))
         pending = []
-        for part, count in zip(parts, counts, strict=True):
+        for part, count in counted:
             if part.days > unit_days and needs_split(part, count):
                 pending.append(part)
             else:
                 leaves.append((part, count))
+        counted = []
     return sorted(leaves)
 
 
