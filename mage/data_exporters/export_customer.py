@@ -1,9 +1,4 @@
-"""Exporter: reconcile qb_customer with QuickBooks in its one window; fail on a mismatch.
-
-Customer is taken whole, inactive records included: this block counts every Customer in the
-source again and compares it with the rows ingest_customer extracted and the rows in the
-database (the seed's "DB entries vs loaded").
-"""
+"""Exporter: reconcile qb_customer (one window, inactive records included); fail on a mismatch."""
 
 from pandas import DataFrame
 

@@ -1,9 +1,4 @@
-"""Exporter: reconcile qb_item with QuickBooks in its one window; fail on a mismatch.
-
-Item is taken whole, inactive records included: this block counts every Item in the
-source again and compares it with the rows ingest_item extracted and the rows in the
-database (the seed's "DB entries vs loaded").
-"""
+"""Exporter: reconcile qb_item (one window, inactive records included); fail on a mismatch."""
 
 from pandas import DataFrame
 

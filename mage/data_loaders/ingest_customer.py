@@ -1,9 +1,4 @@
-"""Loader: copy Customer into qb_customer, taken whole.
-
-Customer is a list entity: it has no TxnDate, so every record, inactive ones included, is
-copied in one window; start_date and end_date are checked but do not apply. Pages stream
-straight into PostgreSQL, so the block returns figures, never the records.
-"""
+"""Loader: copy Customer into qb_customer, a list entity: one window, inactive records included."""
 
 from pandas import DataFrame
 

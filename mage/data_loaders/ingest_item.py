@@ -1,9 +1,4 @@
-"""Loader: copy Item into qb_item, taken whole.
-
-Item is a list entity: it has no TxnDate, so every record, inactive ones included, is
-copied in one window; start_date and end_date are checked but do not apply. Pages stream
-straight into PostgreSQL, so the block returns figures, never the records.
-"""
+"""Loader: copy Item into qb_item, a list entity: one window, inactive records included."""
 
 from pandas import DataFrame
 

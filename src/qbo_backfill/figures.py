@@ -28,33 +28,47 @@ class RequestFigures:
     """What a chunk spent at the API: every request is metered by Intuit."""
 
     api_calls: int = 0
+    """HTTP requests sent, retries and COUNT queries included."""
     throttled: int = 0
+    """Requests refused with 429 (too many requests), then sent again after a wait."""
     retries: int = 0
+    """Requests that failed and were sent again, for any reason (`throttled` included)."""
 
 
 @dataclass(frozen=True)
-class ChunkFigures:
-    """One chunk's extraction and load, as marked done in the ledger."""
+class ChunkFigures(RequestFigures):
+    """One chunk's extraction and load, as marked done in the ledger, with its requests.
+
+    The request figures come first among the fields; the ledger, JSON and CSV columns keep
+    them after the load figures (`CHUNK_COLUMNS`).
+    """
 
     pages: int = 0
     """Pages of the last pass over the window (a refetch starts this count again)."""
     rows_extracted: int = 0
+    """Records those pages held, as the source sent them."""
     rows_inserted: int = 0
+    """Rows new to the raw table, over every pass."""
     rows_updated: int = 0
+    """Rows already in the table replaced by a newer or different record, over every pass."""
     rows_unchanged: int = 0
+    """Records of the last pass the table already held as sent (or newer): left as they were."""
     rows_quarantined: int = 0
+    """Records of the last pass kept aside with a reason instead of loaded; they count as
+    accounted for when the window is reconciled."""
     source_duplicates: int = 0
     """Records the source returned more than once while paging (each Id is loaded once)."""
     source_count: int | None = None
+    """The source's count of the window the last pass paged (planning's count, at first)."""
     source_count_after: int | None = None
     """The source's count once paging ended: a count that moved means paging again."""
     rows_in_table: int | None = None
+    """Live rows of the window in the raw table after the load."""
     matched: bool | None = None
+    """The count held still and the table holds that many, quarantined records included;
+    None for a chunk not done."""
     refetches: int = 0
     """Times the window was paged again because its count moved under the paging."""
-    api_calls: int = 0
-    throttled: int = 0
-    retries: int = 0
 
     def plus_requests(self, spent: RequestFigures) -> ChunkFigures:
         """These figures with the chunk's API requests set."""

@@ -50,16 +50,22 @@ class CrashConfig:
     """The company the crash test copies, and how often and how soon its runs are killed."""
 
     kills: int = 30
+    """Runs to kill with SIGKILL before the final run is let finish."""
     invoices: int = 50_000
     customers: int = 500
     items: int = 100
     seed: int = 7
+    """Seeds the sandbox's data and the kill delays: the same seed replays a failure."""
     latency_ms: float = 40.0
+    """The sandbox's delay per answer (with half as much jitter), so kills land mid-request."""
     page_size: int = 100
     chunk_days: int = 7
     min_delay: float = 0.3
     max_delay: float = 4.0
-    access_token_ttl: float = 62.0  # refreshes every ~2 s: the client refreshes 60 s early
+    """Each run is killed after a delay drawn from min_delay to max_delay seconds."""
+    access_token_ttl: float = 62.0
+    """Seconds an access token lives: the client refreshes 60 s early, so about every 2 s,
+    and every refresh rotates the refresh token (kills land mid-refresh)."""
 
 
 @dataclass
@@ -68,20 +74,29 @@ class CrashFigures:
 
     kills: int = 0
     attempts: int = 0
+    """Runs started before the final one, killed or not."""
     finished_before_kill: int = 0
+    """Runs that ended before their kill came; the next one re-extracts with --force."""
     forced_runs: int = 0
     kill_phases: dict[str, int] = field(default_factory=dict)
+    """What the run's database sessions were doing at each kill, and how often."""
     rows_compared: int = 0
+    """Source records compared with the table, every entity's added up."""
     inactive_compared: int = 0
     rows_missing: int = 0
     rows_extra: int = 0
     rows_different: int = 0
+    """Rows whose payload is not the source's record."""
     duplicates: int = 0
+    """Rows beyond one per (realm, Id)."""
     done_chunks_without_rows: int = 0
+    """Done chunks whose recorded rows are not in the table for their window."""
     chunks_checked: int = 0
     refresh_token_works: bool = False
+    """The stored refresh token still gets an access token at the end."""
     token_refreshes: int = 0
     invalid_grants: int = 0
+    """Refreshes the sandbox refused with invalid_grant."""
     final_exit_code: int | None = None
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)

@@ -58,12 +58,22 @@ class WorkerOptions:
     """How a worker runs: jobs at once, and its timings (seconds)."""
 
     concurrency: int = 4
+    """Jobs run at once by this process (`worker --concurrency`)."""
     poll_seconds: float = 0.5
+    """How often the database is asked for a job: NOTIFY says only that a job was inserted,
+    so a job queued behind a company's lane lock is found by polling once the lock is free."""
     heartbeat_seconds: float = 2.0
+    """How often the worker tells the database it is alive."""
     stall_after: float = 6.0
+    """Seconds without a heartbeat after which a worker counts as stopped and its jobs as
+    stalled."""
     sweep_every: float = 2.0
-    listen_notify: bool = True  # off behind pgbouncer in transaction mode
-    keep_finished_hours: int = 24  # succeeded jobs older than this are deleted
+    """How often this worker sends stalled jobs (of any worker) back to be retried."""
+    listen_notify: bool = True
+    """Wake at procrastinate's NOTIFY of a new job; off behind pgbouncer in transaction mode
+    (`worker --no-listen-notify`), where polling alone finds the jobs."""
+    keep_finished_hours: int = 24
+    """Succeeded jobs finished longer ago are deleted (`worker --keep-finished-hours`)."""
 
 
 class FleetWorker:

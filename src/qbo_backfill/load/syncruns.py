@@ -27,13 +27,18 @@ class SyncFigures:
     """What a sync did to one entity's raw table, and what it cost."""
 
     inserted: int = 0
+    """Records new to the raw table: created at the source, or never copied before."""
     updated: int = 0
     """Rows changed in place, reactivations left out."""
     unchanged: int = 0
+    """Changed records the table already held as sent (or newer), left as they were."""
     deleted: int = 0
+    """Rows marked deleted (kept, with the time), for a delete CDC reported or a record
+    gone from a window read whole."""
     reactivated: int = 0
     """Rows marked deleted that came back at the source (not counted in `updated`)."""
     quarantined: int = 0
+    """Records kept aside with the reason instead of loaded."""
     answers: int = 0
     """CDC answers and query pages read for this entity."""
     windows_read: int = 0

@@ -174,7 +174,9 @@ class LimiterStats:
     slots: int = 0
     """In-flight slots held: one per request this process sent."""
     statements: int = 0
+    """Statements sent to PostgreSQL (reservations, claims, releases, renewals, pauses)."""
     statement_seconds: float = 0.0
+    """Time spent on those statements, round trips included (not the pacing waits)."""
     late_wakes: int = 0
     """Wake-ups before this process's turn had come, slept again (at most MAX_LATE_WAKES)."""
     busy_waits: int = 0

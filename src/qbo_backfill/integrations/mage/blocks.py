@@ -102,7 +102,14 @@ def ingest(
 ) -> list[dict[str, Any]]:
     """The loader block `ingest_<entity>`: the library's backfill, one chunk at a time.
 
-    Returns one row of figures per chunk (done earlier or now), never the records.
+    A transaction (Invoice) is cut by TxnDate into chunks of `chunk_days` from start_date
+    (inclusive) to end_date (exclusive). A list entity (Customer, Item) has no TxnDate: every
+    record, inactive ones included, is copied in one window; start_date and end_date are
+    checked but do not apply. Each chunk is committed with its ledger row, so a run that
+    stopped resumes at its first open chunk.
+
+    Pages stream straight into PostgreSQL: returns one row of figures per chunk (done earlier
+    or now), never the records.
     Raises BlockFailed when a chunk failed after its retries: run again to resume.
     """
     log = block_log(variables)
@@ -128,7 +135,9 @@ def reconcile(
     """The exporter block `export_<entity>`: reconcile every window; fail on a mismatch.
 
     Per window: the source's COUNT(*) now, the rows the ledger says were extracted, and
-    the rows in the table. The figures are also kept in `qbo_backfill_verifications`.
+    the rows in the table (the seed's "DB entries vs loaded"); a list entity's one window
+    counts every record, inactive ones included. The figures are also kept in
+    `qbo_backfill_verifications`.
     """
     log = block_log(variables)
     with _one_line_errors():
