@@ -69,16 +69,23 @@ def report_ok(env: dict[str, str], cwd: Path) -> None:
     assert "windows cover the range" in names
 
 
+def plain_backfill(
+    sb: Sandbox, env: dict[str, str], database_url: str, schema: str, cwd: Path
+) -> dict[str, int]:
+    """`backfill Invoice` with no window options (from 2000-01-01 to tomorrow, in the
+    default sized windows): the copy must be exact; the calls it cost."""
+    done = run_cli(["backfill", "Invoice"], env, cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sb, "Invoice")
+    return calls(sb)
+
+
 def test_the_plainest_backfill_costs_calls_by_rows_and_copies_exactly(
     sandbox: Sandbox, env: dict[str, str], database_url: str, schema: str, tmp_path: Path
 ) -> None:
-    # No window options: from 2000-01-01 to tomorrow, in the default (sized) windows.
-    done = run_cli(["backfill", "Invoice"], env, tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    spent = calls(sandbox)
+    spent = plain_backfill(sandbox, env, database_url, schema, tmp_path)
     assert spent["total"] <= 1.5 * INVOICES / 1000 + 10, spent
     assert spent["batch"] <= 2
-    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
     tomorrow = date.today() + timedelta(days=1)
     assert_tiles(chunks(database_url, schema), date(2000, 1, 1), tomorrow)
     report_ok(env, tmp_path)
@@ -110,11 +117,8 @@ def test_a_range_that_fits_one_page_costs_one_call(
 ) -> None:
     # The planning batch call carries the range's first page next to its counts: when the
     # counts say the range fits that page, the page is the copy, and nothing else is asked.
-    done = run_cli(["backfill", "Invoice"], env, tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    spent = calls(sandbox)
+    spent = plain_backfill(sandbox, env, database_url, schema, tmp_path)
     assert (spent["batch"], spent["total"]) == (1, 1), spent
-    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
     [chunk] = chunks(database_url, schema)
     assert (chunk["status"], chunk["planned_count"], chunk["pages"]) == ("done", 40, 1)
     assert chunk["api_calls"] == 0  # the call is planning's
