@@ -175,7 +175,7 @@ class ChunkWork:
         """A page's records: the page planning read, the first time it is this one (no
         call); else asked for."""
         first, self._first_page = self._first_page, None
-        if first is not None and first.window == self.chunk.window and first.text == text:
+        if first is not None and first.text == text:
             return first.records
         return await self.session.client.page(text, self.entity.name, self.stats)
 

@@ -37,8 +37,7 @@ PlannedWindow = tuple[ExtractWindow, int | None]
 class FirstPage:
     """The only page of a range that fits one, read by the planning call itself."""
 
-    window: ExtractWindow
-    text: str  # the page query, exactly as the chunk would send it
+    text: str  # the page query (its window, start and size), exactly as a chunk sends it
     records: list[Any]
 
 
@@ -82,9 +81,9 @@ async def _plan_sized(
     records = answers[0].get(entity.name) or []
     total = sum(counts)
     if 0 < total < page_size and isinstance(records, list) and len(records) == total:
-        return Plan([(window, total)], FirstPage(window, text, records))
+        return Plan([(window, total)], FirstPage(text, records))
     counted = list(zip(parts, counts, strict=True))
-    slices = await refine_slices(client, entity, counted, [], 1, lambda _, n: n > max_rows)
+    slices = await refine_slices(client, entity, counted, 1, lambda _, n: n > max_rows)
     return Plan(list(join_slices(slices, max_rows)))
 
 

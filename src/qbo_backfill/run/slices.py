@@ -61,32 +61,37 @@ async def count_slices(
 ) -> list[CountedSlice]:
     """Counted slices that tile `window` in order: up to 30 coarse ones first; a slice wider
     than one grid unit for which `needs_split` holds is cut and counted again."""
-    return await refine_slices(client, entity, [], [window], unit_days, needs_split)
+    parts = _next_parts([window], unit_days)
+    return await refine_slices(
+        client, entity, await _counted(client, entity, parts), unit_days, needs_split
+    )
 
 
 async def refine_slices(
     client: QboClient,
     entity: Entity,
     counted: list[CountedSlice],
-    pending: list[ExtractWindow],
     unit_days: int,
     needs_split: NeedsSplit,
 ) -> list[CountedSlice]:
-    """`counted` slices kept or cut as `needs_split` says, with the `pending` slices counted
-    and refined the same way; all in order."""
+    """Counted slices that tile a range, in order: each of `counted` wider than one grid
+    unit for which `needs_split` holds is cut and counted again, down to the grid."""
     leaves: list[CountedSlice] = []
-    while counted or pending:
-        if pending:
-            parts = _next_parts(pending, unit_days)
-            counted = list(zip(parts, await count_windows(client, entity, parts), strict=True))
+    while counted:
         pending = []
         for part, count in counted:
             if part.days > unit_days and needs_split(part, count):
                 pending.append(part)
             else:
                 leaves.append((part, count))
-        counted = []
+        counted = await _counted(client, entity, _next_parts(pending, unit_days)) if pending else []
     return sorted(leaves)
+
+
+async def _counted(
+    client: QboClient, entity: Entity, parts: list[ExtractWindow]
+) -> list[CountedSlice]:
+    return list(zip(parts, await count_windows(client, entity, parts), strict=True))
 
 
 def _next_parts(pending: list[ExtractWindow], unit_days: int) -> list[ExtractWindow]:
