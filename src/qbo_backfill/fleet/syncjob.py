@@ -20,7 +20,7 @@ async def sync_company(ctx: FleetContext, realm: str, entities: Sequence[str]) -
         await guard(ctx, conn, realm)
         options = SyncOptions(entities=tuple(resolve_entity(name) for name in entities))
         try:
-            result = await run_sync(ctx.for_realm(realm), options)
+            result = await run_sync(ctx.for_realm(realm), options, pools=ctx.pools)
         except ReauthorizeError as exc:
             await ReauthMarks(ctx.settings.schema).mark(conn, realm, str(exc))
             raise

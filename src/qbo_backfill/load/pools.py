@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-__all__ = ["AsyncPool", "ConnectionPools", "autocommit_connection"]
+__all__ = ["AsyncPool", "ConnectionPools", "autocommit_connection", "connection"]
 
 UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -67,6 +67,22 @@ class ConnectionPools:
                 await asyncio.to_thread(tokens.close)
         finally:
             await jobs.close()
+
+
+@asynccontextmanager
+async def connection(
+    url: str, pool: AsyncPool | None
+) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """A connection for a while, committed at the end (rolled back on an error): borrowed
+    from `pool`, else a new one."""
+    if pool is None:
+        async with await psycopg.AsyncConnection.connect(
+            url, connect_timeout=CONNECT_TIMEOUT_SECONDS
+        ) as conn:
+            yield conn
+        return
+    async with pool.connection() as conn:
+        yield conn
 
 
 @asynccontextmanager

@@ -29,6 +29,7 @@ from qbo_backfill.entities import Entity, resolve_entity
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
 from qbo_backfill.load.cursors import SyncCursors
 from qbo_backfill.load.ledger import Ledger
+from qbo_backfill.load.pools import ConnectionPools, connection
 from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.load.syncruns import SyncFigures, SyncRecord, SyncRuns
 from qbo_backfill.qbo.cdc import CDC_LOOKBACK, fetch_changes, is_lookback_refusal
@@ -80,12 +81,19 @@ def sync(
 
 
 async def run_sync(
-    settings: Settings, options: SyncOptions, observer: RunObserver | None = None
+    settings: Settings,
+    options: SyncOptions,
+    observer: RunObserver | None = None,
+    pools: ConnectionPools | None = None,
 ) -> SyncResult:
-    """Bring the copied entities of the settings' realm up to date with the source."""
+    """Bring the copied entities of the settings' realm up to date with the source. A
+    long-lived process passes its `pools`; a command connects for itself."""
     watcher = observer or NullObserver()
-    async with open_session(settings, watcher.retrying) as session:
-        return await Sync(session).run(options)
+    async with (
+        open_session(settings, watcher.retrying, pools) as session,
+        connection(session.url, pools.jobs if pools else None) as conn,
+    ):
+        return await Sync(session).run(conn, options)
 
 
 class Sync:
@@ -98,16 +106,15 @@ class Sync:
         self.session_id = uuid.uuid4().hex
         self.records: list[SyncRecord] = []
 
-    async def run(self, options: SyncOptions) -> SyncResult:
-        async with await psycopg.AsyncConnection.connect(self.session.url) as conn:
-            starts = await self._prepare(conn, options)
-            entities = [resolve_entity(name) for name in starts]
-            in_cdc = [e for e in entities if e.in_cdc]
-            if in_cdc:
-                await self._by_cdc(conn, in_cdc, starts)
-            others = [e for e in entities if not e.in_cdc]
-            if others:
-                await self._by_last_updated(conn, others, starts)
+    async def run(self, conn: psycopg.AsyncConnection, options: SyncOptions) -> SyncResult:
+        starts = await self._prepare(conn, options)
+        entities = [resolve_entity(name) for name in starts]
+        in_cdc = [e for e in entities if e.in_cdc]
+        if in_cdc:
+            await self._by_cdc(conn, in_cdc, starts)
+        others = [e for e in entities if not e.in_cdc]
+        if others:
+            await self._by_last_updated(conn, others, starts)
         calls = self.session.client.stats.requests
         return SyncResult(self.session_id, tuple(self.records), calls)
 
