@@ -121,7 +121,6 @@ def _time_loader(url: str, schema: str, realm: str, pages: Sequence[bytes]) -> f
     async def load() -> float:
         async with await psycopg.AsyncConnection.connect(url) as conn:
             await table.create(conn)
-            await table.create_stage(conn)
             await conn.commit()
             gate, lock = asyncio.Semaphore(10), asyncio.Lock()
 

@@ -14,7 +14,6 @@ from qbo_backfill.load.db import DDL_LOCK, fetch_int, has_column
 from qbo_backfill.load.records import PreparedPage
 from qbo_backfill.windows import ExtractWindow
 
-STAGE = sql.Identifier("qbo_backfill_stage")
 QUARANTINE_TABLE = "qbo_backfill_quarantine"
 
 
@@ -92,50 +91,36 @@ class RawTable:
         *,
         count_revivals: bool = False,
     ) -> UpsertCounts:
-        """COPY the page into the stage (`create_stage` first), then one INSERT .. ON CONFLICT
-        that only writes rows that are new, newer, or changed; an older version never
-        overwrites a newer. A row marked deleted that is written again from a version at
-        least as new as its deletion lives again (an undo at the source)."""
-        await self._stage(conn, realm_id, page)
-        revived = 0
-        if count_revivals:
-            revivals = sql.SQL(_REVIVALS).format(table=self.table, stage=STAGE)
-            revived = await fetch_int(conn, revivals)
-        cursor = await conn.execute(
-            sql.SQL(_UPSERT).format(table=self.table, stage=STAGE),
-            {
-                "window_start": meta.window.start_utc,
-                "window_end": meta.window.end_utc,
-                "page_number": meta.page_number,
-                "page_size": meta.page_size,
-                "request": meta.request,
-                "run_id": meta.run_id,
-            },
-        )
-        inserted, written = await cursor.fetchone() or (0, 0)
+        """One INSERT .. ON CONFLICT of the whole page that only writes rows that are new,
+        newer, or changed; an older version never overwrites a newer. A row marked deleted
+        that is written again from a version at least as new as its deletion lives again
+        (an undo at the source).
+
+        The page goes as three binary arrays (ids, JSON texts, last changes), unnested by
+        the statement itself: no staging table to fill, read and empty, and no text to
+        escape on our side."""
+        revived = sql.SQL(_REVIVED if count_revivals else "0").format(table=self.table)
+        counts = (0, 0, 0)
+        if page.rows:
+            cursor = await conn.execute(
+                sql.SQL(_UPSERT).format(table=self.table, revived=revived),
+                {
+                    "realm_id": realm_id,
+                    "ids": [row.id for row in page.rows],
+                    "payloads": [row.payload for row in page.rows],
+                    "updated": [row.last_updated_utc for row in page.rows],
+                    "window_start": meta.window.start_utc,
+                    "window_end": meta.window.end_utc,
+                    "page_number": meta.page_number,
+                    "page_size": meta.page_size,
+                    "request": meta.request,
+                    "run_id": meta.run_id,
+                },
+            )
+            counts = await cursor.fetchone() or counts
+        inserted, written, reactivated = counts
         await self._quarantine(conn, realm_id, page, meta)
-        return UpsertCounts(inserted, written - inserted, len(page.rows) - written, revived)
-
-    async def create_stage(self, conn: psycopg.AsyncConnection) -> None:
-        """The connection's staging table for `upsert_page` (once per connection, not per
-        page: the load loop should spend its round trips on the data)."""
-        await conn.execute(sql.SQL(_STAGE_DDL).format(stage=STAGE))
-
-    async def _stage(
-        self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage
-    ) -> None:
-        await conn.execute(sql.SQL("TRUNCATE {}").format(STAGE))
-        copy_sql = sql.SQL("COPY {} (realm_id, id, payload, source_last_updated_utc) FROM STDIN")
-        # One block of COPY text per page: psycopg's per-row `write_row` costs more than the
-        # server's whole upsert. Only the backslash needs escaping: JSON text from orjson
-        # holds no raw tab or newline, and the other fields are digits and timestamps.
-        realm = _copy_text(realm_id)
-        block = "".join(
-            f"{realm}\t{row.id}\t{_copy_text(row.payload)}\t{row.last_updated_utc.isoformat()}\n"
-            for row in page.rows
-        )
-        async with conn.cursor().copy(copy_sql.format(STAGE)) as copy:
-            await copy.write(block.encode())
+        return UpsertCounts(inserted, written - inserted, len(page.rows) - written, reactivated)
 
     async def _quarantine(
         self, conn: psycopg.AsyncConnection, realm_id: str, page: PreparedPage, meta: PageMeta
@@ -264,13 +249,6 @@ class RawTable:
         )
 
 
-def _copy_text(value: str) -> str:
-    """A value in COPY's text format (no raw tab, newline or carriage return expected)."""
-    if "\t" in value or "\n" in value or "\r" in value:
-        raise ValueError("COPY text field holds a raw tab or line break")
-    return value.replace("\\", "\\\\")
-
-
 _TABLE_DDL = """
 CREATE TABLE IF NOT EXISTS {table} (
     realm_id TEXT NOT NULL,
@@ -306,22 +284,23 @@ _QUARANTINE_INSERT = """
 INSERT INTO {table} (realm_id, entity, run_id, chunk_id, record_id, reason, payload)
 VALUES (%s, %s, %s, %s, %s, %s, %s)
 """
-_STAGE_DDL = """
-CREATE TEMP TABLE IF NOT EXISTS {stage} (
-    realm_id TEXT NOT NULL,
-    id BIGINT NOT NULL,
-    payload JSONB NOT NULL,
-    source_last_updated_utc TIMESTAMPTZ NOT NULL
-)
+# The page's rows, from the three arrays `upsert_page` sends.
+_PAGE = """
+SELECT %(realm_id)s::text AS realm_id, s.id, s.payload::jsonb AS payload,
+    s.source_last_updated_utc
+FROM unnest(%(ids)b::bigint[], %(payloads)b::text[], %(updated)b::timestamptz[])
+    AS s (id, payload, source_last_updated_utc)
 """
-_UPSERT = """
-WITH written AS (
+_UPSERT = (
+    "WITH page AS ("
+    + _PAGE
+    + """), written AS (
     INSERT INTO {table} AS t (realm_id, id, payload, ingested_at_utc, extract_window_start_utc,
         extract_window_end_utc, page_number, page_size, request_payload,
         source_last_updated_utc, run_id)
     SELECT realm_id, id, payload, now(), %(window_start)s, %(window_end)s, %(page_number)s,
         %(page_size)s, %(request)s, source_last_updated_utc, %(run_id)s
-    FROM {stage}
+    FROM page
     ON CONFLICT (realm_id, id) DO UPDATE SET
         payload = EXCLUDED.payload,
         ingested_at_utc = EXCLUDED.ingested_at_utc,
@@ -339,16 +318,18 @@ WITH written AS (
            AND t.payload IS DISTINCT FROM EXCLUDED.payload)
     RETURNING (xmax = 0) AS inserted
 )
-SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
+SELECT count(*) FILTER (WHERE inserted), count(*), {revived} FROM written
 """
-# Rows marked deleted that the upsert from the stage makes live again (same rule as there).
-_REVIVALS = """
-SELECT count(*) FROM {stage} s JOIN {table} t ON t.realm_id = s.realm_id AND t.id = s.id
+)
+# Rows marked deleted that the upsert makes live again (same rule as there). Part of the
+# same statement, it sees the table as it was before the upsert.
+_REVIVED = """(
+SELECT count(*) FROM page s JOIN {table} t ON t.realm_id = s.realm_id AND t.id = s.id
 WHERE t.deleted_at_utc IS NOT NULL AND s.source_last_updated_utc >= t.deleted_at_utc
   AND (t.source_last_updated_utc < s.source_last_updated_utc
        OR (t.source_last_updated_utc = s.source_last_updated_utc
            AND t.payload IS DISTINCT FROM s.payload))
-"""
+)"""
 _MARK_DELETED = """
 UPDATE {table} t SET deleted_at_utc = d.at
 FROM unnest(%s::bigint[], %s::timestamptz[]) AS d (id, at)

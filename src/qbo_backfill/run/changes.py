@@ -50,10 +50,6 @@ class ChangeWriter:
         self._seen: set[tuple[int | str, str]] = set()
         self._pages = 0
 
-    async def start(self) -> None:
-        """The connection's staging table (once per connection)."""
-        await self.table.create_stage(self.conn)
-
     async def write(self, records: list[Any], request: str) -> None:
         """Upsert the active records, mark the deleted ones; skip what this sync wrote."""
         fresh = [r for r in records if self._first_time(r)]

@@ -69,7 +69,6 @@ class ChunkWork:
         count_query = query.count_query(self.entity, self.chunk.window)
         count = self.chunk.planned_count
         inserted = updated = 0
-        await self.table.create_stage(self.conn)
         for refetches in range(MAX_REFETCHES + 1):
             self.figures = ChunkFigures(refetches=refetches)
             if refetches:

@@ -230,7 +230,6 @@ class Sync:
                 writer = ChangeWriter(
                     conn, RawTable(self.session.schema, entity), realm, run_id, start - SYNC_OVERLAP
                 )
-                await writer.start()
                 outcome = await work(writer, stats)
                 figures = writer.figures.with_calls(shared_calls + stats.requests)
                 record = self._record(run_id, entity, start, outcome, figures)
