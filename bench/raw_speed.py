@@ -114,7 +114,7 @@ def _records(page: bytes) -> list[dict[str, object]]:
 
 def _time_loader(url: str, schema: str, realm: str, pages: Sequence[bytes]) -> float:
     """Seconds for our loader as the engine drives it: each page parsed and prepared on the
-    event loop while the previous one loads (COPY to stage, set-based upsert) on one
+    event loop while the previous one loads (one set-based upsert per page) on one
     connection; at most 10 pages held, a commit every 100 pages."""
     table = RawTable(f"{schema}_loader", resolve_entity("Invoice"))
 

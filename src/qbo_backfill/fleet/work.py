@@ -23,7 +23,7 @@ from qbo_backfill.errors import ApiError, BackfillError, ReauthorizeError
 from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.load.ledger import Chunk, Ledger, Run, RunRequest
-from qbo_backfill.load.pools import ConnectionPools
+from qbo_backfill.load.pools import ConnectionPools, autocommit_connection
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver
 from qbo_backfill.run.plan import FirstPage, plan_windows
@@ -128,7 +128,8 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
             await ledger.finish_run(conn, run)
             return f"planned {len(chunks)} chunks, all done"
         deferred = await defer(todo[1:])
-        first = await _copy_on(ctx, session, conn, ledger, todo[0], defer, first_page)
+        known = next(c for c in chunks if c.chunk_id == todo[0].chunk_id)
+        first = await _copy_on(ctx, session, conn, ledger, todo[0], known, defer, first_page)
     return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
 
 
@@ -137,8 +138,10 @@ async def _company_work(
     ctx: FleetContext, realm: str
 ) -> AsyncIterator[tuple[Session, psycopg.AsyncConnection]]:
     """A connection and a session for one company's job, once `guard` lets it start; a
-    refused token marks the company on the way out."""
-    async with ctx.pools.jobs.connection() as conn:
+    refused token marks the company on the way out. The connection is in autocommit: a
+    lone statement needs no BEGIN and COMMIT of its own, and what must be atomic (the
+    ledger's steps, a chunk's rows with its done mark) runs in explicit transactions."""
+    async with autocommit_connection(ctx.url, ctx.pools.jobs) as conn:
         await guard(ctx, conn, realm)
         async with (
             _marking_reauthorization(ctx, conn, realm),
@@ -169,7 +172,8 @@ async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
     """Claim the chunk, copy it, commit its rows with its 'done' mark and its calls."""
     ledger = Ledger(ctx.settings.schema)
     async with _company_work(ctx, job.realm) as (session, conn):
-        return await _copy_on(ctx, session, conn, ledger, job, None, None)
+        chunk = await _chunk(ledger, conn, job)
+        return await _copy_on(ctx, session, conn, ledger, job, chunk, None, None)
 
 
 async def _copy_on(
@@ -178,11 +182,11 @@ async def _copy_on(
     conn: psycopg.AsyncConnection,
     ledger: Ledger,
     job: ChunkJob,
+    chunk: Chunk,
     defer: ChunkDeferrer | None,
     first_page: FirstPage | None,
 ) -> str:
     """Copy one chunk on an open session and connection, unless done or held elsewhere."""
-    chunk = await _chunk(ledger, conn, job)
     if chunk.status == "done":
         return "already done"
     if not await ledger.try_claim(conn, chunk):
@@ -197,7 +201,7 @@ async def _copy_on(
     finally:
         if not conn.closed and not conn.broken:
             await ledger.release(conn, chunk)
-    await _finish_if_complete(conn, ledger, job.run_id)
+    await ledger.finish_if_complete(conn, job.run_id)
     return f"copied {rows} rows"
 
 
@@ -265,11 +269,3 @@ async def _chunk(ledger: Ledger, conn: psycopg.AsyncConnection, job: ChunkJob) -
             await conn.commit()
             return chunk
     raise BackfillError(f"chunk {job.chunk_id} of run {job.run_id} is not in the ledger")
-
-
-async def _finish_if_complete(conn: psycopg.AsyncConnection, ledger: Ledger, run_id: int) -> None:
-    """Set the run's totals and status once its last chunk is done."""
-    open_chunks = [c for c in await ledger.chunks_of(conn, run_id) if c.status != "done"]
-    await conn.commit()
-    if not open_chunks:
-        await ledger.finish_run(conn, Run(run_id, planned=True, status="running"))

@@ -249,6 +249,16 @@ class Ledger:
         await conn.commit()
         return EntityTotals.from_record(row or {})
 
+    async def finish_if_complete(self, conn: psycopg.AsyncConnection, run_id: int) -> bool:
+        """`finish_run` once every chunk of the run is done (one statement); whether it was."""
+        cursor = await conn.execute(
+            sql.SQL(_FINISH_RUN_IF_COMPLETE).format(runs=self.runs, chunks=self.chunks),
+            {"run_id": run_id},
+        )
+        finished = cursor.rowcount > 0
+        await conn.commit()
+        return finished
+
     async def chunk_rows(self, conn: psycopg.AsyncConnection, run_id: int) -> list[ChunkRow]:
         """Every chunk of a run with all its figures, in window order."""
         cursor = await conn.cursor(row_factory=dict_row).execute(
@@ -338,7 +348,7 @@ UPDATE {chunks} SET status = 'failed', last_error = %(error)s,
     duration_ms = (extract(epoch FROM clock_timestamp() - started_at) * 1000)::bigint
 WHERE chunk_id = %(chunk_id)s AND status <> 'done'
 """
-_FINISH_RUN = """
+_FINISH_RUN_UPDATE = """
 UPDATE {runs} r SET
     chunks_total = c.total, chunks_done = c.done, rows_extracted = c.rows_extracted,
     source_count = c.source_count, rows_in_table = c.rows_in_table, mismatches = c.mismatches,
@@ -353,5 +363,6 @@ FROM (SELECT count(*) AS total,
              count(*) FILTER (WHERE matched IS false) AS mismatches
       FROM {chunks} WHERE run_id = %(run_id)s) c
 WHERE r.run_id = %(run_id)s
-RETURNING r.*
 """
+_FINISH_RUN = _FINISH_RUN_UPDATE + "RETURNING r.*"
+_FINISH_RUN_IF_COMPLETE = _FINISH_RUN_UPDATE + "AND c.done = c.total"

@@ -96,10 +96,11 @@ CREATE UNLOGGED TABLE IF NOT EXISTS {slots} (
     PRIMARY KEY (realm_id, slot)
 )
 """
+# The realm's rows, if missing (one statement: atomic, and one round trip).
 _ROWS = (
-    "INSERT INTO {limits} (realm_id) VALUES (%(realm)s) ON CONFLICT DO NOTHING",
+    "WITH realm AS (INSERT INTO {limits} (realm_id) VALUES (%(realm)s) ON CONFLICT DO NOTHING) "
     "INSERT INTO {slots} (realm_id, slot) SELECT %(realm)s, generate_series(1, %(slots)s) "
-    "ON CONFLICT DO NOTHING",
+    "ON CONFLICT DO NOTHING"
 )
 # Every statement but the DDL starts by giving back the slots of finished requests.
 _FREE = """
@@ -242,12 +243,10 @@ class SharedLimiter:
                 await limiter._close()
 
     async def _prepare(self, schema: str) -> None:
-        exists = await self._conn.execute(
-            "SELECT to_regclass(%s)", (self._tables["slots"].as_string(self._conn),)
-        )
-        row = await exists.fetchone()
-        async with self._conn.transaction():
-            if row is None or row[0] is None:
+        try:
+            await self._ensure_rows()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            async with self._conn.transaction():
                 await self._conn.execute(DDL_LOCK)
                 await self._conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
@@ -257,8 +256,7 @@ class SharedLimiter:
         self._renewer = asyncio.create_task(self._renew_forever())
 
     async def _ensure_rows(self) -> None:
-        for text in _ROWS:
-            await self._execute(text, {"slots": self._max_slots})
+        await self._execute(_ROWS, {"slots": self._max_slots})
 
     async def _close(self) -> None:
         if self._renewer is not None:
