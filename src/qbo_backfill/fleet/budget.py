@@ -54,7 +54,7 @@ class CallBudget:
         await conn.execute(sql.SQL(_DDL).format(table=self.table))
 
     async def add(self, conn: psycopg.AsyncConnection, calls: int) -> None:
-        """Count `calls` for this month, in the caller's transaction."""
+        """Count `calls` for this month (in the caller's transaction, when one is open)."""
         if calls <= 0:
             return
         await conn.execute(sql.SQL(_ADD).format(table=self.table), (month_of(), self.app, calls))

@@ -117,8 +117,7 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
     ledger = Ledger(ctx.settings.schema)
     async with _company_work(ctx, job.realm) as (session, conn):
         run, chunks, first_page = await _planned(session, conn, ledger, job)
-        async with conn.transaction():
-            await ctx.budget().add(conn, session.client.stats.requests)
+        await ctx.budget().add(conn, session.client.stats.requests)  # one statement: atomic
         todo = [
             ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
             for index, c in enumerate(chunks)
@@ -230,8 +229,7 @@ async def _copy_claimed(
         if not conn.closed and not conn.broken:
             error = f"{type(exc).__name__}: {exc}"
             await ledger.mark_failed(conn, chunk, error, work.stats.spent())
-            async with conn.transaction():
-                await budget.add(conn, work.stats.requests)
+            await budget.add(conn, work.stats.requests)
         raise
     return figures.rows_extracted
 
