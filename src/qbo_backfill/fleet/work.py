@@ -110,32 +110,41 @@ class ChunkJob:
 ChunkDeferrer = Callable[[list[ChunkJob]], Awaitable[int]]
 
 
+@dataclass(frozen=True)
+class _OpenJob:
+    """What one company's job holds open: the worker's context, the company's session, the
+    job's connection and the ledger."""
+
+    ctx: FleetContext
+    session: Session
+    conn: psycopg.AsyncConnection
+    ledger: Ledger
+
+
 async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str:
     """Open (or resume) the run and plan its chunks once; hand all open chunks but the
     first to `defer`, and copy the first here, on the session and connection already open:
     a small company's run then costs one job, not two."""
-    ledger = Ledger(ctx.settings.schema)
-    async with _company_work(ctx, job.realm) as (session, conn):
-        run, chunks, first_page = await _planned(session, conn, ledger, job)
-        await ctx.budget().add(conn, session.client.stats.requests)  # one statement: atomic
+    async with _company_work(ctx, job.realm) as work:
+        run, chunks, first_page = await _planned(work, job)
+        calls = work.session.client.stats.requests
+        await ctx.budget().add(work.conn, calls)  # one statement: atomic
         todo = [
             ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
             for index, c in enumerate(chunks)
             if c.status != "done"
         ]
         if not todo:
-            await ledger.finish_run(conn, run)
+            await work.ledger.finish_run(work.conn, run)
             return f"planned {len(chunks)} chunks, all done"
         deferred = await defer(todo[1:])
         known = next(c for c in chunks if c.chunk_id == todo[0].chunk_id)
-        first = await _copy_on(ctx, session, conn, ledger, todo[0], known, defer, first_page)
+        first = await _copy_on(work, todo[0], known, defer, first_page)
     return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
 
 
 @asynccontextmanager
-async def _company_work(
-    ctx: FleetContext, realm: str
-) -> AsyncIterator[tuple[Session, psycopg.AsyncConnection]]:
+async def _company_work(ctx: FleetContext, realm: str) -> AsyncIterator[_OpenJob]:
     """A connection and a session for one company's job, once `guard` lets it start; a
     refused token marks the company on the way out. The connection is in autocommit: a
     lone statement needs no BEGIN and COMMIT of its own, and what must be atomic (the
@@ -146,20 +155,20 @@ async def _company_work(
             _marking_reauthorization(ctx, conn, realm),
             open_session(ctx.for_realm(realm), pools=ctx.pools) as session,
         ):
-            yield session, conn
+            yield _OpenJob(ctx, session, conn, Ledger(ctx.settings.schema))
 
 
-async def _planned(
-    session: Session, conn: psycopg.AsyncConnection, ledger: Ledger, job: PlanJob
-) -> tuple[Run, list[Chunk], FirstPage | None]:
+async def _planned(work: _OpenJob, job: PlanJob) -> tuple[Run, list[Chunk], FirstPage | None]:
     """The run of this request (resumed if it exists) and its chunks, planned once; and
     the page planning read when the whole range fits one."""
+    ledger, conn = work.ledger, work.conn
     run = await ledger.open_run(conn, job.request, force=False, session_id=uuid.uuid4().hex)
     first_page = None
     if not run.planned:
         entity = resolve_entity(job.entity)
         window = job.request.window
-        planned = await plan_windows(session.client, entity, window, job.chunk_days, job.page_size)
+        client = work.session.client
+        planned = await plan_windows(client, entity, window, job.chunk_days, job.page_size)
         await ledger.plan(conn, run, entity.name, planned.windows)
         first_page = planned.first_page
     chunks = await ledger.chunks_of(conn, run.run_id)
@@ -169,23 +178,20 @@ async def _planned(
 
 async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
     """Claim the chunk, copy it, commit its rows with its 'done' mark and its calls."""
-    ledger = Ledger(ctx.settings.schema)
-    async with _company_work(ctx, job.realm) as (session, conn):
-        chunk = await _chunk(ledger, conn, job)
-        return await _copy_on(ctx, session, conn, ledger, job, chunk, None, None)
+    async with _company_work(ctx, job.realm) as work:
+        chunk = await _chunk(work.ledger, work.conn, job)
+        return await _copy_on(work, job, chunk, None, None)
 
 
 async def _copy_on(
-    ctx: FleetContext,
-    session: Session,
-    conn: psycopg.AsyncConnection,
-    ledger: Ledger,
+    work: _OpenJob,
     job: ChunkJob,
     chunk: Chunk,
     defer: ChunkDeferrer | None,
     first_page: FirstPage | None,
 ) -> str:
     """Copy one chunk on an open session and connection, unless done or held elsewhere."""
+    ledger, conn = work.ledger, work.conn
     if chunk.status == "done":
         return "already done"
     if not await ledger.try_claim(conn, chunk):
@@ -196,7 +202,7 @@ async def _copy_on(
         await defer([job])  # its own job waits for the holder, not this plan job
         return "held by another worker: deferred"
     try:
-        rows = await _copy_claimed(ctx, session, conn, ledger, job, chunk, first_page)
+        rows = await _copy_claimed(work, job, chunk, first_page)
     finally:
         if not conn.closed and not conn.broken:
             await ledger.release(conn, chunk)
@@ -205,31 +211,26 @@ async def _copy_on(
 
 
 async def _copy_claimed(
-    ctx: FleetContext,
-    session: Session,
-    conn: psycopg.AsyncConnection,
-    ledger: Ledger,
-    job: ChunkJob,
-    chunk: Chunk,
-    first_page: FirstPage | None,
+    work: _OpenJob, job: ChunkJob, chunk: Chunk, first_page: FirstPage | None
 ) -> int:
+    ledger, conn, budget = work.ledger, work.conn, work.ctx.budget()
     entity = resolve_entity(job.entity)
-    budget = ctx.budget()
-    work = ChunkWork(
-        session, conn, chunk, entity, job.page_size, ctx.page_gate, NullObserver(), first_page
+    gate = work.ctx.page_gate
+    chunk_work = ChunkWork(
+        work.session, conn, chunk, entity, job.page_size, gate, NullObserver(), first_page
     )
     try:
         async with conn.transaction():
-            figures = await work.extract_and_load()
+            figures = await chunk_work.extract_and_load()
             await ledger.mark_done(conn, chunk, figures)
-            await budget.add(conn, work.stats.requests)
+            await budget.add(conn, chunk_work.stats.requests)
     except ReauthorizeError:
         raise
     except (ApiError, BackfillError, psycopg.Error) as exc:
         if not conn.closed and not conn.broken:
             error = f"{type(exc).__name__}: {exc}"
-            await ledger.mark_failed(conn, chunk, error, work.stats.spent())
-            await budget.add(conn, work.stats.requests)
+            await ledger.mark_failed(conn, chunk, error, chunk_work.stats.spent())
+            await budget.add(conn, chunk_work.stats.requests)
         raise
     return figures.rows_extracted
 
