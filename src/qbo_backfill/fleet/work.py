@@ -171,9 +171,7 @@ async def _planned(work: _OpenJob, job: PlanJob) -> tuple[Run, list[Chunk], Firs
         planned = await plan_windows(client, entity, window, job.chunk_days, job.page_size)
         await ledger.plan(conn, run, entity.name, planned.windows)
         first_page = planned.first_page
-    chunks = await ledger.chunks_of(conn, run.run_id)
-    await conn.commit()
-    return run, chunks, first_page
+    return run, await ledger.chunks_of(conn, run.run_id), first_page
 
 
 async def copy_chunk(ctx: FleetContext, job: ChunkJob) -> str:
@@ -265,6 +263,5 @@ async def guard(ctx: FleetContext, conn: psycopg.AsyncConnection, realm: str) ->
 async def _chunk(ledger: Ledger, conn: psycopg.AsyncConnection, job: ChunkJob) -> Chunk:
     for chunk in await ledger.chunks_of(conn, job.run_id):
         if chunk.chunk_id == job.chunk_id:
-            await conn.commit()
             return chunk
     raise BackfillError(f"chunk {job.chunk_id} of run {job.run_id} is not in the ledger")
