@@ -129,17 +129,16 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
         run, chunks, first_page = await _planned(work, job)
         calls = work.session.client.stats.requests
         await ctx.budget().add(work.conn, calls)  # one statement: atomic
-        todo = [
-            ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
-            for index, c in enumerate(chunks)
-            if c.status != "done"
-        ]
-        if not todo:
+        open_chunks = [(index, c) for index, c in enumerate(chunks) if c.status != "done"]
+        if not open_chunks:
             await work.ledger.finish_run(work.conn, run)
             return f"planned {len(chunks)} chunks, all done"
+        todo = [
+            ChunkJob(job.realm, job.entity, run.run_id, c.chunk_id, index, job.page_size)
+            for index, c in open_chunks
+        ]
         deferred = await defer(todo[1:])
-        known = next(c for c in chunks if c.chunk_id == todo[0].chunk_id)
-        first = await _copy_on(work, todo[0], known, defer, first_page)
+        first = await _copy_on(work, todo[0], open_chunks[0][1], defer, first_page)
     return f"planned {len(chunks)} chunks, {deferred} jobs deferred; first chunk {first}"
 
 

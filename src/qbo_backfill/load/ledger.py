@@ -249,15 +249,13 @@ class Ledger:
         await conn.commit()
         return EntityTotals.from_record(row or {})
 
-    async def finish_if_complete(self, conn: psycopg.AsyncConnection, run_id: int) -> bool:
-        """`finish_run` once every chunk of the run is done (one statement); whether it was."""
-        cursor = await conn.execute(
+    async def finish_if_complete(self, conn: psycopg.AsyncConnection, run_id: int) -> None:
+        """`finish_run`, in one statement, once every chunk of the run is done."""
+        await conn.execute(
             sql.SQL(_FINISH_RUN_IF_COMPLETE).format(runs=self.runs, chunks=self.chunks),
             {"run_id": run_id},
         )
-        finished = cursor.rowcount > 0
         await conn.commit()
-        return finished
 
     async def chunk_rows(self, conn: psycopg.AsyncConnection, run_id: int) -> list[ChunkRow]:
         """Every chunk of a run with all its figures, in window order."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,34 +71,27 @@ class ConnectionPools:
 
 @asynccontextmanager
 async def connection(
-    url: str, pool: AsyncPool | None
+    url: str, pool: AsyncPool | None, *, autocommit: bool = False
 ) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """A connection for a while, committed at the end (rolled back on an error): borrowed
-    from `pool`, else a new one."""
+    """A connection for a while, borrowed from `pool`, else a new one; without `autocommit`
+    committed at the end (rolled back on an error)."""
     if pool is None:
         async with await psycopg.AsyncConnection.connect(
-            url, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_SECONDS
         ) as conn:
             yield conn
         return
     async with pool.connection() as conn:
+        if autocommit:
+            await conn.set_autocommit(True)  # the pool's reset turns it off again
         yield conn
 
 
-@asynccontextmanager
-async def autocommit_connection(
+def autocommit_connection(
     url: str, pool: AsyncPool | None
-) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+) -> AbstractAsyncContextManager[psycopg.AsyncConnection[Any]]:
     """An autocommit connection for a while: borrowed from `pool`, else a new one."""
-    if pool is None:
-        async with await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-        ) as conn:
-            yield conn
-        return
-    async with pool.connection() as conn:
-        await conn.set_autocommit(True)  # the pool's reset turns it off again
-        yield conn
+    return connection(url, pool, autocommit=True)
 
 
 async def _reset(conn: psycopg.AsyncConnection[Any]) -> None:
