@@ -15,7 +15,14 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import sql
-from tests.helpers import QBO_MODULE, run_cli, sandbox_env, sandbox_rows, table_rows
+from tests.helpers import (
+    QBO_MODULE,
+    MakeSandbox,
+    run_cli,
+    sandbox_env,
+    sandbox_rows,
+    table_rows,
+)
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 
@@ -111,16 +118,23 @@ def test_an_empty_decade_costs_a_call(
     report_ok(env, tmp_path)
 
 
-@pytest.mark.parametrize("sandbox_config", [{"customers": 5, "items": 3, "invoices": 40}])
+@pytest.mark.parametrize("invoices", [40, 1000])  # 1000: a full page, the default size
 def test_a_range_that_fits_one_page_costs_one_call(
-    sandbox: Sandbox, env: dict[str, str], database_url: str, schema: str, tmp_path: Path
+    invoices: int,
+    make_sandbox: MakeSandbox,
+    database_url: str,
+    schema: str,
+    home: Path,
+    tmp_path: Path,
 ) -> None:
     # The planning batch call carries the range's first page next to its counts: when the
     # counts say the range fits that page, the page is the copy, and nothing else is asked.
+    sandbox = make_sandbox(customers=5, items=3, invoices=invoices)
+    env = sandbox_env(sandbox, database_url, schema, home)
     spent = plain_backfill(sandbox, env, database_url, schema, tmp_path)
     assert (spent["batch"], spent["total"]) == (1, 1), spent
     [chunk] = chunks(database_url, schema)
-    assert (chunk["status"], chunk["planned_count"], chunk["pages"]) == ("done", 40, 1)
+    assert (chunk["status"], chunk["planned_count"], chunk["pages"]) == ("done", invoices, 1)
     assert chunk["api_calls"] == 0  # the call is planning's
     report_ok(env, tmp_path)
 
@@ -225,17 +239,22 @@ def test_a_resume_after_a_crash_skips_the_chunks_already_done(
             proc.kill()
             proc.wait()
         assert done_before, "the run ended before any chunk was done"
+        # Chunks may finish between that poll and the kill: the resume starts from these.
+        done_at_kill = {
+            c["chunk_id"]: c for c in chunks(database_url, schema) if c["status"] == "done"
+        }
         sb.reset_counters()
         resumed = run_cli(args, env, tmp_path)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         resume_calls = calls(sb)["total"]
         after = {c["chunk_id"]: c for c in chunks(database_url, schema)}
         assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sb, "Invoice")
-    assert len(done_before) < len(after), "the kill came after the last chunk"
-    for chunk_id, before in done_before.items():
+    assert len(done_at_kill) < len(after), "the kill came after the last chunk"
+    assert done_before.keys() <= done_at_kill.keys()
+    for chunk_id, before in done_at_kill.items():
         assert after[chunk_id] == before  # not claimed, not paged, not touched
     # The resumed run plans nothing and pages only the chunks that were not done.
-    assert resume_calls == sum(c["api_calls"] for i, c in after.items() if i not in done_before)
+    assert resume_calls == sum(c["api_calls"] for i, c in after.items() if i not in done_at_kill)
 
 
 def wait_for_done_chunks(

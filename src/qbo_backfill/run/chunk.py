@@ -118,16 +118,28 @@ class ChunkWork:
         whether one short page was the whole window."""
         size = self.page_size
         first = 1
-        if count is None or count < size:
+        read_whole = self._planning_read_whole(count)
+        if read_whole or count is None or count < size:
             # A window expected to fit one page (or not counted: a list entity taken whole)
-            # starts with that page: when short, it is the window and its count, and no
-            # COUNT(*) is asked for, before the paging or after.
+            # starts with that page: when short, or read whole by planning's call (even
+            # full), it is the window and its count, and no COUNT(*) is asked for.
             rows = await self._page(1)
-            if rows < size:
+            if rows < size or read_whole:
                 return rows - self.figures.source_duplicates, True  # records, each Id once
             count, first = await self.session.client.count(count_query, self.stats), 2
         await self._pages(range(first, math.ceil(count / size) + 1))
         return count, False
+
+    def _planning_read_whole(self, count: int | None) -> bool:
+        """Whether planning's call read this window's first page with all `count` records."""
+        first = self._first_page
+        return (
+            first is not None and first.text == self._page_text(1) and count == len(first.records)
+        )
+
+    def _page_text(self, number: int) -> str:
+        size = self.page_size
+        return query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
 
     async def _pages(self, numbers: range) -> None:
         """Fetch and load pages at once. After a failure the pages not yet sent are skipped
@@ -152,7 +164,7 @@ class ChunkWork:
             if self._abandoned:
                 return 0
             size = self.page_size
-            text = query.page_query(self.entity, self.chunk.window, (number - 1) * size + 1, size)
+            text = self._page_text(number)
             records = await self._records(text)
             prepared = prepare_page(records)
             extracted = len(records)

@@ -35,7 +35,8 @@ PlannedWindow = tuple[ExtractWindow, int | None]
 
 @dataclass(frozen=True)
 class FirstPage:
-    """The only page of a range that fits one, read by the planning call itself."""
+    """The only page of a range that fits one, read by the planning call itself: it holds
+    every record the same call counted, so it is the whole range at one instant."""
 
     text: str  # the page query (its window, start and size), exactly as a chunk sends it
     records: list[Any]
@@ -80,7 +81,7 @@ async def _plan_sized(
     counts = [int(answer.get("totalCount", 0)) for answer in answers[1:]]
     records = answers[0].get(entity.name) or []
     total = sum(counts)
-    if 0 < total < page_size and isinstance(records, list) and len(records) == total:
+    if 0 < total <= page_size and isinstance(records, list) and len(records) == total:
         return Plan([(window, total)], FirstPage(text, records))
     counted = list(zip(parts, counts, strict=True))
     slices = await refine_slices(client, entity, counted, 1, lambda _, n: n > max_rows)

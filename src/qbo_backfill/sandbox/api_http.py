@@ -73,10 +73,12 @@ class ApiHandlers:
         matches = store.query_rows(parsed)
         if parsed.count:
             return count_body(len(matches))
-        rows = store.page(matches, parsed.start, parsed.max_results)
         if parsed.entity.name == "Item" and not parsed.with_sku:
+            rows = store.page(matches, parsed.start, parsed.max_results)
             for row in rows:
                 row.pop("Sku", None)
+        else:
+            rows = store.page_to_encode(matches, parsed.start, parsed.max_results)
         self.state.limiters[realm].counters.rows_served += len(rows)
         return page_body(parsed.entity.name, rows, parsed.start)
 

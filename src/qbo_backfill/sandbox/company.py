@@ -24,7 +24,7 @@ class NotVoidableError(ValueError):
 class Company:
     """All entities of one realm, generated from the seed and changed at run time."""
 
-    def __init__(self, realm: str, data: CompanyData) -> None:
+    def __init__(self, realm: str, data: CompanyData, prerender: bool = False) -> None:
         self.realm = realm
         self.stores = {
             name: EntityStore(info, data.bases.get(name)) for name, info in CATALOG.items()
@@ -34,6 +34,8 @@ class Company:
             self.stores[entity].put(record)
         for base in data.bases.values():
             base.build_indexes()  # now, so the first query of a run does not pay for them
+            if prerender:
+                base.prerender()
 
     def store(self, entity: str) -> EntityStore:
         """The store of an entity; KeyError for a name QBO does not know."""

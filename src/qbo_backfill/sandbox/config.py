@@ -86,6 +86,7 @@ class SandboxConfig:
     client_id: str | None = None
     client_secret: str | None = None
     refresh_token: str | None = None
+    prerender: bool = False  # build every record's JSON at start instead of when served
 
     def validate(self) -> None:
         """Raise ValueError with one clear line for the first bad value."""

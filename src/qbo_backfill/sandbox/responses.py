@@ -127,7 +127,7 @@ def auth_failed(detail: str) -> dict[str, Any]:
     }
 
 
-def page_body(entity: str, rows: list[dict[str, Any]], start: int) -> dict[str, Any]:
+def page_body(entity: str, rows: list[Any], start: int) -> dict[str, Any]:
     """A query page; an empty page has no entity key and no maxResults."""
     if not rows:
         return {"QueryResponse": {}, "time": now_stamp()}

@@ -44,7 +44,7 @@ class SandboxState:
                 (config.invoice_start, config.invoice_end),
                 config.other_count(),
             )
-            self.companies[realm] = Company(realm, data)
+            self.companies[realm] = Company(realm, data, config.prerender)
             self.limiters[realm] = RealmLimiter(
                 config.rate_limit_per_min,
                 config.rate_limit_per_sec,

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import orjson
+
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.catalog import EntityInfo, FieldSpec, FieldType
 from qbo_backfill.sandbox.generate import BaseData
@@ -145,6 +147,17 @@ class EntityStore:
     def page(self, rows: Sequence[int], start: int, size: int) -> list[dict[str, Any]]:
         """Full records for rows[start-1 : start-1+size]."""
         return [self.get(row + 1) for row in rows[start - 1 : start - 1 + size]]
+
+    def page_to_encode(self, rows: Sequence[int], start: int, size: int) -> list[Any]:
+        """The same records, to be encoded as they are: a generated record that was built
+        ahead (`prerender`) and never changed comes as its encoded bytes."""
+        rendered = self.base.rendered if self.base is not None else None
+        if rendered is None:
+            return self.page(rows, start, size)
+        return [
+            self.get(row + 1) if self._shadowed(row + 1) else orjson.Fragment(rendered[row])
+            for row in rows[start - 1 : start - 1 + size]
+        ]
 
     def _execute(
         self, conditions: list[Condition], order: list[tuple[FieldSpec, bool]]

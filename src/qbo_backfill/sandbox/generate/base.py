@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.generate.words import CITIES, STREETS
 
@@ -51,8 +53,13 @@ class BaseData:
     active: bytearray | None = None
     fast_fields: dict[str, Callable[[int], Any]] = field(default_factory=dict)
     totals: Callable[[int], int] | None = None  # TotalAmt in cents, for reports
+    rendered: list[bytes] | None = None  # every record's JSON, when built ahead (`prerender`)
     _lut_perm: array[int] | None = None
     _txn_perm: array[int] | None = None
+
+    def prerender(self) -> None:
+        """Build and encode every record now, so serving one costs a copy of its bytes."""
+        self.rendered = [orjson.dumps(self.build(pos)) for pos in range(self.count)]
 
     def build_indexes(self) -> None:
         """Sort the permutation indexes (they are otherwise built on first use)."""
