@@ -139,6 +139,24 @@ def test_a_range_that_fits_one_page_costs_one_call(
     report_ok(env, tmp_path)
 
 
+def test_a_window_of_a_few_pages_reuses_the_first_page_planning_read(
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    # 120 invoices in pages of 50: planning's batch call reads page 1 next to its counts
+    # and plans one window; the chunk asks only for pages 2 and 3, then counts once.
+    sandbox = make_sandbox(customers=5, items=3, invoices=120)
+    env = sandbox_env(sandbox, database_url, schema, home)
+    done = run_cli(["backfill", "Invoice", "--page-size", "50"], env, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert table_rows(database_url, schema, "qb_invoice") == sandbox_rows(sandbox, "Invoice")
+    spent = calls(sandbox)
+    assert (spent["batch"], spent["total"]) == (1, 4), spent
+    [chunk] = chunks(database_url, schema)
+    assert (chunk["status"], chunk["planned_count"], chunk["pages"]) == ("done", 120, 3)
+    assert chunk["api_calls"] == 3
+    report_ok(env, tmp_path)
+
+
 def test_fixed_weeks_over_25_years_cost_what_the_2_years_of_rows_cost(
     sandbox: Sandbox, env: dict[str, str], database_url: str, schema: str, tmp_path: Path
 ) -> None:

@@ -131,10 +131,14 @@ class ChunkWork:
         return count, False
 
     def _planning_read_whole(self, count: int | None) -> bool:
-        """Whether planning's call read this window's first page with all `count` records."""
+        """Whether planning's call read this window whole: its first page, holding the
+        `count` records the same call counted."""
         first = self._first_page
         return (
-            first is not None and first.text == self._page_text(1) and count == len(first.records)
+            first is not None
+            and first.text == self._page_text(1)
+            and first.is_whole_window
+            and count == first.count
         )
 
     def _page_text(self, number: int) -> str:

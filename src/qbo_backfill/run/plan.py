@@ -35,11 +35,17 @@ PlannedWindow = tuple[ExtractWindow, int | None]
 
 @dataclass(frozen=True)
 class FirstPage:
-    """The only page of a range that fits one, read by the planning call itself: it holds
-    every record the same call counted, so it is the whole range at one instant."""
+    """The first page of a range planned as one window, read by the planning call itself,
+    next to the counts that sized the range (`count`: its records at that instant)."""
 
     text: str  # the page query (its window, start and size), exactly as a chunk sends it
     records: list[Any]
+    count: int
+
+    @property
+    def is_whole_window(self) -> bool:
+        """Whether the page holds every record counted: the whole window at one instant."""
+        return len(self.records) == self.count
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,9 @@ async def _plan_sized(
     client: QboClient, entity: Entity, window: ExtractWindow, page_size: int
 ) -> Plan:
     """Count the range in up to 29 coarse slices and, in the same batch call, read its
-    first page: a range that fits one page is planned and read with that one call. A
-    larger range wastes that page (one page's bytes, no call) and is planned as before: a
+    first page: a range that fits one page is planned and read with that one call, and a
+    range planned as one window (up to 100 pages) keeps that page as the window's first.
+    A larger range wastes it (one page's bytes, no call) and is planned as before: a
     slice still too large is cut again, down to single days (a day may hold more)."""
     max_rows = page_size * AUTO_MAX_PAGES
     parts = grid_split(window, 1, BATCH_MAX_ITEMS - 1)
@@ -80,12 +87,14 @@ async def _plan_sized(
     answers, _ = await client.query_many([text, *(query.count_query(entity, p) for p in parts)])
     counts = [int(answer.get("totalCount", 0)) for answer in answers[1:]]
     records = answers[0].get(entity.name) or []
-    total = sum(counts)
-    if 0 < total <= page_size and isinstance(records, list) and len(records) == total:
-        return Plan([(window, total)], FirstPage(text, records))
+    read = FirstPage(text, records if isinstance(records, list) else [], sum(counts))
+    if 0 < read.count <= page_size and read.is_whole_window:
+        return Plan([(window, read.count)], read)
     counted = list(zip(parts, counts, strict=True))
     slices = await refine_slices(client, entity, counted, 1, lambda _, n: n > max_rows)
-    return Plan(list(join_slices(slices, max_rows)))
+    windows = list(join_slices(slices, max_rows))
+    full_first_page = len(read.records) == page_size < read.count
+    return Plan(windows, read if len(windows) == 1 and full_first_page else None)
 
 
 def join_slices(slices: list[CountedSlice], max_rows: int) -> list[CountedSlice]:
