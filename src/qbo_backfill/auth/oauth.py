@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -62,9 +63,17 @@ def _post_token(credentials: ClientCredentials, form: dict[str, str]) -> TokenGr
     raise AssertionError("unreachable: tenacity reraises the last error")
 
 
+@functools.cache
+def _token_client() -> httpx.Client:
+    """One client per process for the token endpoint (httpx's are thread-safe): a fleet
+    worker refreshes one company after another, and each refresh then reuses a kept-alive
+    connection instead of a new connection and TLS handshake."""
+    return httpx.Client(timeout=30.0, verify=tls_context())
+
+
 def _post_token_once(credentials: ClientCredentials, form: dict[str, str]) -> TokenGrant:
     try:
-        response = httpx.post(
+        response = _token_client().post(
             credentials.token_url,
             data=form,
             auth=(credentials.client_id, credentials.client_secret.reveal()),
@@ -72,8 +81,6 @@ def _post_token_once(credentials: ClientCredentials, form: dict[str, str]) -> To
                 "Accept": "application/json",
                 "x-include-refresh-token-hard-expires-in": "true",
             },
-            timeout=30.0,
-            verify=tls_context(),  # built once per process, not once per refresh
         )
     except httpx.TransportError as exc:
         raise TransientApiError(f"token endpoint unreachable: {type(exc).__name__}") from None

@@ -92,7 +92,7 @@ async def _plan_sized(
         return Plan([(window, read.count)], read)
     counted = list(zip(parts, counts, strict=True))
     slices = await refine_slices(client, entity, counted, 1, lambda _, n: n > max_rows)
-    windows = list(join_slices(slices, max_rows))
+    windows: list[PlannedWindow] = list(join_slices(slices, max_rows))
     full_first_page = len(read.records) == page_size < read.count
     return Plan(windows, read if len(windows) == 1 and full_first_page else None)
 
