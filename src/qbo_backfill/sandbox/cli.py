@@ -107,7 +107,7 @@ _SERVE_OPTIONS = (
     _config_option("--refresh-grace-seconds", "How long a superseded refresh token still works."),
     _config_option(
         "--prerender",
-        "Build every record's JSON at start (memory: about 1.5 KB an invoice), so serving "
+        "Build every record's JSON at start (memory: about 2 KB an invoice), so serving "
         "costs little CPU; for benchmarks that share the machine with the sandbox.",
         is_flag=True,
     ),
