@@ -118,8 +118,8 @@ class ChunkWork:
         whether one short page was the whole window."""
         size = self.page_size
         first = 1
-        read_whole = self._planning_read_whole(count)
-        if read_whole or count is None or count < size:
+        read_whole = self._planning_read_whole()
+        if count is None or count < size or read_whole:
             # A window expected to fit one page (or not counted: a list entity taken whole)
             # starts with that page: when short, or read whole by planning's call (even
             # full), it is the window and its count, and no COUNT(*) is asked for.
@@ -130,16 +130,11 @@ class ChunkWork:
         await self._pages(range(first, math.ceil(count / size) + 1))
         return count, False
 
-    def _planning_read_whole(self, count: int | None) -> bool:
-        """Whether planning's call read this window whole: its first page, holding the
-        `count` records the same call counted."""
+    def _planning_read_whole(self) -> bool:
+        """Whether planning's call read this window whole: its first page, holding every
+        record the same call counted (the window's planned count)."""
         first = self._first_page
-        return (
-            first is not None
-            and first.text == self._page_text(1)
-            and first.is_whole_window
-            and count == first.count
-        )
+        return first is not None and first.text == self._page_text(1) and first.is_whole_window
 
     def _page_text(self, number: int) -> str:
         size = self.page_size
