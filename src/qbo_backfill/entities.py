@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -93,11 +94,30 @@ _NOT_IN_CDC = frozenset(["JournalCode", "TaxAgency", "TimeActivity", "TaxCode", 
 
 CATALOG: dict[str, Entity] = {name: Entity(name, kind) for name, kind in _KINDS.items()}
 _BY_LOWER = {name.lower(): entity for name, entity in CATALOG.items()}
+ALL = "all"
+EVERY_ENTITY: tuple[Entity, ...] = tuple(
+    sorted(CATALOG.values(), key=lambda e: (e.kind is EntityKind.TRANSACTION, e.name))
+)
 
 
 def resolve_entity(name: str) -> Entity:
     """Find an entity by name in any case (`invoice`, `Invoice`, `INVOICE`)."""
     entity = _BY_LOWER.get(name.strip().lower())
     if entity is None:
-        raise ConfigError(f"unknown entity {name!r}; known entities: {', '.join(sorted(CATALOG))}")
+        raise ConfigError(
+            f"unknown entity {name!r}; known entities: {', '.join(sorted(CATALOG))}, or {ALL!r}"
+        )
     return entity
+
+
+def resolve_entities(names: Iterable[str]) -> tuple[Entity, ...]:
+    """Entities by name in any case, each once, in the order given; `all` stands for every
+    queryable entity (lists first: the transactions that name them come after)."""
+    found: dict[str, Entity] = {}
+    for name in names:
+        if name.strip().lower() == ALL:
+            found.update((entity.name, entity) for entity in EVERY_ENTITY)
+        else:
+            entity = resolve_entity(name)
+            found[entity.name] = entity
+    return tuple(found.values())

@@ -6,7 +6,8 @@ import random
 from pathlib import Path
 
 import pytest
-from tests.helpers import MakeSandbox, settings_for
+from psycopg import sql
+from tests.helpers import MakeSandbox, count, run_cli, sandbox_env, settings_for, tables_in
 from tests.sync.churn import compare
 
 from qbo_backfill.entities import CATALOG, EntityKind, resolve_entity
@@ -80,3 +81,36 @@ def _churn_every_entity(sb: Sandbox, rng: random.Random) -> dict[str, set[int]]:
         if CATALOG[name].kind is EntityKind.TRANSACTION and name != "TimeActivity":
             sb.void(name, rng.choice(sorted(set(ids) - {victim})))
     return deleted
+
+
+def test_all_names_every_entity_for_backfill_and_sync(
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    sb = make_sandbox(customers=10, items=5, invoices=40, other_records=10)
+    env = sandbox_env(sb, database_url, schema, home)
+    copied = run_cli(["backfill", "ALL", "Invoice"], env, tmp_path)
+    assert copied.returncode == 0, copied.stderr
+    runs = count(
+        database_url,
+        sql.SQL("SELECT count(DISTINCT entity) FROM {}").format(
+            sql.Identifier(schema, "qbo_backfill_runs")
+        ),
+    )
+    assert runs == len(CATALOG) == 37
+    for name in ENTITIES:
+        assert compare(sb, database_url, schema, name).exact, name
+    sb.update("Bill", 1, {"PrivateNote": "edited after the backfill"})
+    synced = run_cli(["sync", "all"], env, tmp_path)
+    assert synced.returncode == 0, synced.stderr
+    assert compare(sb, database_url, schema, "Bill").exact
+
+
+def test_all_beside_an_unknown_name_is_bad_input(
+    sandbox: Sandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    result = run_cli(
+        ["backfill", "all", "Invoices"], sandbox_env(sandbox, database_url, schema, home), tmp_path
+    )
+    assert result.returncode == 2
+    assert "unknown entity 'Invoices'" in result.stderr
+    assert tables_in(database_url, schema) == []

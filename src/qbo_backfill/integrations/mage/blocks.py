@@ -27,7 +27,7 @@ from datetime import UTC, date
 from typing import Any, TypeVar
 
 from qbo_backfill import redact
-from qbo_backfill.entities import Entity, resolve_entity
+from qbo_backfill.entities import Entity, resolve_entities, resolve_entity
 from qbo_backfill.errors import BackfillError, ReauthorizeError, RunFailedError
 from qbo_backfill.integrations.mage.log import BlockFailed, BlockObserver, block_log, check_line
 from qbo_backfill.integrations.mage.secrets import load_settings
@@ -171,7 +171,7 @@ def sync(variables: Mapping[str, Any], *, settings: Settings | None = None) -> l
     log = block_log(variables)
     with _one_line_errors():
         named = str(variables.get("entities") or "")
-        options = SyncOptions(tuple(resolve_entity(n) for n in named.split(",") if n.strip()))
+        options = SyncOptions(resolve_entities(n for n in named.split(",") if n.strip()))
         settings = settings or load_settings()
         log.line(f"syncing into {db.describe(settings)}, schema {settings.schema}")
         result = _run_sync(run_sync(settings, options, BlockObserver(log)))

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from qbo_backfill.entities import resolve_entity
+from qbo_backfill.entities import resolve_entities
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.fleet.enqueue import enqueue_backfill
 from qbo_backfill.integrations.mage.secrets import load_settings
@@ -28,7 +28,7 @@ def enqueue_fleet(variables: Mapping[str, Any], *, settings: Settings | None = N
     entities = _names(variables.get("entities") or DEFAULT_ENTITIES)
     start, end = variables.get("start_date"), variables.get("end_date")
     options = BackfillOptions(
-        entities=tuple(resolve_entity(name) for name in entities),
+        entities=resolve_entities(entities),
         window=requested_window(
             parse_date(str(start), "start_date") if start else None,
             parse_date(str(end), "end_date") if end else None,

@@ -49,8 +49,8 @@ from qbo_backfill.ui.cli.shared import (
 @json_logs_option
 @request_from_flags
 def backfill_command(options: BackfillOptions, realm: str | None, json_logs: bool) -> int:
-    """Copy ENTITIES (for example Invoice Customer Item) into raw tables; resumes a stopped
-    run."""
+    """Copy ENTITIES (for example Invoice Customer Item, or `all` for every queryable
+    entity) into raw tables; resumes a stopped run."""
     settings = load_settings(realm_id=realm)
     result = with_progress(
         settings, json_logs, lambda observer: backfill(settings, options, observer)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from qbo_backfill.entities import resolve_entity
+from qbo_backfill.entities import resolve_entities
 from qbo_backfill.errors import EXIT_OK
 from qbo_backfill.ui.cli.shared import (
     build_options,
@@ -61,7 +61,7 @@ def fleet_backfill(
     page_size: int,
     realms: tuple[str, ...],
 ) -> int:
-    """Enqueue ENTITY... for each company (a plan job each; workers plan its chunks and copy
+    """Enqueue ENTITY... (or `all`) for each company (a plan job each; workers plan its chunks and copy
     them). Enqueueing again adds nothing that is waiting or done already."""
     from qbo_backfill.fleet.enqueue import enqueue_backfill
 
@@ -79,7 +79,7 @@ def fleet_sync(entities: tuple[str, ...], realms: tuple[str, ...]) -> int:
     """Enqueue a sync job per company: ENTITY..., or every entity already copied for it."""
     from qbo_backfill.fleet.enqueue import enqueue_sync
 
-    names = [resolve_entity(name).name for name in entities]
+    names = [entity.name for entity in resolve_entities(entities)]
     result = asyncio.run(enqueue_sync(load_settings(), names, realms))
     _say_enqueued(result, "sync")
     return EXIT_OK

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from qbo_backfill import redact
-from qbo_backfill.entities import resolve_entity
+from qbo_backfill.entities import resolve_entities
 from qbo_backfill.load import db
 from qbo_backfill.run.engine import BackfillOptions
 from qbo_backfill.run.observer import RunObserver
@@ -154,7 +154,7 @@ def build_options(
 ) -> BackfillOptions:
     """Validate every argument before any request is made."""
     return BackfillOptions(
-        entities=tuple(resolve_entity(name) for name in entities),
+        entities=resolve_entities(entities),
         window=requested_window(*_dates(start, end)),
         chunk_days=parse_chunk_days(chunk_days),
         page_size=page_size,

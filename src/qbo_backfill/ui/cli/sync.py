@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from qbo_backfill.entities import resolve_entity
+from qbo_backfill.entities import resolve_entities
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
 from qbo_backfill.run.sync import SyncOptions, sync
 from qbo_backfill.ui.cli.shared import (
@@ -26,10 +26,10 @@ __all__ = ["sync_command"]
 @realm_option
 @json_logs_option
 def sync_command(entities: tuple[str, ...], realm: str | None, json_logs: bool) -> int:
-    """Bring ENTITIES (default: every entity already copied for the company) up to date
-    since their last sync or backfill: new and changed records, voids, deactivations, and
-    deletes (marked in deleted_at_utc). Exit 1 if an entity failed; run it again to resume."""
-    options = SyncOptions(tuple(resolve_entity(name) for name in entities))
+    """Bring ENTITIES (`all`: every queryable entity; default: every entity already copied
+    for the company) up to date since their last sync or backfill: new and changed records,
+    voids, deactivations, and deletes (marked in deleted_at_utc). Exit 1 if an entity failed; run it again to resume."""
+    options = SyncOptions(resolve_entities(entities))
     settings = load_settings(realm_id=realm)
     result = with_progress(settings, json_logs, lambda observer: sync(settings, options, observer))
     console.print(sync_table(result.records))
