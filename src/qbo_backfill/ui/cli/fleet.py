@@ -61,8 +61,8 @@ def fleet_backfill(
     page_size: int,
     realms: tuple[str, ...],
 ) -> int:
-    """Enqueue ENTITY... (or `all`) for each company (a plan job each; workers plan its chunks and copy
-    them). Enqueueing again adds nothing that is waiting or done already."""
+    """Enqueue ENTITY... (or `all`) for each company (a plan job each; workers plan its
+    chunks and copy them). Enqueueing again adds nothing that is waiting or done already."""
     from qbo_backfill.fleet.enqueue import enqueue_backfill
 
     settings = load_settings()
