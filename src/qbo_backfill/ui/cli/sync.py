@@ -28,7 +28,8 @@ __all__ = ["sync_command"]
 def sync_command(entities: tuple[str, ...], realm: str | None, json_logs: bool) -> int:
     """Bring ENTITIES (`all`: every queryable entity; default: every entity already copied
     for the company) up to date since their last sync or backfill: new and changed records,
-    voids, deactivations, and deletes (marked in deleted_at_utc). Exit 1 if an entity failed; run it again to resume."""
+    voids, deactivations, and deletes (marked in deleted_at_utc). Exit 1 if an entity
+    failed; run it again to resume."""
     options = SyncOptions(resolve_entities(entities))
     settings = load_settings(realm_id=realm)
     result = with_progress(settings, json_logs, lambda observer: sync(settings, options, observer))
