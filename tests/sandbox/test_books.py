@@ -191,8 +191,33 @@ def test_payment_edit_void_and_delete_reopen_and_close_the_invoice(
     settled = state()
     assert _entry(books, Basis.ACCRUAL, "Payment", payment["Id"]) is not None
 
+    untouched = {
+        (e, i): _one(api, e, i)["SyncToken"]
+        for e, i in (
+            ("Invoice", invoice_id),
+            ("Customer", customer_id),
+            ("Account", "84"),
+            ("Account", "4"),
+        )
+    }
+    sb.update("Payment", payment["Id"], {"PrivateNote": "a memo moves no money"})
+    assert {(e, i): _one(api, e, i)["SyncToken"] for e, i in untouched} == untouched
+    since = sb.now().isoformat(timespec="seconds")
     sb.void("Payment", payment["Id"])
     assert state() == tuple(value + amount for value in settled)
+    # QBO updates what the payment moved, so LastUpdatedTime queries and CDC see it
+    for (entity, record_id), token in untouched.items():
+        moved = _one(api, entity, record_id)
+        assert int(moved["SyncToken"]) == int(token) + 1, entity
+    cdc = api.get("/cdc", entities="Invoice,Customer,Account", changedSince=since).json()
+    changed = {
+        (name, record["Id"])
+        for answer in cdc["CDCResponse"][0]["QueryResponse"]
+        for name, records in answer.items()
+        if isinstance(records, list)
+        for record in records
+    }
+    assert set(untouched) <= changed
     voided = _entry(books, Basis.ACCRUAL, "Payment", payment["Id"])
     assert voided is not None
     assert voided.postings == ()

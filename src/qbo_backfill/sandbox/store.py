@@ -65,6 +65,7 @@ class EntityStore:
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
         self.amount_cache: array[int] | None = None  # TotalAmt cents by row (store_amounts)
         self.overlay: Overlay | None = None
+        self.on_touch: Callable[[], None] | None = None  # told of every change
 
     # ---- reading single records -------------------------------------------------------
     def exists(self, record_id: int) -> bool:
@@ -132,6 +133,8 @@ class EntityStore:
     def _touch(self) -> None:
         self.version += 1
         self._cache.clear()
+        if self.on_touch is not None:
+            self.on_touch()
 
     def put(self, record: dict[str, Any]) -> None:
         """Store a created or updated record (its Id and MetaData already set)."""

@@ -120,7 +120,7 @@ class CompanyBooks:
 
     def jobs(self, customer_id: int) -> list[int]:
         """Sub-customers (jobs) below a customer, at any depth."""
-        parents = self._cached("jobs", self._make_parents, self.source.version(["Customer"]))
+        parents = self._cached("jobs", self._make_parents, self.source.version(("Customer",)))
         out, todo = [], list(parents.get(customer_id, ()))
         while todo:
             current = todo.pop()
@@ -149,12 +149,17 @@ class CompanyBooks:
         return Chart(records)
 
     def rule_context(self) -> RuleContext:
+        """The chart and the items as rules read them, kept while neither changes."""
+        key = self.source.version(("Item", "Account"))
+        return self._cached("rules", self._make_rule_context, key)
+
+    def _make_rule_context(self) -> RuleContext:
         items: dict[int, ItemFacts] = {}
         for item_id in self.source.ids("Item"):
             record = self.source.raw("Item", item_id)
             if record is not None:
                 items[item_id] = _item_facts(record)
-        return RuleContext(self.chart(), items)
+        return RuleContext(self._make_chart(), items)
 
     def _make_accrual(self) -> Ledger:
         ctx = self.rule_context()
@@ -235,17 +240,13 @@ def _doc(record: dict[str, Any]) -> str:
 
 def _party_totals(ledger: Ledger, chart: Chart) -> dict[tuple[str, int], int]:
     """A/R per customer (debit positive) and A/P per vendor (credit positive), in cents."""
+    kinds = {a.id: a.account_type for a in chart.accounts()}
+    sign = {"Accounts Receivable": 1, "Accounts Payable": -1}
+    accounts = {account for account, kind in kinds.items() if kind in sign}
     out: dict[tuple[str, int], int] = {}
-    for (account, code), amount in ledger.by_name.items():
+    for (account, code), amount in ledger.by_name(accounts).items():
         name = ledger.name_at(code)
-        if name is None:
-            continue
-        kind = chart.by_id[account].account_type if account in chart.by_id else ""
-        if kind == "Accounts Receivable":
-            key, signed = (name.entity, name.id), amount
-        elif kind == "Accounts Payable":
-            key, signed = (name.entity, name.id), -amount
-        else:
-            continue
-        out[key] = out.get(key, 0) + signed
+        if name is not None:
+            key = (name.entity, name.id)
+            out[key] = out.get(key, 0) + sign[kinds[account]] * amount
     return out

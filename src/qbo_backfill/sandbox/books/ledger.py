@@ -68,8 +68,7 @@ class Ledger:
         self.docs: list[str] = []  # DocNumbers that are not plain numbers
         self.order = array("i")
         self.days = array("i")  # TxnDate ordinal of each entry, in `order`
-        self.totals: dict[int, int] = {}  # account -> net debit cents, every date
-        self.by_name: dict[tuple[int, int], int] = {}  # (account, name code) -> net cents
+        self.totals: dict[int, int] = {}  # account -> net debit cents, every date (finish)
         self._last_name: NameRef | None = None
         self._last_code = 0
 
@@ -116,10 +115,6 @@ class Ledger:
         if name is not self._last_name:  # an entry's postings share one name object
             self._last_name, self._last_code = name, self.names.add(name)
         self.p_name.append(self._last_code)
-        self.totals[raw.account] = self.totals.get(raw.account, 0) + raw.cents
-        if name is not None:
-            key = (raw.account, self._last_code)
-            self.by_name[key] = self.by_name.get(key, 0) + raw.cents
 
     def _doc(self, doc: str) -> int:
         """A DocNumber as a number when it is a plain one (no leading zero), else a
@@ -132,8 +127,12 @@ class Ledger:
         return -1 - len(self.docs)
 
     def finish(self) -> None:
-        """Sort the entries by (TxnDate, type, Id)."""
+        """Sort the entries by (TxnDate, type, Id); sum each account's postings."""
         self.e_first.append(len(self.p_acct))
+        totals: dict[int, int] = dict.fromkeys(self.p_acct, 0)
+        for account, amount in zip(self.p_acct, self.p_cents, strict=True):
+            totals[account] += amount
+        self.totals = totals
         types, ids, days = self.e_type, self.e_id, self.e_day
         keys = array("q", ((days[i] << 36) | (types[i] << 31) | ids[i] for i in range(len(ids))))
         self.order = array("i", sorted(range(len(ids)), key=keys.__getitem__))
@@ -202,6 +201,15 @@ class Ledger:
 
     def due(self, index: int) -> date | None:
         return date.fromordinal(self.e_due[index]) if self.e_due[index] else None
+
+    def by_name(self, accounts: set[int]) -> dict[tuple[int, int], int]:
+        """Net debit cents per (account, name code), for the postings on `accounts`."""
+        out: dict[tuple[int, int], int] = {}
+        for account, code, amount in zip(self.p_acct, self.p_name, self.p_cents, strict=True):
+            if account in accounts and code:
+                key = (account, code)
+                out[key] = out.get(key, 0) + amount
+        return out
 
     def net_by_account(self, start: date | None, end: date | None) -> dict[int, int]:
         """Net debit cents per account over the entries dated in [start, end]."""

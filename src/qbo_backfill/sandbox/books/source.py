@@ -6,7 +6,7 @@ without them (a record's derived fields come from the books, not the other way r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ class StoreLike(Protocol):
     """The part of an entity store the books use."""
 
     version: int
+    on_touch: Callable[[], None] | None
 
     def live_ids(self) -> list[int]: ...
 
@@ -31,7 +32,7 @@ class StoreLike(Protocol):
 class RecordSource(Protocol):
     """A company's records, as the books read them."""
 
-    def version(self, entities: Iterable[str] | None = None) -> int: ...
+    def version(self, entities: tuple[str, ...] | None = None) -> int: ...
 
     def ids(self, entity: str) -> list[int]: ...
 
@@ -47,11 +48,19 @@ class StoreSource:
 
     def __init__(self, stores: Mapping[str, StoreLike]) -> None:
         self.stores = stores
+        self._memo: dict[tuple[str, ...] | None, int] = {}
+        for store in stores.values():
+            store.on_touch = self._memo.clear
 
-    def version(self, entities: Iterable[str] | None = None) -> int:
-        """Grows whenever a record of these entities (default: any) changes."""
-        names = self.stores if entities is None else entities
-        return sum(self.stores[name].version for name in names if name in self.stores)
+    def version(self, entities: tuple[str, ...] | None = None) -> int:
+        """Grows whenever a record of these entities (default: any) changes. Asked for every
+        record served, so the sum is kept until a store changes."""
+        known = self._memo.get(entities)
+        if known is None:
+            names = self.stores if entities is None else entities
+            known = sum(self.stores[name].version for name in names if name in self.stores)
+            self._memo[entities] = known
+        return known
 
     def ids(self, entity: str) -> list[int]:
         store = self.stores.get(entity)
