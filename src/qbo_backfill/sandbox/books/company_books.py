@@ -9,6 +9,7 @@ their own, from the payments alone, so serving invoices never builds the whole b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
@@ -229,7 +230,8 @@ def _item_facts(record: dict[str, Any]) -> ItemFacts:
 def _start_day(record: dict[str, Any]) -> date:
     value = record.get("InvStartDate")
     if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
     return txn_day(record, _EPOCH)
 
 

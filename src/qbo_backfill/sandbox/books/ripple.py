@@ -123,11 +123,12 @@ def _money(entity: str, record: Record | None, ctx: RuleContext) -> Any:
     posted = post(entity, record, ctx)
     if posted is None:
         return None
+    lines = record.get("Line")
     links = tuple(
-        (str(link.get("TxnType")), str(link.get("TxnId")), line.get("Amount"))
-        for line in record.get("Line") or []
-        if isinstance(line, dict)
-        for link in line.get("LinkedTxn") or []
+        (str(link.get("TxnType")), str(link.get("TxnId")), str(line.get("Amount")))
+        for line in (lines if isinstance(lines, list) else [])
+        if isinstance(line, dict) and isinstance(line.get("LinkedTxn"), list)
+        for link in line["LinkedTxn"]
         if isinstance(link, dict)
     )
     return (tuple(posted.postings), tuple(sorted(posted.qty.items())), posted.total, links)
