@@ -479,6 +479,16 @@ def test_generated_transactions_post_by_their_rules(make_sandbox: Callable[..., 
     assert not {"Estimate", "PurchaseOrder", "TimeActivity"} & set(seen)
     credits = [r for r in records["Purchase"].values() if r["Credit"]]
     assert credits  # the generated data has card refunds
+    taxed = [
+        p
+        for e in books.entries(Basis.ACCRUAL, None, None)
+        for p in e.postings
+        if e.txn_type == "SalesReceipt" and p.kind in ("tax", "discount")
+    ]
+    assert {(p.kind, p.account_id, p.amount < 0) for p in taxed} == {
+        ("tax", 76, True),  # sales tax payable, credited
+        ("discount", 52, False),  # discounts given, debited
+    }
 
 
 def test_prerendered_records_follow_changed_balances(

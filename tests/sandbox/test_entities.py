@@ -84,6 +84,7 @@ REF_TARGETS = {
     "TermRef": "Term",
     "PaymentMethodRef": "PaymentMethod",
     "TaxRateRef": "TaxRate",
+    "TxnTaxCodeRef": "TaxCode",
     "AgencyRef": "TaxAgency",
     **dict.fromkeys(
         (
@@ -98,6 +99,7 @@ REF_TARGETS = {
             "CreditCardAccountRef",
             "FromAccountRef",
             "ToAccountRef",
+            "DiscountAccountRef",
         ),
         "Account",
     ),
@@ -370,10 +372,24 @@ def test_payments_settle_earlier_invoices_of_their_customer(
 def test_lines_add_up_and_journal_entries_balance(
     everything: dict[str, dict[str, dict[str, Any]]],
 ) -> None:
+    taxed = discounted = 0
     for entity in ("Estimate", "SalesReceipt", "CreditMemo", "RefundReceipt"):
         for record in everything[entity].values():
-            detail = [line for line in record["Line"] if line["DetailType"] != "SubTotalLineDetail"]
-            assert record["TotalAmt"] == pytest.approx(sum(line["Amount"] for line in detail))
+            sold = sum(
+                line["Amount"]
+                for line in record["Line"]
+                if line["DetailType"] == "SalesItemLineDetail"
+            )
+            off = sum(
+                line["Amount"]
+                for line in record["Line"]
+                if line["DetailType"] == "DiscountLineDetail"
+            )
+            tax = record["TxnTaxDetail"]["TotalTax"]
+            assert record["TotalAmt"] == pytest.approx(sold - off + tax)
+            taxed, discounted = taxed + bool(tax), discounted + bool(off)
+    assert taxed  # some sales receipts carry sales tax
+    assert discounted  # and some a discount
     for entity in ("Bill", "VendorCredit", "Purchase", "PurchaseOrder"):
         for record in everything[entity].values():
             assert record["TotalAmt"] == pytest.approx(
