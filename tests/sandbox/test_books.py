@@ -91,6 +91,9 @@ def _assert_balance_sheet(books: Books, basis: Basis, kinds: dict[int, str], end
     )
     retained = -(side["Revenue"] + side["Expense"]) - earnings
     assert side["Asset"] == -side["Liability"] - side["Equity"] + retained + earnings
+    if basis is Basis.ACCRUAL:  # open items add up to A/R and A/P at every month end
+        assert sum(i.open_balance for i in books.open_receivables(end)) == upto.get(84, 0)
+        assert sum(i.open_balance for i in books.open_payables(end)) == -upto.get(33, 0)
 
 
 def test_derived_fields_equal_the_postings(

@@ -37,6 +37,7 @@ class Application:
     target: str  # Invoice | CreditMemo | Bill | VendorCredit
     target_id: int
     cents: int  # > 0: what was applied (settled, or credit used)
+    target_day: date  # the document's TxnDate: the application counts from the later day
 
 
 class Applications:
@@ -47,6 +48,7 @@ class Applications:
         self.applied: dict[tuple[str, int], int] = {}  # document -> cents applied to it
         self.unapplied: dict[tuple[str, int], int] = {}  # payment -> cents left unapplied
         self.totals: dict[tuple[str, int], int] = {}  # document -> its TotalAmt, cents
+        self.days: dict[tuple[str, int], date] = {}  # document -> its TxnDate
         for payer in SIDES:
             self._apply_all(source, payer)
 
@@ -66,7 +68,8 @@ class Applications:
                     continue
                 amount = self._take(source, link, cents(line.get("Amount")))
                 if amount:
-                    self.items.append(Application(payer, pid, day, index, *link, amount))
+                    when = self.days[link]
+                    self.items.append(Application(payer, pid, day, index, *link, amount, when))
                     net += amount if link[0] == own else -amount
             self.unapplied[(payer, pid)] = cents(record.get("TotalAmt")) - net
 
@@ -77,6 +80,7 @@ class Applications:
         if target not in self.totals:
             record = source.raw(*target)
             self.totals[target] = cents(record.get("TotalAmt")) if record is not None else 0
+            self.days[target] = txn_day(record or {}, _FAR_PAST)
         taken = max(0, min(wanted, self.totals[target] - self.applied.get(target, 0)))
         if taken:
             self.applied[target] = self.applied.get(target, 0) + taken
@@ -92,11 +96,13 @@ class Applications:
     def applied_by(
         self, as_of: date
     ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int]]:
-        """As of the end of a day: applied cents per document, and net applied per payment."""
+        """As of the end of a day: applied cents per document, and net applied per payment.
+        An application counts once both the payment and the document exist (a payment
+        dated before its invoice is a credit until the invoice's day)."""
         to_target: dict[tuple[str, int], int] = {}
         by_payer: dict[tuple[str, int], int] = {}
         for app in self.items:
-            if app.day > as_of:
+            if app.day > as_of or app.target_day > as_of:
                 continue
             to_target[(app.target, app.target_id)] = (
                 to_target.get((app.target, app.target_id), 0) + app.cents
