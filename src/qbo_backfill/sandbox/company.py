@@ -6,9 +6,15 @@ from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox import clock
+from qbo_backfill.sandbox.books.company_books import CompanyBooks
+from qbo_backfill.sandbox.books.derived import DERIVED_ENTITIES, DerivedFields
+from qbo_backfill.sandbox.books.ripple import Before, Ripple
+from qbo_backfill.sandbox.books.source import StoreSource
 from qbo_backfill.sandbox.catalog import CATALOG
 from qbo_backfill.sandbox.generate import CompanyData
+from qbo_backfill.sandbox.generate.lists import default_chart
 from qbo_backfill.sandbox.store import EntityStore, RecordNotFoundError
+from qbo_backfill.sandbox.store_amounts import amounts_by_day
 
 __all__ = ["Company", "NotVoidableError", "RecordNotFoundError"]
 
@@ -32,10 +38,17 @@ class Company:
         self.stores["CompanyInfo"].put(data.company_info)
         for entity, record in data.singletons.items():
             self.stores[entity].put(record)
-        for base in data.bases.values():
+        self.books = CompanyBooks(StoreSource(self.stores), default_chart)
+        self.derived = DerivedFields(self.books)
+        self.ripple = Ripple(self.books)
+        for entity in DERIVED_ENTITIES:
+            self.stores[entity].overlay = self.derived
+        for name, base in data.bases.items():
             base.build_indexes()  # now, so the first query of a run does not pay for them
             if prerender:
-                base.prerender()
+                self.stores[name].prerender()
+        if prerender:
+            self.derived.snapshot()
 
     def store(self, entity: str) -> EntityStore:
         """The store of an entity; KeyError for a name QBO does not know."""
@@ -66,7 +79,9 @@ class Company:
                 "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
             }
         )
+        before = self.ripple.before(entity, int(record["Id"]), None, record)
         store.put(record)
+        self._ripple(before, now)
         return store.get(int(record["Id"]))
 
     def update(
@@ -74,10 +89,12 @@ class Company:
     ) -> dict[str, Any]:
         """Merge `patch` into a record, bump SyncToken and LastUpdatedTime."""
         store = self.store(entity)
-        record = store.get(record_id)
-        record.update({k: v for k, v in patch.items() if k not in _PROTECTED})
+        old = store.get(record_id)
+        record = {**old, **{k: v for k, v in patch.items() if k not in _PROTECTED}}
+        before = self.ripple.before(entity, record_id, old, record)
         _bump(record, now)
         store.put(record)
+        self._ripple(before, now)
         return store.get(record_id)
 
     def delete(
@@ -87,7 +104,9 @@ class Company:
         returned); anything else, or any record with `hard`, is gone (CDC: a tombstone)."""
         if self.store(entity).info.has_active and not hard:
             return self.update(entity, record_id, {"Active": False}, now)
+        before = self.ripple.before(entity, record_id, self.store(entity).raw(record_id), None)
         self.store(entity).delete(record_id, now)
+        self._ripple(before, now)
         return None
 
     def void(self, entity: str, record_id: int, now: float) -> dict[str, Any]:
@@ -107,13 +126,26 @@ class Company:
                 return self.update(entity, record_id, {"Active": True}, now)
             raise RecordNotFoundError(record_id)
         record = store.last_version(record_id)
+        before = self.ripple.before(entity, record_id, None, record)
         _bump(record, now)
         store.put(record)
+        self._ripple(before, now)
         return store.get(record_id)
+
+    def _ripple(self, before: Before | None, now: float) -> None:
+        """Update the records whose balances the change moved, as QBO does (they reach
+        queries by LastUpdatedTime and CDC like any change)."""
+        for entity, ids in self.ripple.after(before).items():
+            store = self.store(entity)
+            for record_id in sorted(ids):
+                if store.exists(record_id):
+                    moved = store.raw(record_id)
+                    _bump(moved, now)
+                    store.put(moved)
 
     def income_by_day(self, first: date, last: date) -> dict[int, int]:
         """Invoice totals in cents per TxnDate in [first, last]."""
-        return self.store("Invoice").amounts_by_day(first.toordinal(), last.toordinal())
+        return amounts_by_day(self.store("Invoice"), first.toordinal(), last.toordinal())
 
 
 def _bump(record: dict[str, Any], now: float) -> None:

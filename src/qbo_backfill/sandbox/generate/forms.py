@@ -37,6 +37,7 @@ Body = Callable[[Context, random.Random, Row, Record], None]
 Extra = Callable[[Context, random.Random, Row, Record, int], None]
 UNDEPOSITED_FUNDS = 4
 ACCOUNTS_PAYABLE = 33
+DISCOUNTS_GIVEN = 52
 CHECKING = 35
 
 
@@ -88,11 +89,54 @@ def _estimate(_ctx: Context, rng: random.Random, row: Row, record: Record, _cent
     record["CustomerMemo"] = {"value": "This estimate is valid for 30 days."}
 
 
-def _sales_receipt(ctx: Context, rng: random.Random, _row: Row, record: Record, _c: int) -> None:
+def _sales_receipt(ctx: Context, rng: random.Random, _row: Row, record: Record, cents: int) -> None:
     record["PaymentMethodRef"] = ctx.pick(rng, "PaymentMethod", first=6)
     record["PaymentRefNum"] = str(rng.randint(1000, 9999))
     record["DepositToAccountRef"] = ctx.ref("Account", UNDEPOSITED_FUNDS)
     record["Balance"] = 0
+    _discount_and_tax(ctx, rng, record, cents)
+
+
+def _discount_and_tax(ctx: Context, rng: random.Random, record: Record, cents: int) -> None:
+    """A 10% discount on some receipts, and Santa Clara sales tax (its two rates, 7.25% and
+    1.25%) on about half, after the discount; TotalAmt follows, as QBO computes it."""
+    discount = round(cents * 0.1) if rng.random() < 0.3 else 0
+    if discount:
+        detail = {
+            "PercentBased": True,
+            "DiscountPercent": 10,
+            "DiscountAccountRef": ctx.ref("Account", DISCOUNTS_GIVEN),
+        }
+        record["Line"].append(
+            {
+                "Amount": money(discount),
+                "DetailType": "DiscountLineDetail",
+                "DiscountLineDetail": detail,
+            }
+        )
+    taxable = cents - discount
+    rates = ((1, 7.25), (2, 1.25)) if rng.random() < 0.5 else ()
+    lines = [(rate, percent, round(taxable * percent / 100)) for rate, percent in rates]
+    tax = sum(amount for _, _, amount in lines)
+    if tax:
+        record["TxnTaxDetail"] = {
+            "TxnTaxCodeRef": ctx.ref("TaxCode", 1),
+            "TotalTax": money(tax),
+            "TaxLine": [
+                {
+                    "Amount": money(amount),
+                    "DetailType": "TaxLineDetail",
+                    "TaxLineDetail": {
+                        "TaxRateRef": ctx.ref("TaxRate", rate),
+                        "PercentBased": True,
+                        "TaxPercent": percent,
+                        "NetAmountTaxable": money(taxable),
+                    },
+                }
+                for rate, percent, amount in lines
+            ],
+        }
+    record["TotalAmt"] = money(cents - discount + tax)
 
 
 def _credit_memo(_ctx: Context, rng: random.Random, _row: Row, record: Record, cents: int) -> None:
@@ -126,8 +170,9 @@ def _purchase(ctx: Context, rng: random.Random, _row: Row, record: Record, _cent
     record["PaymentType"] = kind
     record["AccountRef"] = ctx.account(rng, "Credit Card" if kind == "CreditCard" else "Bank")
     record["EntityRef"] = {**record.pop("VendorRef"), "type": "Vendor"}
-    record["Credit"] = False
     record["PrintStatus"] = "NotSet"
+    # A card refund is a purchase with Credit true: it posts the other way round.
+    record["Credit"] = kind == "CreditCard" and rng.random() < 0.15
 
 
 def _purchase_order(ctx: Context, rng: random.Random, _row: Row, record: Record, _c: int) -> None:
