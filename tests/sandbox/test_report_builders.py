@@ -251,3 +251,39 @@ def test_quarter_and_year_columns() -> None:
         "2023",
         "2024",
     ]
+
+
+class CountingBooks(FakeBooks):
+    """FakeBooks that counts the entries it hands out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read = 0
+        self.whole_reads = 0
+
+    def entries(self, basis: Any, start: date | None, end: date | None) -> Any:
+        chosen = list(super().entries(basis, start, end))
+        self.read += len(chosen)
+        self.whole_reads += start is None and end is None
+        return iter(chosen)
+
+
+def test_a_report_reads_only_its_range_once_the_sums_are_cached() -> None:
+    books = CountingBooks()
+    year = {"start_date": "2024-01-01", "end_date": "2025-12-31", "summarize_column_by": "Month"}
+    REPORTS["ProfitAndLoss"](books, year, TODAY)
+    assert books.whole_reads == 1  # the monthly sums, built once
+    books.read = 0
+    REPORTS["ProfitAndLoss"](books, year, TODAY)
+    REPORTS["BalanceSheet"](books, year, TODAY)
+    assert books.whole_reads == 1
+    assert books.read == 0  # whole months only: nothing read again
+    july = {"start_date": "2024-07-01", "end_date": "2024-07-31"}
+    REPORTS["GeneralLedger"](books, july, TODAY)
+    assert books.read == 1  # the July payment, nothing else
+    books.read = 0
+    REPORTS["ProfitAndLoss"](books, {"start_date": "2024-05-03", "end_date": "2024-05-31"}, TODAY)
+    assert books.read == 1  # the partial month's invoice
+    books.change(_entry("Purchase", 99, date(2024, 8, 1), None, (60, "100"), (1, "-100")))
+    REPORTS["ProfitAndLoss"](books, year, TODAY)
+    assert books.whole_reads == 2  # rebuilt after the change
