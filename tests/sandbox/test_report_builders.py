@@ -287,3 +287,17 @@ def test_a_report_reads_only_its_range_once_the_sums_are_cached() -> None:
     books.change(_entry("Purchase", 99, date(2024, 8, 1), None, (60, "100"), (1, "-100")))
     REPORTS["ProfitAndLoss"](books, year, TODAY)
     assert books.whole_reads == 2  # rebuilt after the change
+
+
+def test_balance_sheet_lists_zero_balances_and_leaves_out_empty_groups() -> None:
+    body = build("BalanceSheet", end_date="2024-07-31")
+    receivable = labelled(body, "Accounts Receivable (A/R)")["ColData"]
+    assert receivable == [{"value": "Accounts Receivable (A/R)", "id": "2"}, {"value": "0.00"}]
+    with pytest.raises(KeyError):
+        group(body, "OtherAssets")
+    with pytest.raises(KeyError):
+        group(body, "CreditCards")
+    assert group(body, "FixedAssets")["Summary"]["ColData"][1]["value"] == "4000.00"
+    early = build("BalanceSheet", end_date="2024-01-31")
+    with pytest.raises(KeyError):
+        labelled(early, "Retained Earnings")

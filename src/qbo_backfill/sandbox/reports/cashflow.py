@@ -5,7 +5,7 @@ negation: net income (income and expense accounts), then the operating adjustmen
 (receivables, other current assets, payables, credit cards, other current liabilities),
 investing (fixed and other assets) and financing (long-term liabilities, equity). So the
 net cash increase equals the change of the bank balances, by construction of balanced
-entries.
+entries. A section without accounts is left out, as on the balance sheet.
 """
 
 from __future__ import annotations
@@ -109,11 +109,11 @@ def cash_flow(books: Books, params: dict[str, str], today: date) -> dict[str, An
         section(
             group="OperatingActivities",
             header=cells("OPERATING ACTIVITIES", blank),
-            rows=[data_row("Net Income", _amounts(net_income)), adjustments],
+            rows=[data_row("Net Income", _amounts(net_income))]
+            + ([adjustments] if "Rows" in adjustments else []),
             summary=cells("Net cash provided by operating activities", _amounts(operating)),
         ),
-        investing,
-        financing,
+        *(part for part in (investing, financing) if "Rows" in part),
         section(
             group="CashIncrease", summary=cells("NET CASH INCREASE FOR PERIOD", _amounts(increase))
         ),

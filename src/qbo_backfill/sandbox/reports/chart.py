@@ -144,14 +144,19 @@ def group_section(
     width: int,
     sign: Callable[[Group], int],
     extra: Callable[[Group], list[tuple[Row, list[Decimal]]]] | None = None,
+    *,
+    prune: bool = False,
 ) -> tuple[Row, list[Decimal]]:
     """A group's section and its totals (shown sign). `extra` adds computed rows to a group
-    (the balance sheet's Net Income line in Equity)."""
+    (the balance sheet's Net Income line in Equity); `prune` leaves out nested groups
+    without accounts (the balance sheet's way; the P&L keeps its skeleton)."""
     rows: list[Row] = []
     totals = [ZERO] * width
     if group.parts:
         for part in group.parts:
-            row, part_totals = group_section(chart, part, vectors, width, sign, extra)
+            row, part_totals = group_section(chart, part, vectors, width, sign, extra, prune=prune)
+            if prune and "Rows" not in row:
+                continue
             rows.append(row)
             totals = [a + b for a, b in zip(totals, part_totals, strict=True)]
     else:

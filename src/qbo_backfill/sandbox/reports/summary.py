@@ -127,12 +127,13 @@ _LIABILITIES_AND_EQUITY = Group(
 )
 
 
-def _vectors(columns: list[Totals], keep: Any) -> Vectors:
-    """Per-account amounts of each column, for the accounts `keep` accepts."""
+def _vectors(columns: list[Totals], keep: Any, *, zeros: bool = False) -> Vectors:
+    """Per-account amounts of each column, for the accounts `keep` accepts; with `zeros`,
+    an account whose postings net to zero too (a balance sheet lists it at 0.00)."""
     out: Vectors = {}
     for n, totals in enumerate(columns):
         for account_id, amount in totals.items():
-            if amount == 0 or not keep(account_id):
+            if (amount == 0 and not zeros) or not keep(account_id):
                 continue
             out.setdefault(account_id, [ZERO] * len(columns))[n] = amount
     return out
@@ -226,11 +227,11 @@ def balance_sheet(books: Books, params: dict[str, str], today: date) -> dict[str
     net_income: list[Decimal] = []
     for day in ends:
         balances, earlier, this_year = _closing(chart, sums, day)
-        if retained is not None:
+        if retained is not None and (earlier or retained in balances):
             balances[retained] = balances.get(retained, ZERO) - earlier
         columns.append(balances)
         net_income.append(this_year if retained is not None else this_year + earlier)
-    vectors = _vectors(columns, lambda a: a in chart.by_id)
+    vectors = _vectors(columns, lambda a: a in chart.by_id, zeros=True)
     width = len(columns)
 
     def sign(group: Group) -> int:
@@ -241,8 +242,10 @@ def balance_sheet(books: Books, params: dict[str, str], today: date) -> dict[str
             return []
         return [(data_row("Net Income", [money(v) for v in net_income]), net_income)]
 
-    assets, _ = group_section(chart, _ASSETS, vectors, width, sign)
-    others, _ = group_section(chart, _LIABILITIES_AND_EQUITY, vectors, width, sign, extra)
+    assets, _ = group_section(chart, _ASSETS, vectors, width, sign, prune=True)
+    others, _ = group_section(
+        chart, _LIABILITIES_AND_EQUITY, vectors, width, sign, extra, prune=True
+    )
     frame = ReportFrame("BalanceSheet", basis, start, end, by, macro, _GAAP)
     has_data = bool(vectors) or any(net_income)
     return report(frame, period_columns(periods, total=False), [assets, others], has_data)
