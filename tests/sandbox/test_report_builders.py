@@ -165,8 +165,16 @@ def test_detail_columns_and_sort() -> None:
 
 def test_profit_and_loss_detail_sections() -> None:
     body = build("ProfitAndLossDetail", start_date="2024-01-01", end_date="2024-12-31")
-    lawn = labelled(body, "Services:Lawn")
-    assert lawn["Header"]["ColData"][0] == {"value": "Services:Lawn", "id": "42"}
+    services = labelled(body, "Services")
+    assert services["Header"]["ColData"][0] == {"value": "Services", "id": "40"}
+    inside = rows_of(services)
+    assert inside[0]["ColData"][1] == {"value": "Invoice", "id": "10"}  # its own posting
+    assert [r["Header"]["ColData"][0] for r in inside[1:]] == [
+        {"value": "Design", "id": "41"},
+        {"value": "Lawn", "id": "42"},
+    ]
+    assert services["Summary"]["ColData"][0]["value"] == "Total for Services"
+    assert services["Summary"]["ColData"][6]["value"] == "1500.00"
     assert group(body, "NetIncome")["Summary"]["ColData"][6]["value"] == "200.00"
 
 

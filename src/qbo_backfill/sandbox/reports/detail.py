@@ -3,9 +3,10 @@ transaction), read from the entries in the range only; the ledgers' opening bala
 from the cached sums.
 
 GeneralLedger: a section per account with postings in the range or an opening balance
-(accounts in the balance sheet's then the P&L's type order, sub-accounts as their own
-sections by full name): a "Beginning Balance" line, the postings with their running
-balance, a "Total for <account>" Summary. ProfitAndLossDetail: the P&L's groups, an
+(accounts in the balance sheet's then the P&L's type order, a sub-account's section inside
+its parent's after the parent's own lines): a "Beginning Balance" line, the postings with
+their running balance, a "Total for <account>" Summary of the account and its
+sub-accounts. ProfitAndLossDetail: the P&L's groups, an
 account section per income or expense account inside them, the computed lines as
 Summary-only sections. TransactionList: one Data row per transaction, no sections.
 """
@@ -131,22 +132,53 @@ def _totals(label: str, lines: Sequence[Line], keys: Sequence[str]) -> list[dict
 def _account_section(
     chart: Chart,
     account: Account,
-    lines: list[Line],
+    by_account: dict[int, list[Line]],
     keys: Sequence[str],
-    opening: Decimal,
+    openings: dict[int, Decimal],
     params: dict[str, str],
-) -> Row:
+) -> tuple[Row | None, list[Line]]:
+    """An account's section (None when it and its sub-accounts have nothing to show): its
+    opening balance, its own postings, its sub-accounts' sections; the Summary totals
+    them all. Also every line of the subtree, for the enclosing totals."""
+    nested: list[Row] = []
+    subtree: list[Line] = []
+    for child in chart.children.get(account.id, []):
+        row, lines = _account_section(chart, child, by_account, keys, openings, params)
+        if row is not None:
+            nested.append(row)
+            subtree += lines
+    own = by_account.get(account.id, [])
+    opening = openings.get(account.id, ZERO)
+    if not (own or opening or nested):
+        return None, []
     rows: list[Row] = []
     if opening and "rbal_nat_amount" in keys:
         values = [money(opening) if k == "rbal_nat_amount" else "" for k in keys[1:]]
         rows.append({"ColData": cells("Beginning Balance", values), "type": "Data"})
-    ordered = sort_lines(_with_balances(lines, opening), params)
+    ordered = sort_lines(_with_balances(own, opening), params)
     rows += [{"ColData": line_cells(x, keys), "type": "Data"} for x in ordered]
+    rows += nested
+    subtree = own + subtree
     blank = [""] * (len(keys) - 1)
-    return section(
-        header=cells(chart.label(account, full=True), blank, account.id),
+    built = section(
+        header=cells(chart.label(account), blank, account.id),
         rows=rows,
-        summary=_totals(f"Total for {chart.label(account, full=True)}", lines, keys),
+        summary=_totals(f"Total for {chart.label(account)}", subtree, keys),
+    )
+    return built, subtree
+
+
+def _tops(chart: Chart, types: Sequence[str] | None = None) -> list[Account]:
+    """Accounts without a parent in the chart (of `types`), in type order then by name."""
+    order = {kind: n for n, kind in enumerate(ACCOUNT_TYPE_ORDER)}
+    return sorted(
+        (
+            a
+            for a in chart.by_id.values()
+            if (a.parent_id is None or a.parent_id not in chart.by_id)
+            and (types is None or a.account_type in types)
+        ),
+        key=lambda a: (order.get(a.account_type, len(order)), a.name.lower()),
     )
 
 
@@ -158,18 +190,16 @@ def general_ledger(books: Books, params: dict[str, str], today: date) -> dict[st
     before = start - timedelta(days=1)
     opening_bs = sums.through(before)
     opening_pnl = sums.between(date(start.year, 1, 1), before)
+    openings = {
+        a.id: _shown(a, (opening_pnl if is_profit_and_loss(a) else opening_bs).get(a.id, ZERO))
+        for a in chart.by_id.values()
+    }
     by_account = _lines_by_account(chart, books.entries(basis, start, end))
-    order = {kind: n for n, kind in enumerate(ACCOUNT_TYPE_ORDER)}
     rows: list[Row] = []
-    for account in sorted(
-        chart.by_id.values(),
-        key=lambda a: (order.get(a.account_type, len(order)), a.fully_qualified_name.lower()),
-    ):
-        opening_sums = opening_pnl if is_profit_and_loss(account) else opening_bs
-        opening = _shown(account, opening_sums.get(account.id, ZERO))
-        lines = by_account.get(account.id, [])
-        if lines or opening:
-            rows.append(_account_section(chart, account, lines, keys, opening, params))
+    for account in _tops(chart):
+        row, _ = _account_section(chart, account, by_account, keys, openings, params)
+        if row is not None:
+            rows.append(row)
     frame = ReportFrame("GeneralLedger", basis, start, end, None, macro)
     return report(frame, column_json(keys), rows, bool(by_account))
 
@@ -181,18 +211,15 @@ def _group_section(
     keys: Sequence[str],
     params: dict[str, str],
 ) -> tuple[Row | None, Decimal]:
-    accounts = sorted(
-        (
-            chart.by_id[a]
-            for a in by_account
-            if a in chart.by_id and chart.by_id[a].account_type in group.types
-        ),
-        key=lambda a: a.fully_qualified_name.lower(),
-    )
-    if not accounts:
+    rows: list[Row] = []
+    lines: list[Line] = []
+    for account in _tops(chart, group.types):
+        row, subtree = _account_section(chart, account, by_account, keys, {}, params)
+        if row is not None:
+            rows.append(row)
+            lines += subtree
+    if not rows:
         return None, ZERO
-    rows = [_account_section(chart, a, by_account[a.id], keys, ZERO, params) for a in accounts]
-    lines = [x for a in accounts for x in by_account[a.id]]
     blank = [""] * (len(keys) - 1)
     built = section(
         group=group.group,
