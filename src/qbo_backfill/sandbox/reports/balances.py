@@ -2,7 +2,7 @@
 
 The first report of a basis after a change (`Books.version` moved) sums every entry once
 into monthly totals per account, kept with their running (cumulative) totals; a range is
-then its whole months from those totals plus its partial months read from `entries()`. A
+then its whole months from those totals plus its partial months from `net_by_account`. A
 request's work is its columns times the accounts, plus the entries of at most two partial
 months a column.
 """
@@ -102,11 +102,7 @@ class Sums:
         return self._monthly.running[index] if index >= 0 else {}
 
     def _read(self, start: date, end: date) -> Totals:
-        sums: Totals = defaultdict(Decimal)
-        for entry in self.books.entries(self.basis, start, end):
-            for posting in entry.postings:
-                sums[posting.account_id] += posting.amount
-        return dict(sums)
+        return self.books.net_by_account(self.basis, start, end)
 
 
 def account_sums(books: Books, basis: Basis) -> Sums:

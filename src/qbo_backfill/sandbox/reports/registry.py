@@ -8,7 +8,7 @@ from typing import Any
 
 from qbo_backfill.sandbox.books.model import Books
 from qbo_backfill.sandbox.company import Company
-from qbo_backfill.sandbox.reports import aging, cashflow, detail, invoice_pnl, summary
+from qbo_backfill.sandbox.reports import aging, cashflow, detail, summary
 from qbo_backfill.sandbox.reports.limits import cap_cells, count_data_rows, gateway_timeout
 from qbo_backfill.sandbox.reports.params import ReportError
 from qbo_backfill.sandbox.responses import validation_fault
@@ -58,14 +58,8 @@ def build_report(
         known = ", ".join(sorted(REPORTS))
         detail = f"The sandbox serves the reports {known}; not {name}"
         raise validation_fault(detail, code="4001", message="Unsupported report")
-    books: Books | None = getattr(company, "books", None)
-    if books is None and name != "ProfitAndLoss":
-        raise validation_fault(f"{name} needs the company's books", code="4001")
     try:
-        if books is None:  # a company without books: the invoice income of old
-            report = invoice_pnl.profit_and_loss(company, params, today)
-        else:
-            report = builder(books, params, today)
-    except (ReportError, invoice_pnl.ReportError) as exc:
+        report = builder(company.books, params, today)
+    except ReportError as exc:
         raise validation_fault(str(exc), code="4001", message="Invalid report parameter") from None
     return limits.apply(report)
