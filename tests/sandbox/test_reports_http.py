@@ -168,6 +168,17 @@ def _listed(api: Api, month: str, txn_id: str) -> bool:
     return any(r["ColData"][1] == {"value": "Invoice", "id": txn_id} for r in rows_of(body))
 
 
+def _ledger_ids(api: Api, month: str) -> set[str]:
+    """The Ids of the invoices with a line in the month's general ledger."""
+    body = fetch(api, "GeneralLedger", start_date=f"{month}-01", end_date=f"{month}-28",
+                 accounting_method="Accrual")  # fmt: skip
+    return {
+        r["ColData"][1]["id"]
+        for r in walk(rows_of(body))
+        if "ColData" in r and r["ColData"][1].get("value") == "Invoice"
+    }
+
+
 def _still_balanced(api: Api) -> None:
     trial = fetch(api, "TrialBalance", end_date="2025-12-31", accounting_method="Accrual")
     total = group(trial, "GrandTotal")["Summary"]["ColData"]
@@ -191,9 +202,17 @@ def test_edit_void_and_delete_change_every_report(own_api: Api) -> None:
     assert not _listed(api, "2024-03", invoice["Id"])
     assert _listed(api, "2024-05", invoice["Id"])
     _still_balanced(api)
-    # Void: its income leaves May.
+    # Void: its income leaves May, its open balance leaves the aging, its lines the ledger.
+    open_before = summary(group(fetch(api, "AgedReceivables"), "GrandTotal"))
+    balance = Decimal(
+        str(next(r for r in sb.records("Invoice") if r["Id"] == invoice["Id"])["Balance"])
+    )
+    assert balance > 0
+    assert _ledger_ids(api, "2024-05") >= {invoice["Id"]}
     sb.void("Invoice", invoice["Id"])
     assert _month_net_income(api, "2024-05") == may
+    assert summary(group(fetch(api, "AgedReceivables"), "GrandTotal")) == open_before - balance
+    assert invoice["Id"] not in _ledger_ids(api, "2024-05")
     _still_balanced(api)
     # Delete another: gone from the list and from the income.
     other = _invoice_in(api, "2024-06")
