@@ -248,3 +248,37 @@ def test_a_real_report_too_dense_answers_504(
     year = api.get("/reports/GeneralLedger", **YEAR_2024)
     assert year.status_code == 504
     assert year.json()["Fault"]["Error"][0]["code"] == "6002"
+
+
+def _journal(debit: str, credit: str, amount: float, day: str) -> dict[str, Any]:
+    def line(n: int, side: str, account: str) -> dict[str, Any]:
+        detail = {"PostingType": side, "AccountRef": {"value": account}}
+        return {"Id": str(n), "Amount": amount, "DetailType": "JournalEntryLineDetail",
+                "JournalEntryLineDetail": detail}  # fmt: skip
+
+    return {"TxnDate": day, "Line": [line(0, "Debit", debit), line(1, "Credit", credit)]}
+
+
+def test_a_parent_account_shows_its_own_amount_in_its_section_header(own_api: Api) -> None:
+    api, sb = own_api, own_api.sb
+    before = fetch(api, "ProfitAndLoss", accounting_method="Accrual", **YEAR_2024)
+    parent = labelled(before, "Automobile")
+    own = parent["ColData"][1]["value"]  # a plain row while no sub-account has postings
+    fuel = next(a for a in sb.records("Account") if a["FullyQualifiedName"] == "Automobile:Fuel")
+    checking = next(a for a in sb.records("Account") if a["Name"] == "Checking")
+    sb.create("JournalEntry", _journal(fuel["Id"], checking["Id"], 100.0, "2024-06-15"))
+    after = fetch(api, "ProfitAndLoss", accounting_method="Accrual", **YEAR_2024)
+    section = labelled(after, "Automobile")
+    assert section["type"] == "Section"
+    assert "group" not in section
+    assert section["Header"]["ColData"][1] == {"value": own}
+    assert rows_of(section) == [
+        {"ColData": [{"value": "Fuel", "id": fuel["Id"]}, {"value": "100.00"}], "type": "Data"}
+    ]
+    total = section["Summary"]["ColData"]
+    assert total[0] == {"value": "Total Automobile"}
+    assert amount(total[1]["value"]) == amount(own) + 100
+    assert summary(group(after, "NetIncome")) == summary(group(before, "NetIncome")) - 100
+    ledger = fetch(api, "GeneralLedger", start_date="2024-06-01", end_date="2024-06-30")
+    nested = rows_of(labelled(ledger, "Automobile"))
+    assert nested[-1]["Header"]["ColData"][0] == {"value": "Fuel", "id": fuel["Id"]}
