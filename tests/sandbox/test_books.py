@@ -15,6 +15,8 @@ import pytest
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.sandbox.books.company_books import CompanyBooks
 from qbo_backfill.sandbox.books.model import Basis, Books, Entry
+from qbo_backfill.sandbox.books.rules import post
+from qbo_backfill.sandbox.books.sales_facts import post_sale
 
 if TYPE_CHECKING:
     from tests.sandbox.conftest import Api
@@ -466,3 +468,20 @@ def test_prerendered_records_follow_changed_balances(
     served = [r for r in _all(api, "Invoice") if r["Id"] == invoice_id]
     assert _cents(served[0]["Balance"]) == before + _cents(payment["TotalAmt"])
     _assert_derived_fields(api)
+
+
+def test_generated_invoices_post_the_same_from_facts_as_from_records(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    """The books read a generated invoice's money without building it; that shortcut must
+    post exactly what the rules make of the served record."""
+    sb = make_sandbox(other_records=10)
+    company = sb.state.companies[sb.info.realm_id]
+    store, ctx = company.store("Invoice"), company.books.rule_context()
+    for record_id in store.live_ids():
+        facts = store.generated_facts(record_id)
+        record = store.raw(record_id)
+        assert (facts.doc, facts.day.isoformat()) == (record["DocNumber"], record["TxnDate"])
+        assert post_sale(facts, ctx) == post("Invoice", record, ctx)
+    sb.update("Invoice", 1, {"PrivateNote": "changed"})
+    assert store.generated_facts(1) is None  # a changed record is read whole

@@ -93,6 +93,14 @@ class EntityStore:
             return None
         return self.base.build(record_id - 1)
 
+    def generated_facts(self, record_id: int) -> Any | None:
+        """What the books need of an unchanged generated record, without building it
+        (`BaseData.money`); None when the entity has none or the record was changed."""
+        base = self.base
+        if base is None or base.money is None or not 1 <= record_id <= self.base_count:
+            return None
+        return None if self._shadowed(record_id) else base.money(record_id - 1)
+
     def _derive(self, record: dict[str, Any]) -> dict[str, Any]:
         return record if self.overlay is None else self.overlay.apply(self.info.name, record)
 

@@ -30,6 +30,7 @@ from qbo_backfill.sandbox.books.rules import (
     cents,
     post,
 )
+from qbo_backfill.sandbox.books.sales_facts import SaleFacts, post_sale
 from qbo_backfill.sandbox.books.source import RecordSource, txn_day
 
 __all__ = ["CompanyBooks"]
@@ -147,7 +148,7 @@ class CompanyBooks:
             records = [{**row, "Id": str(n)} for n, row in enumerate(self._default_chart(), 1)]
         return Chart(records)
 
-    def _rule_context(self) -> RuleContext:
+    def rule_context(self) -> RuleContext:
         items: dict[int, ItemFacts] = {}
         for item_id in self.source.ids("Item"):
             record = self.source.raw("Item", item_id)
@@ -156,23 +157,34 @@ class CompanyBooks:
         return RuleContext(self.chart(), items)
 
     def _make_accrual(self) -> Ledger:
-        ctx = self._rule_context()
+        ctx = self.rule_context()
         ledger = Ledger()
         self._quantities: dict[int, Decimal] = {}
         self._opening_inventory(ctx, ledger)
         for entity in POSTING_ENTITIES:
             for record_id in self.source.ids(entity):
-                record = self.source.raw(entity, record_id)
-                if record is None:
-                    continue
-                posted = post(entity, record, ctx)
+                posted = self._post_one(ledger, ctx, entity, record_id)
                 if posted is None:
                     continue
-                ledger.add(entity, record_id, txn_day(record, _EPOCH), _doc(record), posted)
                 for item_id, change in posted.qty.items():
                     self._quantities[item_id] = self._quantities.get(item_id, 0) + change
         ledger.finish()
         return ledger
+
+    def _post_one(
+        self, ledger: Ledger, ctx: RuleContext, entity: str, record_id: int
+    ) -> Posted | None:
+        """Post one record into the ledger (a generated invoice from its facts alone)."""
+        facts = self.source.facts(entity, record_id)
+        if isinstance(facts, SaleFacts):
+            sale = post_sale(facts, ctx)
+            ledger.add(entity, record_id, facts.day, facts.doc, sale)
+            return sale
+        record = self.source.raw(entity, record_id)
+        posted = post(entity, record, ctx) if record is not None else None
+        if record is not None and posted is not None:
+            ledger.add(entity, record_id, txn_day(record, _EPOCH), _doc(record), posted)
+        return posted
 
     def _make_quantities(self) -> dict[int, Decimal]:
         self.ledger(Basis.ACCRUAL)
@@ -224,7 +236,10 @@ def _doc(record: dict[str, Any]) -> str:
 def _party_totals(ledger: Ledger, chart: Chart) -> dict[tuple[str, int], int]:
     """A/R per customer (debit positive) and A/P per vendor (credit positive), in cents."""
     out: dict[tuple[str, int], int] = {}
-    for (account, name), amount in ledger.by_name.items():
+    for (account, code), amount in ledger.by_name.items():
+        name = ledger.name_at(code)
+        if name is None:
+            continue
         kind = chart.by_id[account].account_type if account in chart.by_id else ""
         if kind == "Accounts Receivable":
             key, signed = (name.entity, name.id), amount

@@ -19,7 +19,7 @@ from qbo_backfill.sandbox.books import chart as ac
 from qbo_backfill.sandbox.books.chart import Chart, ref_id
 from qbo_backfill.sandbox.books.model import NameRef
 
-__all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "post"]
+__all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "inventory_cost", "post"]
 
 Record = dict[str, Any]
 
@@ -134,7 +134,7 @@ def _sales(
             account = ctx.chart.known(account, ac.SALES_OF_PRODUCT_INCOME)
             postings.append(Raw(account, -sign * amount, index, "line", desc, name))
             if item is not None and item.inventory and item_id is not None:
-                postings.extend(_inventory_cost(ctx, item, _qty(detail.get("Qty")), sign, name))
+                postings.extend(inventory_cost(ctx, item, _qty(detail.get("Qty")), sign, name))
                 qty[item_id] = qty.get(item_id, Decimal(0)) - sign * _qty(detail.get("Qty"))
         elif isinstance(line.get("DiscountLineDetail"), dict):
             account = ref_id(line["DiscountLineDetail"].get("DiscountAccountRef"))
@@ -147,7 +147,7 @@ def _sales(
     return postings, qty
 
 
-def _inventory_cost(
+def inventory_cost(
     ctx: RuleContext, item: ItemFacts, qty: Decimal, sign: int, name: NameRef | None
 ) -> list[Raw]:
     """Cost of goods sold against the inventory asset: a posting no line of the record

@@ -25,6 +25,8 @@ class StoreLike(Protocol):
 
     def generated_raw(self, record_id: int) -> dict[str, Any] | None: ...
 
+    def generated_facts(self, record_id: int) -> Any | None: ...
+
 
 class RecordSource(Protocol):
     """A company's records, as the books read them."""
@@ -36,6 +38,8 @@ class RecordSource(Protocol):
     def raw(self, entity: str, record_id: int) -> dict[str, Any] | None: ...
 
     def opening_qty(self, item_id: int) -> Decimal: ...
+
+    def facts(self, entity: str, record_id: int) -> Any | None: ...
 
 
 class StoreSource:
@@ -62,6 +66,11 @@ class StoreSource:
             return store.raw(record_id)
         except KeyError:
             return None
+
+    def facts(self, entity: str, record_id: int) -> Any | None:
+        """A generated, unchanged record's money facts, read without building it."""
+        store = self.stores.get(entity)
+        return store.generated_facts(record_id) if store is not None else None
 
     def opening_qty(self, item_id: int) -> Decimal:
         """An inventory item's starting quantity: the QtyOnHand it was generated with (an
