@@ -309,3 +309,16 @@ def test_balance_sheet_lists_zero_balances_and_leaves_out_empty_groups() -> None
     early = build("BalanceSheet", end_date="2024-01-31")
     with pytest.raises(KeyError):
         labelled(early, "Retained Earnings")
+
+
+def test_aging_method_current_ages_at_today() -> None:
+    by_report_date = build("AgedReceivables", report_date="2025-03-31")
+    by_today = build("AgedReceivables", report_date="2025-03-31", aging_method="Current")
+    assert labelled(by_report_date, "Bolt Co")["ColData"][1]["value"] == "800.00"  # not due
+    assert labelled(by_today, "Bolt Co")["ColData"][4]["value"] == "800.00"  # 68 days on
+    options = {o["Name"]: o["Value"] for o in by_today["Header"]["Option"]}
+    assert options["aging_method"] == "Current"
+    wide = build("AgedReceivables", aging_period="60", num_periods="2")
+    titles = [c["ColTitle"] for c in wide["Columns"]["Column"]]
+    assert titles == ["", "Current", "1 - 60", "61 and over", "Total"]
+    assert labelled(wide, "Bolt Co")["ColData"][3]["value"] == "800.00"

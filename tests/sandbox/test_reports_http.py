@@ -282,3 +282,16 @@ def test_a_parent_account_shows_its_own_amount_in_its_section_header(own_api: Ap
     ledger = fetch(api, "GeneralLedger", start_date="2024-06-01", end_date="2024-06-30")
     nested = rows_of(labelled(ledger, "Automobile"))
     assert nested[-1]["Header"]["ColData"][0] == {"value": "Fuel", "id": fuel["Id"]}
+
+
+def test_date_macro_and_header(api: Api) -> None:
+    body = fetch(api, "ProfitAndLoss", date_macro="Last Fiscal Year")
+    header = body["Header"]
+    today = api.sb.now().date()
+    assert header["StartPeriod"] == f"{today.year - 1}-01-01"
+    assert header["EndPeriod"] == f"{today.year - 1}-12-31"
+    assert header["DateMacro"] == "last fiscal year"
+    assert header["Time"][:4].isdigit()
+    bad = api.get("/reports/ProfitAndLoss", date_macro="Someday")
+    assert bad.status_code == 400
+    assert "date_macro" in bad.json()["Fault"]["Error"][0]["Detail"]
