@@ -295,3 +295,12 @@ def test_date_macro_and_header(api: Api) -> None:
     bad = api.get("/reports/ProfitAndLoss", date_macro="Someday")
     assert bad.status_code == 400
     assert "date_macro" in bad.json()["Fault"]["Error"][0]["Detail"]
+
+
+@pytest.mark.parametrize("name", sorted(REPORTS))
+def test_a_company_without_transactions_answers_every_report_empty(
+    name: str, make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    api = make_api(make_sandbox(invoices=0, other_records=0, customers=0, items=0))
+    body = fetch(api, name, **YEAR_2024)
+    assert {"Name": "NoReportData", "Value": "true"} in body["Header"]["Option"]
