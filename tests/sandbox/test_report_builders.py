@@ -21,6 +21,7 @@ from tests.sandbox.report_walk import (
     walk,
 )
 
+from qbo_backfill.sandbox.reports.detail_columns import txn_label
 from qbo_backfill.sandbox.reports.params import ReportError, column_periods, parse_period
 from qbo_backfill.sandbox.reports.registry import REPORTS
 
@@ -322,3 +323,10 @@ def test_aging_method_current_ages_at_today() -> None:
     titles = [c["ColTitle"] for c in wide["Columns"]["Column"]]
     assert titles == ["", "Current", "1 - 60", "61 and over", "Total"]
     assert labelled(wide, "Bolt Co")["ColData"][3]["value"] == "800.00"
+
+
+def test_transaction_type_labels() -> None:
+    assert txn_label("JournalEntry") == "Journal Entry"
+    assert txn_label("Purchase") == "Expense"
+    assert txn_label("Item") == "Inventory Starting Value"
+    assert txn_label("CreditCardPayment") == "Credit Card Payment"

@@ -21,7 +21,11 @@ __all__ = ["COLUMNS", "Line", "parse_columns", "sort_lines", "txn_label"]
 
 Cell = dict[str, str]
 # The label QBO prints for a transaction type where it is not the entity name spaced out.
-_LABELS = {"Purchase": "Expense", "BillPayment": "Bill Payment (Check)"}
+_LABELS = {
+    "Purchase": "Expense",
+    "BillPayment": "Bill Payment (Check)",
+    "Item": "Inventory Starting Value",  # the books' entry for an item's starting stock
+}
 
 
 def txn_label(txn_type: str) -> str:
