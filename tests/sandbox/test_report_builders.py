@@ -330,3 +330,6 @@ def test_transaction_type_labels() -> None:
     assert txn_label("Purchase") == "Expense"
     assert txn_label("Item") == "Inventory Starting Value"
     assert txn_label("CreditCardPayment") == "Credit Card Payment"
+    assert txn_label("Purchase", paid_by_card=True) == "Credit Card Expense"
+    assert txn_label("BillPayment", paid_by_card=True) == "Bill Payment (Credit Card)"
+    assert txn_label("Invoice", paid_by_card=True) == "Invoice"

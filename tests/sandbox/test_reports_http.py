@@ -304,3 +304,25 @@ def test_a_company_without_transactions_answers_every_report_empty(
     api = make_api(make_sandbox(invoices=0, other_records=0, customers=0, items=0))
     body = fetch(api, name, **YEAR_2024)
     assert {"Name": "NoReportData", "Value": "true"} in body["Header"]["Option"]
+
+
+def test_purchases_and_bill_payments_are_labelled_by_how_they_were_paid(api: Api) -> None:
+    wanted = {
+        ("Purchase", "CreditCard"): "Credit Card Expense",
+        ("Purchase", "Cash"): "Expense",
+        ("Purchase", "Check"): "Expense",
+        ("BillPayment", "CreditCard"): "Bill Payment (Credit Card)",
+        ("BillPayment", "Check"): "Bill Payment (Check)",
+    }
+    expected: dict[tuple[str, str], str] = {}
+    for entity, field in (("Purchase", "PaymentType"), ("BillPayment", "PayType")):
+        for record in api.sb.records(entity):
+            label = wanted.get((entity, record.get(field, "")))
+            if label and not record.get("Credit") and record["TxnDate"] < "2026":
+                expected[(label, record["Id"])] = record["TxnDate"]
+    labels = {label for label, _ in expected}
+    assert labels >= {"Credit Card Expense", "Bill Payment (Credit Card)", "Expense"}
+    body = fetch(api, "TransactionList", start_date="2024-01-01", end_date="2025-12-31",
+                 accounting_method="Accrual")  # fmt: skip
+    shown = {(r["ColData"][1]["value"], r["ColData"][1]["id"]) for r in rows_of(body)}
+    assert set(expected) <= shown

@@ -34,6 +34,7 @@ from qbo_backfill.sandbox.reports.detail_columns import (
     line_cells,
     parse_columns,
     sort_lines,
+    txn_label,
 )
 from qbo_backfill.sandbox.reports.params import parse_basis, parse_period
 from qbo_backfill.sandbox.reports.shape import ZERO, ReportFrame, Row, cells, money, report, section
@@ -79,9 +80,19 @@ def _split(chart: Chart, entry: Entry, own: int) -> tuple[str, int | None]:
     return (account.fully_qualified_name if account else "", other)
 
 
+def _paid_by_card(chart: Chart, entry: Entry) -> bool:
+    """Whether the entry's money side (a posting no line carries) is a credit card."""
+    for posting in entry.postings:
+        account = chart.by_id.get(posting.account_id)
+        if posting.line_index is None and account and account.account_type == "Credit Card":
+            return True
+    return False
+
+
 def _line(chart: Chart, entry: Entry, posting: Posting) -> Line:
     account = chart.by_id.get(posting.account_id)
     split, split_id = _split(chart, entry, posting.account_id)
+    card = entry.txn_type in ("Purchase", "BillPayment") and _paid_by_card(chart, entry)
     return Line(
         entry=entry,
         account=account,
@@ -92,6 +103,7 @@ def _line(chart: Chart, entry: Entry, posting: Posting) -> Line:
         credit=max(-posting.amount, ZERO),
         memo=posting.description or entry.memo,
         name=posting.name or entry.name,
+        label=txn_label(entry.txn_type, card),
     )
 
 

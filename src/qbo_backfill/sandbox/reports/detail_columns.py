@@ -28,8 +28,15 @@ _LABELS = {
 }
 
 
-def txn_label(txn_type: str) -> str:
-    """`JournalEntry` -> `Journal Entry`; QBO's own words for a few."""
+# Paid from a credit card account, QBO names these differently.
+_CARD_LABELS = {"Purchase": "Credit Card Expense", "BillPayment": "Bill Payment (Credit Card)"}
+
+
+def txn_label(txn_type: str, paid_by_card: bool = False) -> str:
+    """`JournalEntry` -> `Journal Entry`; QBO's own words for a few (a Purchase or a
+    BillPayment paid from a credit card account reads as such)."""
+    if paid_by_card and txn_type in _CARD_LABELS:
+        return _CARD_LABELS[txn_type]
     return _LABELS.get(txn_type) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", txn_type)
 
 
@@ -47,6 +54,7 @@ class Line:
     memo: str
     name: NameRef | None
     balance: Decimal = Decimal(0)
+    label: str = ""  # the transaction type as QBO prints it
 
 
 def _ref(value: str, ref: int | None) -> Cell:
@@ -83,8 +91,8 @@ COLUMNS: dict[str, ColumnSpec] = {
     "txn_type": ColumnSpec(
         "Transaction Type",
         "String",
-        lambda x: _ref(txn_label(x.entry.txn_type), x.entry.txn_id),
-        lambda x: txn_label(x.entry.txn_type),
+        lambda x: _ref(x.label, x.entry.txn_id),
+        lambda x: x.label,
     ),
     "doc_num": ColumnSpec(
         "Num", "String", lambda x: {"value": x.entry.doc_number}, lambda x: x.entry.doc_number
