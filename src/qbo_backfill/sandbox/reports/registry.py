@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -32,12 +33,12 @@ REPORTS: dict[str, Builder] = {
 }
 
 
+@dataclass(frozen=True)
 class ReportLimits:
     """The cell cap (cut, HTTP 200) and the dense-row limit (HTTP 504; 0 = off)."""
 
-    def __init__(self, cell_cap: int, dense_rows: int) -> None:
-        self.cell_cap = cell_cap
-        self.dense_rows = dense_rows
+    cell_cap: int
+    dense_rows: int
 
     def apply(self, report: dict[str, Any]) -> dict[str, Any]:
         """The answer as QBO would send it: a 504 fault raised, or cut at the cap."""
@@ -56,8 +57,8 @@ def build_report(
     builder = REPORTS.get(name)
     if builder is None:
         known = ", ".join(sorted(REPORTS))
-        detail = f"The sandbox serves the reports {known}; not {name}"
-        raise validation_fault(detail, code="4001", message="Unsupported report")
+        why = f"The sandbox serves the reports {known}; not {name}"
+        raise validation_fault(why, code="4001", message="Unsupported report")
     try:
         report = builder(company.books, params, today)
     except ReportError as exc:
