@@ -3,6 +3,7 @@ parent accounts, bases, parameters."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -129,6 +130,10 @@ def test_cash_flow_ends_at_the_bank_balance() -> None:
     sheet = build("BalanceSheet", start_date="2024-01-01", end_date="2025-06-30")
     assert summary(group(flow, "EndingCash")) == summary(group(sheet, "BankAccounts"))
     assert summary(group(flow, "BeginningCash")) == 0
+    net_income = rows_of(group(flow, "OperatingActivities"))[0]
+    assert (net_income["group"], net_income["type"]) == ("NetIncome", "Data")
+    assert group(flow, "EndingCash")["Summary"]["ColData"][0] == {"value": "Cash at end of period"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-0[78]:00", flow["Header"]["Time"])
 
 
 def test_general_ledger_lines_balances_and_ids() -> None:
@@ -318,7 +323,8 @@ def test_aging_method_current_ages_at_today() -> None:
     assert labelled(by_report_date, "Bolt Co")["ColData"][1]["value"] == "800.00"  # not due
     assert labelled(by_today, "Bolt Co")["ColData"][4]["value"] == "800.00"  # 68 days on
     options = {o["Name"]: o["Value"] for o in by_today["Header"]["Option"]}
-    assert options["aging_method"] == "Current"
+    assert options == {"report_date": "2025-03-31", "NoReportData": "false"}
+    assert "type" not in labelled(by_today, "Bolt Co")  # as in Intuit's sample
     wide = build("AgedReceivables", aging_period="60", num_periods="2")
     titles = [c["ColTitle"] for c in wide["Columns"]["Column"]]
     assert titles == ["", "Current", "1 - 60", "61 and over", "Total"]

@@ -282,7 +282,8 @@ def trial_balance(books: Books, params: dict[str, str], today: date) -> dict[str
         debit, credit = (money(amount), "") if amount > 0 else ("", money(-amount))
         debits += max(amount, ZERO)
         credits += max(-amount, ZERO)
-        rows.append(data_row(chart.label(account, full=True), [debit, credit], account.id))
+        label = chart.label(account, full=True)
+        rows.append(data_row(label, [debit, credit], account.id, typed=False))
     rows.append(
         section(group="GrandTotal", summary=cells("TOTAL", [money(debits), money(credits)]))
     )
@@ -291,5 +292,5 @@ def trial_balance(books: Books, params: dict[str, str], today: date) -> dict[str
         column("Debit", "Money", "debt_amt"),
         column("Credit", "Money", "credit_amt"),
     ]
-    frame = ReportFrame("TrialBalance", basis, start, end, "Total", macro, _GAAP)
+    frame = ReportFrame("TrialBalance", basis, start, end, None, macro)  # as Intuit's sample
     return report(frame, columns, rows, bool(shown))
