@@ -312,6 +312,8 @@ def test_balance_sheet_lists_zero_balances_and_leaves_out_empty_groups() -> None
     with pytest.raises(KeyError):
         group(body, "CreditCards")
     assert group(body, "FixedAssets")["Summary"]["ColData"][1]["value"] == "4000.00"
+    net_income = labelled(body, "Net Income")
+    assert (net_income["type"], net_income["group"]) == ("Data", "NetIncome")  # Intuit's sample
     early = build("BalanceSheet", end_date="2024-01-31")
     with pytest.raises(KeyError):
         labelled(early, "Retained Earnings")

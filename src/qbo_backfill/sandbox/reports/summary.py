@@ -72,8 +72,8 @@ _ASSETS = Group(
                 ),
                 Group(
                     "OtherCurrentAssets",
-                    "Other Current Assets",
-                    "Total Other Current Assets",
+                    "Other current assets",
+                    "Total Other current assets",
                     ("Other Current Asset",),
                 ),
             ),
@@ -240,7 +240,8 @@ def balance_sheet(books: Books, params: dict[str, str], today: date) -> dict[str
     def extra(group: Group) -> list[tuple[Row, list[Decimal]]]:
         if group.group != "Equity":
             return []
-        return [(data_row("Net Income", [money(v) for v in net_income]), net_income)]
+        row = {**data_row("Net Income", [money(v) for v in net_income]), "group": "NetIncome"}
+        return [(row, net_income)]
 
     assets, _ = group_section(chart, _ASSETS, vectors, width, sign, prune=True)
     others, _ = group_section(
