@@ -89,7 +89,11 @@ def test_cash_basis_differs_from_accrual() -> None:
 def test_empty_report_keeps_its_skeleton() -> None:
     body = build("ProfitAndLoss", start_date="2010-01-01", end_date="2010-01-31")
     assert {"Name": "NoReportData", "Value": "true"} in body["Header"]["Option"]
-    assert [r["group"] for r in rows_of(body)][:2] == ["Income", "COGS"]
+    assert [r["group"] for r in rows_of(body)] == [
+        "Income", "GrossProfit", "Expenses", "NetOperatingIncome", "NetIncome",
+    ]  # fmt: skip
+    assert "Rows" not in group(body, "Expenses")
+    assert group(body, "Expenses")["Summary"]["ColData"][1] == {"value": ""}
 
 
 @pytest.mark.parametrize("basis", ["Accrual", "Cash"])

@@ -166,9 +166,10 @@ def profit_and_loss(books: Books, params: dict[str, str], today: date) -> dict[s
     operating = [a - b for a, b in zip(gross, parts["Expenses"][1], strict=True)]
     other = [a - b for a, b in zip(parts["OtherIncome"][1], parts["OtherExpenses"][1], strict=True)]
     net = [a + b for a, b in zip(operating, other, strict=True)]
-    rows = [
-        parts["Income"][0],
-        parts["COGS"][0],
+    rows = [parts["Income"][0]]
+    if "Rows" in parts["COGS"][0]:  # Intuit's sample leaves out an empty COGS, not Expenses
+        rows.append(parts["COGS"][0])
+    rows += [
         _computed("GrossProfit", "Gross Profit", gross),
         parts["Expenses"][0],
         _computed("NetOperatingIncome", "Net Operating Income", operating),
