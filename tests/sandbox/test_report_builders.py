@@ -175,6 +175,18 @@ def test_detail_columns_and_sort() -> None:
 
 def test_profit_and_loss_detail_sections() -> None:
     body = build("ProfitAndLossDetail", start_date="2024-01-01", end_date="2024-12-31")
+    ordinary, net = rows_of(body)
+    assert ordinary["Header"]["ColData"][0] == {"value": "Ordinary Income/Expenses"}
+    assert [r["group"] for r in rows_of(ordinary)] == ["Income", "COGS", "GrossProfit", "Expenses"]
+    assert ordinary["Summary"]["ColData"][0] == {"value": "Net Operating Income"}
+    assert group(body, "Income")["Summary"]["ColData"][0] == {"value": "Total for Income"}
+    assert net["group"] == "NetIncome"
+    other = build("ProfitAndLossDetail", start_date="2025-01-01", end_date="2025-12-31")
+    assert [r["Header"]["ColData"][0]["value"] for r in rows_of(other)[:2]] == [
+        "Ordinary Income/Expenses",
+        "Other Income/Expenses",
+    ]
+    assert summary(group(other, "NetIncome"), 6) == D("812.5")
     services = labelled(body, "Services")
     assert services["Header"]["ColData"][0] == {"value": "Services", "id": "40"}
     inside = rows_of(services)
