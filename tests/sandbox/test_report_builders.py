@@ -357,3 +357,18 @@ def test_transaction_type_labels() -> None:
     assert txn_label("Purchase", paid_by_card=True) == "Credit Card Expense"
     assert txn_label("BillPayment", paid_by_card=True) == "Bill Payment (Credit Card)"
     assert txn_label("Invoice", paid_by_card=True) == "Invoice"
+
+
+def test_transaction_list_rows_as_intuits_sample() -> None:
+    body = build("TransactionList", start_date="2024-05-01", end_date="2024-05-31")
+    (invoice,) = rows_of(body)
+    cells = invoice["ColData"]
+    assert cells[1] == {"value": "Invoice", "id": "10"}
+    assert cells[3] == {"value": "Yes"}
+    assert cells[4] == {"value": "Acme", "id": "1"}
+    assert cells[6] == {"value": "Accounts Receivable (A/R)", "id": "2"}
+    assert cells[7] == {"id": "", "value": "-Split-"}
+    assert cells[8] == {"value": "1500.00"}
+    home = build("TransactionList", start_date="2024-05-01", end_date="2024-05-31",
+                 columns="tx_date,subt_nat_home_amount")  # fmt: skip
+    assert rows_of(home)[0]["ColData"] == [{"value": "2024-05-05"}, {"value": "1500.00"}]

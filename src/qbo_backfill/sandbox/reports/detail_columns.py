@@ -61,6 +61,13 @@ def _ref(value: str, ref: int | None) -> Cell:
     return {"value": value} if ref is None else {"value": value, "id": str(ref)}
 
 
+def _split_cell(line: Line) -> Cell:
+    """The other side's account; `-Split-` carries an empty id, as in Intuit's sample."""
+    if line.split == "-Split-":
+        return {"id": "", "value": line.split}
+    return _ref(line.split, line.split_id)
+
+
 def _name(line: Line) -> Cell:
     return _ref(line.name.name, line.name.id) if line.name else {"value": ""}
 
@@ -106,9 +113,7 @@ COLUMNS: dict[str, ColumnSpec] = {
         _account,
         lambda x: x.account.fully_qualified_name if x.account else "",
     ),
-    "split_acc": ColumnSpec(
-        "Split", "String", lambda x: _ref(x.split, x.split_id), lambda x: x.split
-    ),
+    "split_acc": ColumnSpec("Split", "String", _split_cell, lambda x: x.split),
     "subt_nat_amount": ColumnSpec(
         "Amount", "Money", lambda x: {"value": money(x.amount)}, lambda x: x.amount
     ),
@@ -122,6 +127,7 @@ COLUMNS: dict[str, ColumnSpec] = {
         "Balance", "Money", lambda x: {"value": money(x.balance)}, lambda x: x.balance
     ),
 }
+COLUMNS["subt_nat_home_amount"] = COLUMNS["subt_nat_amount"]  # the home-currency amount
 COLUMNS["other_account"] = ColumnSpec(
     "Split", "String", COLUMNS["split_acc"].cell, COLUMNS["split_acc"].key
 )
