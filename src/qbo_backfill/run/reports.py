@@ -1,0 +1,181 @@
+"""`reports` and the reports step of `sync`: every report asked for, in every basis asked
+for, over whole months, through one session with the company (docs/reports.md)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from qbo_backfill.entities import CATALOG, EntityKind
+from qbo_backfill.errors import ApiError, ReauthorizeError, RunFailedError
+from qbo_backfill.load.reportruns import ReportFigures, ReportRuns
+from qbo_backfill.load.reportstore import REPORTS, ReportStore
+from qbo_backfill.qbo.client import QboClient
+from qbo_backfill.run.reportcopy import ReportCopier
+from qbo_backfill.run.reportplan import months_between, open_from
+from qbo_backfill.run.session import open_session
+from qbo_backfill.settings import Settings
+
+__all__ = ["ReportsOptions", "ReportsResult", "copied_reports", "copy_reports", "first_txn_day"]
+
+# Transactions that post (estimates and purchase orders post nothing).
+_POSTING = tuple(
+    e.name
+    for e in CATALOG.values()
+    if e.kind is EntityKind.TRANSACTION and e.name not in ("Estimate", "PurchaseOrder")
+)
+
+
+@dataclass(frozen=True)
+class ReportsOptions:
+    """What to copy: reports, bases (`Accrual`/`Cash`), days (closed; None: the company's
+    first transaction, today), and how many months count as still open."""
+
+    reports: tuple[str, ...]
+    bases: tuple[str, ...] = ("Accrual",)
+    start: date | None = None
+    end: date | None = None
+    open_months: int = 2
+    refresh: bool = False  # sync: ask again for the open months
+
+
+@dataclass
+class ReportsResult:
+    """One run's figures, per report and basis."""
+
+    run_id: str
+    start: date
+    end: date
+    figures: list[ReportFigures] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        return sum(f.calls for f in self.figures)
+
+    @property
+    def failed(self) -> list[ReportFigures]:
+        return [f for f in self.figures if f.status != "done"]
+
+
+async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsResult:
+    """Copy (or, with `refresh`, refresh) the reports; a failed report is recorded and the
+    others go on; re-authorization stops everything."""
+    async with (
+        open_session(settings) as session,
+        await psycopg.AsyncConnection.connect(session.url, autocommit=True) as conn,
+    ):
+        store = ReportStore(session.schema, session.realm_id)
+        await store.create(conn)
+        await ReportRuns(session.schema).create(conn)
+        today = datetime.now(UTC).date()
+        if options.refresh:
+            start = options.start or open_from(today, options.open_months)
+            pairs = await copied_reports(conn, session.schema, session.realm_id)
+        else:
+            start = options.start or await first_txn_day(conn, session.client, session.schema)
+            pairs = [(name, basis) for name in options.reports for basis in options.bases]
+        result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
+        for name, basis in pairs:
+            copier = ReportCopier(
+                session.client,
+                conn,
+                store,
+                result.run_id,
+                ReportFigures(name, basis),
+                open_from(today, 2),
+                today,
+            )
+            result.figures.append(copier.figures)
+            await _run_one(copier, session.realm_id, result, options.refresh)
+        return result
+
+
+async def _run_one(
+    copier: ReportCopier, realm_id: str, result: ReportsResult, refresh: bool
+) -> None:
+    runs = ReportRuns(copier.store.schema)
+    figures = copier.figures
+    span = (result.start, result.end)
+    record = (result.run_id, realm_id, "sync" if refresh else "reports", span)
+    await runs.record(copier.conn, *record, figures)
+    months = months_between(*span) if span[0] <= span[1] else []
+    try:
+        await (copier.refresh(months) if refresh else copier.copy(months))
+        figures.status = "done"
+    except ReauthorizeError:
+        raise
+    except (ApiError, RunFailedError) as exc:
+        figures.status, figures.error = "failed", str(exc)
+    await runs.record(copier.conn, *record, figures)
+
+
+async def copied_reports(
+    conn: psycopg.AsyncConnection, schema: str, realm_id: str
+) -> list[tuple[str, str]]:
+    """(report, basis) of every report copied for the company: what `sync` refreshes."""
+    exists = await (
+        await conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{REPORTS}"',))
+    ).fetchone()
+    if exists is None or exists[0] is None:
+        return []
+    cursor = await conn.execute(
+        sql.SQL(
+            "SELECT DISTINCT report_name, accounting_method FROM {} WHERE realm_id = %s"
+            " ORDER BY 1, 2"
+        ).format(sql.Identifier(schema, REPORTS)),
+        (realm_id,),
+    )
+    return [(str(r[0]), str(r[1])) for r in await cursor.fetchall()]
+
+
+async def first_txn_day(conn: psycopg.AsyncConnection, client: QboClient, schema: str) -> date:
+    """The company's first transaction day: the earliest `TxnDate` among the copied
+    transactions (no call), else one batch call asking each posting entity for its
+    earliest; today when the company has none."""
+    earliest = await _copied_earliest(conn, schema)
+    if earliest is None:
+        texts = [f"SELECT * FROM {name} ORDERBY TxnDate MAXRESULTS 1" for name in _POSTING]
+        answers, _ = await client.query_many(texts)
+        days = [
+            date.fromisoformat(str(record["TxnDate"]))
+            for answer, name in zip(answers, _POSTING, strict=True)
+            for record in answer.get(name) or []
+            if isinstance(record, dict) and record.get("TxnDate")
+        ]
+        earliest = min(days, default=None)
+    return earliest or datetime.now(UTC).date()
+
+
+async def _copied_earliest(conn: psycopg.AsyncConnection, schema: str) -> date | None:
+    found: list[date] = []
+    for name in _POSTING:
+        table = f"qb_{name.lower()}"
+        exists = await (
+            await conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{table}"',))
+        ).fetchone()
+        if exists is None or exists[0] is None:
+            continue
+        cursor = await conn.execute(
+            sql.SQL("SELECT min(payload->>'TxnDate') FROM {} WHERE deleted_at_utc IS NULL").format(
+                sql.Identifier(schema, table)
+            )
+        )
+        row = await cursor.fetchone()
+        if row and row[0]:
+            found.append(date.fromisoformat(str(row[0])[:10]))
+    return min(found, default=None)
+
+
+def last_day(end_exclusive: date) -> date:
+    """The closed end of a half-open `--end`."""
+    return end_exclusive - timedelta(days=1)
+
+
+def bases_of(choice: str) -> Sequence[str]:
+    """`--basis accrual|cash|both` as QBO's `accounting_method` values."""
+    return {"accrual": ("Accrual",), "cash": ("Cash",), "both": ("Accrual", "Cash")}[choice]
