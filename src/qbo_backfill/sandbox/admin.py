@@ -86,6 +86,35 @@ class _Admin:
             raise _AdminError(404, f"record ids are digits, got {raw!r}")
         return int(raw)
 
+    def _report_key(self, request: web.Request) -> tuple[str, str]:
+        realm = request.match_info["realm"]
+        if realm not in self.state.companies:
+            raise _AdminError(404, f"unknown realm {realm}")
+        name = request.match_info["report"]
+        if not name.isascii() or not name.isalnum():
+            raise _AdminError(400, f"a report name is letters and digits, got {name!r}")
+        return realm, name
+
+    async def replay_report(self, request: web.Request) -> web.Response:
+        """Serve the body, byte for byte, for every request of this report of this realm."""
+        key = self._report_key(request)
+        raw = await request.read()
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise _AdminError(400, "body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise _AdminError(400, "a report payload is a JSON object")
+        self.state.report_replays[key] = bytes(raw)
+        return web.json_response({"realm": key[0], "report": key[1], "bytes": len(raw)})
+
+    async def clear_report(self, request: web.Request) -> web.Response:
+        """Back to the computed report; 404 when none was being replayed."""
+        key = self._report_key(request)
+        if self.state.report_replays.pop(key, None) is None:
+            raise _AdminError(404, f"no replayed {key[1]} report for realm {key[0]}")
+        return web.json_response({"realm": key[0], "report": key[1], "cleared": True})
+
     async def counters(self, request: web.Request) -> web.Response:
         realm = request.query.get("realm")
         if realm is not None and realm not in self.state.limiters:
@@ -197,6 +226,9 @@ def add_admin_routes(app: web.Application, state: SandboxState) -> None:
     router = app.router
     router.add_get("/_sandbox/counters", admin.counters)
     router.add_post("/_sandbox/reset", admin.reset)
+    # before the record routes: DELETE .../reports/{report} would match {entity}/{id}
+    router.add_put("/_sandbox/realms/{realm}/reports/{report}", admin.replay_report)
+    router.add_delete("/_sandbox/realms/{realm}/reports/{report}", admin.clear_report)
     router.add_get("/_sandbox/realms/{realm}/{entity}", admin.records)
     router.add_post("/_sandbox/realms/{realm}/{entity}", admin.create)
     router.add_post("/_sandbox/realms/{realm}/{entity}/{id}", admin.update)

@@ -19,13 +19,14 @@ from qbo_backfill.sandbox.cdc import cdc_answer
 from qbo_backfill.sandbox.limits import RealmLimiter
 from qbo_backfill.sandbox.oauth_http import bearer_token, form_str
 from qbo_backfill.sandbox.querylang import ParsedQuery, QueryError, parse_query
-from qbo_backfill.sandbox.reports import ReportError, profit_and_loss
+from qbo_backfill.sandbox.reports.registry import ReportLimits, build_report
 from qbo_backfill.sandbox.responses import (
     ApiFault,
     auth_failed,
     count_body,
     fault,
     intuit_tid,
+    json_bytes_response,
     json_response,
     now_stamp,
     page_body,
@@ -159,17 +160,14 @@ class ApiHandlers:
         async def run() -> web.StreamResponse:
             realm = request.match_info["realm"]
             name = request.match_info["report"]
-            if name != "ProfitAndLoss":
-                detail = f"The sandbox serves the ProfitAndLoss report only, not {name}"
-                raise validation_fault(detail, code="4001", message="Unsupported report")
+            replay = self.state.report_replays.get((realm, name))
+            if replay is not None:
+                return json_bytes_response(replay)
             today = date.fromordinal(clock.local_date_ordinal(self.state.clock.now()))
-            try:
-                body = profit_and_loss(self.state.companies[realm], dict(request.query), today)
-            except ReportError as exc:
-                raise validation_fault(
-                    str(exc), code="4001", message="Invalid report parameter"
-                ) from None
-            return json_response(body)
+            config = self.state.config
+            limits = ReportLimits(config.report_cell_cap, config.report_dense_rows)
+            company = self.state.companies[realm]
+            return json_response(build_report(company, name, dict(request.query), today, limits))
 
         return await self._data(request, "reports", run)
 

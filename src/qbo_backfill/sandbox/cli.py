@@ -111,6 +111,15 @@ _SERVE_OPTIONS = (
         "costs little CPU; for benchmarks that share the machine with the sandbox.",
         is_flag=True,
     ),
+    _config_option(
+        "--report-cell-cap",
+        "Cells (rows x columns) past which a report answer is cut, ending with QBO's "
+        "'Unable to display more data' row (HTTP 200).",
+    ),
+    _config_option(
+        "--report-dense-rows",
+        "A report answer of more data rows than this answers HTTP 504 (Fault 6002); 0 = off.",
+    ),
 )
 
 

@@ -87,6 +87,8 @@ class SandboxConfig:
     client_secret: str | None = None
     refresh_token: str | None = None
     prerender: bool = False  # build every record's JSON at start instead of when served
+    report_cell_cap: int = 400_000  # a report answer past this many cells is cut, as QBO
+    report_dense_rows: int = 0  # a report of more data rows answers 504; 0 = off
 
     def validate(self) -> None:
         """Raise ValueError with one clear line for the first bad value."""
@@ -112,6 +114,10 @@ class SandboxConfig:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.report_cell_cap < 1:
+            raise ValueError(f"report_cell_cap must be >= 1, got {self.report_cell_cap}")
+        if self.report_dense_rows < 0:
+            raise ValueError(f"report_dense_rows must be >= 0, got {self.report_dense_rows}")
         if self.access_token_ttl <= 0:
             raise ValueError(f"access_token_ttl must be > 0, got {self.access_token_ttl}")
         self.rotation()

@@ -15,6 +15,7 @@ __all__ = [
     "ApiFault",
     "auth_failed",
     "fault",
+    "json_bytes_response",
     "json_response",
     "page_body",
     "throttle_fault",
@@ -54,6 +55,17 @@ def json_response(body: dict[str, Any], status: int = 200) -> web.Response:
     """A JSON response with QBO's content type and an `intuit_tid` header."""
     return web.Response(
         body=orjson.dumps(body),
+        status=status,
+        content_type=_JSON,
+        charset="utf-8",
+        headers={"intuit_tid": intuit_tid()},
+    )
+
+
+def json_bytes_response(body: bytes, status: int = 200) -> web.Response:
+    """A JSON response of bytes already encoded (a replayed payload), sent as they are."""
+    return web.Response(
+        body=body,
         status=status,
         content_type=_JSON,
         charset="utf-8",

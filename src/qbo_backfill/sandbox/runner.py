@@ -13,6 +13,7 @@ from types import FrameType, TracebackType
 from typing import Any, TextIO
 
 import httpx
+import orjson
 from aiohttp import web
 
 from qbo_backfill.sandbox.config import SandboxConfig, SandboxInfo
@@ -148,11 +149,15 @@ class Sandbox:
         return self._info
 
     # ---- the admin API, over HTTP -----------------------------------------------------
-    def _admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+    def _admin(
+        self, method: str, path: str, body: Any = None, content: bytes | None = None, **params: Any
+    ) -> Any:
         if self._client is None:
             self._client = httpx.Client(base_url=self.info.base_url, timeout=60.0)
         query = {k: v for k, v in params.items() if v is not None}
-        response = self._client.request(method, "/_sandbox" + path, json=body, params=query)
+        response = self._client.request(
+            method, "/_sandbox" + path, json=body, content=content, params=query
+        )
         if response.status_code >= 400:
             raise ValueError(f"sandbox admin {method} {path}: {response.json().get('error')}")
         return response.json()
@@ -219,6 +224,19 @@ class Sandbox:
         path = f"/realms/{self._realm(realm)}/{entity}/{record_id}/restore"
         record: dict[str, Any] = self._admin("POST", path)
         return record
+
+    def replay_report(
+        self, name: str, payload: dict[str, Any] | bytes, realm: str | None = None
+    ) -> None:
+        """Serve `payload` verbatim for every request of report `name` of the realm, whatever
+        its parameters, until `clear_report`. Bytes are served exactly as given (a captured
+        answer); a dict is encoded as JSON first."""
+        raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+        self._admin("PUT", f"/realms/{self._realm(realm)}/reports/{name}", content=raw)
+
+    def clear_report(self, name: str, realm: str | None = None) -> None:
+        """Serve report `name` computed from the books again; ValueError if not replayed."""
+        self._admin("DELETE", f"/realms/{self._realm(realm)}/reports/{name}")
 
     def advance_clock(self, seconds: float) -> datetime:
         """Move the sandbox's clock forward: later changes, CDC's 30-day look-back and token

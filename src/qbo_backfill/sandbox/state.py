@@ -52,6 +52,8 @@ class SandboxState:
                 config.batch_limit_per_min,
             )
             self.auth.seed_refresh_token(realm, self.credentials.refresh_tokens[realm], now)
+        # (realm, report name) -> a payload served verbatim instead of the computed report
+        self.report_replays: dict[tuple[str, str], bytes] = {}
         self.faults = FaultSpec.parse(config.faults, default_seed=config.seed)
         self.oauth_counters = self._zero_oauth()
         self._latency = random.Random(f"latency:{config.seed}")
