@@ -12,14 +12,16 @@ The rules:
 - `amount` is the cell read as a number, only in a Money column: a document number in a
   text column is not money;
 - the account and the transaction come from the cells of the Account column (or the one
-  keyed `account`/`account_name`) and of the `txn_type` column, their `id`s kept.
+  keyed `account`/`account_name`) and of the `txn_type` column, their `id`s kept; a
+  section header with no Account column names its account in its first cell (the general
+  ledger's), and the rows inside it without an account cell are that account's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -96,56 +98,74 @@ def columns_of(payload: dict[str, Any]) -> list[ReportColumn]:
 def flatten_report(payload: dict[str, Any]) -> list[ReportCell]:
     """Every cell of every row of the payload, sections walked depth first, in order."""
     columns = columns_of(payload)
-    return list(_walk(_rows(payload.get("Rows")), columns, (), (), None))
+    return list(_walk(_rows(payload.get("Rows")), columns, _Place((), (), None, None)))
 
 
-def _walk(
-    rows: list[Any],
-    columns: list[ReportColumn],
-    position: tuple[int, ...],
-    path: tuple[str, ...],
-    group: str | None,
-) -> Iterator[ReportCell]:
-    section_id = ".".join(map(str, position)) or None
+@dataclass(frozen=True)
+class _Place:
+    """Where a row sits: its section's position and labels, group and account cell."""
+
+    position: tuple[int, ...]
+    path: tuple[str, ...]
+    group: str | None
+    account: dict[str, Any] | None
+
+    @property
+    def section_id(self) -> str | None:
+        return ".".join(map(str, self.position)) or None
+
+
+def _walk(rows: list[Any], columns: list[ReportColumn], place: _Place) -> Iterator[ReportCell]:
     for number, row in enumerate(rows):
         if not isinstance(row, dict):
             continue
         if row.get("type") == "Section" or "Header" in row or "Summary" in row:
-            yield from _section(row, columns, (*position, number), path)
+            yield from _section(row, columns, place, number)
         else:
-            own_group = row.get("group") if isinstance(row.get("group"), str) else group
-            yield from _cells(row, columns, section_id, path, "data", own_group)
+            group = row.get("group") if isinstance(row.get("group"), str) else place.group
+            yield from _cells(row, columns, replace(place, group=group), "data")
 
 
 def _section(
-    row: dict[str, Any],
-    columns: list[ReportColumn],
-    position: tuple[int, ...],
-    path: tuple[str, ...],
+    row: dict[str, Any], columns: list[ReportColumn], outer: _Place, number: int
 ) -> Iterator[ReportCell]:
-    section_id = ".".join(map(str, position))
-    group = row.get("group") if isinstance(row.get("group"), str) else None
     header = row.get("Header")
     label = _first_value(header)
-    inner = (*path, label) if label is not None else path
+    place = _Place(
+        (*outer.position, number),
+        (*outer.path, label) if label is not None else outer.path,
+        row.get("group") if isinstance(row.get("group"), str) else None,
+        _header_account(header, columns) or outer.account,
+    )
     if isinstance(header, dict):
-        yield from _cells(header, columns, section_id, inner, "section_header", group)
-    yield from _walk(_rows(row.get("Rows")), columns, position, inner, group)
+        yield from _cells(header, columns, place, "section_header")
+    yield from _walk(_rows(row.get("Rows")), columns, place)
     summary = row.get("Summary")
     if isinstance(summary, dict):
-        yield from _cells(summary, columns, section_id, inner, "summary", group)
+        yield from _cells(summary, columns, place, "summary")
+
+
+def _header_account(header: Any, columns: list[ReportColumn]) -> dict[str, Any] | None:
+    """The account a header names in its first cell, when no column holds accounts."""
+    if any(_is_account(c) for c in columns) or not isinstance(header, dict):
+        return None
+    data = header.get("ColData")
+    first = data[0] if isinstance(data, list) and data else None
+    return first if isinstance(first, dict) and first.get("id") else None
+
+
+def _is_account(column: ReportColumn) -> bool:
+    return column.kind == "Account" or column.key in _ACCOUNT_KEYS
 
 
 def _cells(
-    row: dict[str, Any],
-    columns: list[ReportColumn],
-    section_id: str | None,
-    path: tuple[str, ...],
-    kind: str,
-    group: str | None,
+    row: dict[str, Any], columns: list[ReportColumn], place: _Place, kind: str
 ) -> Iterator[ReportCell]:
     data = [c if isinstance(c, dict) else {} for c in row.get("ColData") or []]
-    account = _cell_where(data, columns, lambda c: c.kind == "Account" or c.key in _ACCOUNT_KEYS)
+    # A summary line totals accounts; it is none of them.
+    account = (
+        None if kind == "summary" else _cell_where(data, columns, _is_account) or place.account
+    )
     txn = _cell_where(data, columns, lambda c: c.key == "txn_type")
     for index, cell in enumerate(data):
         column = (
@@ -160,10 +180,10 @@ def _cells(
             column.title,
             column.start_date,
             column.end_date,
-            section_id,
-            path,
+            place.section_id,
+            place.path,
             kind,
-            group,
+            place.group,
             _text(account, "id"),
             _text(account, "value"),
             _text(txn, "value"),

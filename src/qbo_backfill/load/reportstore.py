@@ -30,6 +30,8 @@ __all__ = [
     "ReportStore",
     "StoredPiece",
     "comparable",
+    "ensure_report_tables",
+    "report_ddl",
     "report_totals",
 ]
 
@@ -110,6 +112,26 @@ _ROW_COLUMNS = (
 )
 
 
+def report_ddl(schema: str) -> list[sql.SQL | sql.Composed]:
+    """The statements that create the report tables in `schema` (idempotent)."""
+    return [
+        DDL_LOCK,
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        sql.SQL(_DDL).format(
+            reports=sql.Identifier(schema, REPORTS),
+            rows=sql.Identifier(schema, ROWS),
+            changes=sql.Identifier(schema, CHANGES),
+        ),
+    ]
+
+
+def ensure_report_tables(conn: psycopg.Connection, schema: str) -> None:
+    """The report tables, from a synchronous connection (the views command's)."""
+    with conn.transaction():
+        for statement in report_ddl(schema):
+            conn.execute(statement)
+
+
 @dataclass(frozen=True)
 class StoredPiece:
     """A stored report's period and parameters (what planning needs of it)."""
@@ -132,13 +154,9 @@ class ReportStore:
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         """The tables, once (idempotent)."""
-        await conn.execute(DDL_LOCK)
-        await conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-        )
-        await conn.execute(
-            sql.SQL(_DDL).format(reports=self.reports, rows=self.rows, changes=self.changes)
-        )
+        async with conn.transaction():
+            for statement in report_ddl(self.schema):
+                await conn.execute(statement)
 
     async def pieces(
         self, conn: psycopg.AsyncConnection, name: str, basis: str

@@ -14,13 +14,14 @@ A piece is stored only whole; the pieces of one month are written together.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import psycopg
 
-from qbo_backfill.errors import ReportTooDense, RunFailedError
+from qbo_backfill.errors import QueryRejected, ReportTooDense, RunFailedError
 from qbo_backfill.load.reportruns import ReportFigures
 from qbo_backfill.load.reportstore import ReportStore, StoredPiece
 from qbo_backfill.qbo.client import ClientStats, QboClient
@@ -41,6 +42,8 @@ from qbo_backfill.run.reportplan import (
 )
 
 __all__ = ["MONTH_SUMMARY", "ReportCopier", "shape_of"]
+
+log = logging.getLogger(__name__)
 
 MONTH_SUMMARY = (("summarize_column_by", "Month"),)
 _DATE_KEYS = ("start_date", "end_date", "report_date")
@@ -63,13 +66,16 @@ class ReportCopier:
     figures: ReportFigures
     open_start: date  # months from here on can still change
     today: date
+    extra: tuple[tuple[str, str], ...] = ()  # further parameters, as given
 
     def __post_init__(self) -> None:
         self.stats = ClientStats()
 
     def request(
-        self, span: tuple[date, date], extra: tuple[tuple[str, str], ...] = ()
+        self, span: tuple[date, date], probe: tuple[tuple[str, str], ...] = ()
     ) -> ReportRequest:
+        """The request over `span`, with the given parameters (and a probe's)."""
+        extra = tuple(dict(self.extra + probe).items())
         return ReportRequest(self.figures.report, self.figures.basis, span[0], span[1], extra)
 
     async def copy(self, months: list[Month]) -> None:
@@ -78,8 +84,11 @@ class ReportCopier:
         if kind is ReportKind.AS_OF:
             await self._copy_as_of()
             return
-        todo = [m for m in months if m not in covered(months, await self._pieces(()))]
-        if kind is ReportKind.SUMMARY:
+        done = covered(months, await self._pieces(()))
+        todo = [m for m in months if m not in done]
+        # Parameters of the caller's own (e.g. another summarize_column_by) make the
+        # report a series of its own: asked for as a detail report.
+        if kind is ReportKind.SUMMARY and not self.extra:
             todo = await self._with_data(todo)
         for span in runs_of(todo, self.open_start):
             await self.copy_span(self.request(span))
@@ -166,7 +175,16 @@ class ReportCopier:
         probes = await self._pieces(MONTH_SUMMARY)
         unprobed = [m for m in closed if m not in covered(closed, probes)]
         if unprobed:
-            await self.copy_span(self.request((unprobed[0][0], unprobed[-1][1]), MONTH_SUMMARY))
+            try:
+                await self.copy_span(self.request((unprobed[0][0], unprobed[-1][1]), MONTH_SUMMARY))
+            except QueryRejected as exc:
+                # A report that takes no monthly columns: every month is asked for.
+                log.warning(
+                    "%s takes no monthly summary (%s): every month asked for",
+                    self.figures.report,
+                    exc,
+                )
+                return todo
             probes = await self._pieces(MONTH_SUMMARY)
         busy: set[Month] = set()
         for probe in probes:

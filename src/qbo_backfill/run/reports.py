@@ -16,12 +16,15 @@ from qbo_backfill.errors import ApiError, ReauthorizeError, RunFailedError
 from qbo_backfill.load.reportruns import ReportFigures, ReportRuns
 from qbo_backfill.load.reportstore import REPORTS, ReportStore
 from qbo_backfill.qbo.client import QboClient
-from qbo_backfill.run.reportcopy import ReportCopier
+from qbo_backfill.qbo.reports import ReportKind, report_kind
+from qbo_backfill.run.reportcopy import MONTH_SUMMARY, ReportCopier
 from qbo_backfill.run.reportplan import months_between, open_from
 from qbo_backfill.run.session import open_session
 from qbo_backfill.settings import Settings
 
 __all__ = ["ReportsOptions", "ReportsResult", "copied_reports", "copy_reports", "first_txn_day"]
+
+Extra = tuple[tuple[str, str], ...]
 
 # Transactions that post (estimates and purchase orders post nothing).
 _POSTING = tuple(
@@ -42,6 +45,7 @@ class ReportsOptions:
     end: date | None = None
     open_months: int = 2
     refresh: bool = False  # sync: ask again for the open months
+    extra: Extra = ()  # further parameters sent with every request
 
 
 @dataclass
@@ -78,9 +82,11 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
             pairs = await copied_reports(conn, session.schema, session.realm_id)
         else:
             start = options.start or await first_txn_day(conn, session.client, session.schema)
-            pairs = [(name, basis) for name in options.reports for basis in options.bases]
+            pairs = [
+                (name, basis, options.extra) for name in options.reports for basis in options.bases
+            ]
         result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
-        for name, basis in pairs:
+        for name, basis, extra in pairs:
             copier = ReportCopier(
                 session.client,
                 conn,
@@ -89,6 +95,7 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
                 ReportFigures(name, basis),
                 open_from(today, 2),
                 today,
+                extra,
             )
             result.figures.append(copier.figures)
             await _run_one(copier, session.realm_id, result, options.refresh)
@@ -116,21 +123,29 @@ async def _run_one(
 
 async def copied_reports(
     conn: psycopg.AsyncConnection, schema: str, realm_id: str
-) -> list[tuple[str, str]]:
-    """(report, basis) of every report copied for the company: what `sync` refreshes."""
-    exists = await (
+) -> list[tuple[str, str, Extra]]:
+    """(report, basis, further parameters) of every series copied for the company: what
+    `sync` refreshes (the month-summarized answers that found empty months aside)."""
+    found = await (
         await conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{REPORTS}"',))
     ).fetchone()
-    if exists is None or exists[0] is None:
+    if found is None or found[0] is None:
         return []
     cursor = await conn.execute(
         sql.SQL(
-            "SELECT DISTINCT report_name, accounting_method FROM {} WHERE realm_id = %s"
-            " ORDER BY 1, 2"
+            "SELECT DISTINCT report_name, accounting_method,"
+            " params - 'start_date' - 'end_date' - 'report_date' - 'accounting_method'"
+            " FROM {} WHERE realm_id = %s ORDER BY 1, 2"
         ).format(sql.Identifier(schema, REPORTS)),
         (realm_id,),
     )
-    return [(str(r[0]), str(r[1])) for r in await cursor.fetchall()]
+    series = []
+    for name, basis, shape in await cursor.fetchall():
+        extra = tuple(sorted((str(k), str(v)) for k, v in shape.items()))
+        if extra == MONTH_SUMMARY and report_kind(name) is ReportKind.SUMMARY:
+            continue
+        series.append((str(name), str(basis), extra))
+    return series
 
 
 async def first_txn_day(conn: psycopg.AsyncConnection, client: QboClient, schema: str) -> date:

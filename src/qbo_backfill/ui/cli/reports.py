@@ -28,6 +28,9 @@ from qbo_backfill.windows import parse_date
 __all__ = ["basis_option", "figures_table", "reports_command"]
 
 _NAME = re.compile(r"[A-Za-z]{2,64}")
+_KEY = re.compile(r"[a-z_]{2,64}")
+# Set by the command itself: the dates of each period and the basis.
+_OWN_KEYS = ("start_date", "end_date", "report_date", "accounting_method", "minorversion")
 _COLUMNS = ("report", "basis", "status", "calls", "periods", "empty months", "cut short", "504")
 
 
@@ -46,6 +49,14 @@ def basis_option(func: click.decorators.FC) -> click.decorators.FC:
 @click.argument("names", nargs=-1)
 @window_options
 @basis_option
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A further report parameter sent with every request (e.g. columns=tx_date,"
+    "txn_type); repeatable.",
+)
 @realm_option
 @json_logs_option
 def reports_command(
@@ -53,6 +64,7 @@ def reports_command(
     start: str | None,
     end: str | None,
     basis: str,
+    params: tuple[str, ...],
     realm: str | None,
     json_logs: bool,
 ) -> int:
@@ -69,6 +81,7 @@ def reports_command(
         bases=tuple(bases_of(basis)),
         start=parse_date(start, "--start") if start else None,
         end=last_day(parse_date(end, "--end")) if end else None,
+        extra=tuple(sorted(_param(text) for text in params)),
     )
     if options.start and options.end and options.end < options.start:
         raise click.BadParameter("must be after --start", param_hint="--end")
@@ -77,6 +90,16 @@ def reports_command(
         settings, json_logs, lambda _observer: asyncio.run(copy_reports(settings, options))
     )
     return print_reports(result)
+
+
+def _param(text: str) -> tuple[str, str]:
+    key, sign, value = text.partition("=")
+    if not sign or not _KEY.fullmatch(key) or key in _OWN_KEYS:
+        raise click.BadParameter(
+            f"{text!r}: expected KEY=VALUE, KEY not one of {', '.join(_OWN_KEYS)}",
+            param_hint="--param",
+        )
+    return key, value
 
 
 def print_reports(result: ReportsResult) -> int:
