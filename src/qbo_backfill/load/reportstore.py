@@ -9,6 +9,7 @@ answer never reaches this module (the caller splits it first).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -198,9 +199,7 @@ class ReportStore:
             for answer in answers:
                 await self._insert(conn, answer, run_id)
             after = [comparable(a.payload) for a in answers]
-            changed = (
-                closed and bool(before) and sorted(map(repr, before)) != sorted(map(repr, after))
-            )
+            changed = closed and bool(before) and _canonical(before) != _canonical(after)
             if changed:
                 await self._record_change(
                     conn, first.name, first.basis, span, run_id, before, after
@@ -355,3 +354,9 @@ def _summed(payloads: list[dict[str, Any]]) -> dict[str, Decimal]:
         for label, amount in report_totals(payload).items():
             summed[label] = summed.get(label, Decimal(0)) + amount
     return summed
+
+
+def _canonical(payloads: list[dict[str, Any]]) -> list[str]:
+    """Payloads as sorted JSON texts: PostgreSQL gives a JSONB object's keys back in its own
+    order, so the same report read back and served again differ only in order."""
+    return sorted(json.dumps(p, sort_keys=True) for p in payloads)

@@ -89,7 +89,10 @@ class ReportCopier:
         # Parameters of the caller's own (e.g. another summarize_column_by) make the
         # report a series of its own: asked for as a detail report.
         if kind is ReportKind.SUMMARY and not self.extra:
-            todo = await self._with_data(todo)
+            # Monthly periods, each asked for alone: only the months holding amounts.
+            for month in await self._with_data(todo):
+                await self.copy_span(self.request(month))
+            return
         for span in runs_of(todo, self.open_start):
             await self.copy_span(self.request(span))
 
