@@ -6,16 +6,30 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from qbo_backfill.sandbox.books.model import Books
 from qbo_backfill.sandbox.company import Company
-from qbo_backfill.sandbox.reports.invoice_pnl import ReportError, profit_and_loss
+from qbo_backfill.sandbox.reports import aging, cashflow, detail, invoice_pnl, summary
 from qbo_backfill.sandbox.reports.limits import cap_cells, count_data_rows, gateway_timeout
+from qbo_backfill.sandbox.reports.params import ReportError
 from qbo_backfill.sandbox.responses import validation_fault
 
 __all__ = ["REPORTS", "ReportLimits", "build_report"]
 
-Builder = Callable[[Company, dict[str, str], date], dict[str, Any]]
+Builder = Callable[[Books, dict[str, str], date], dict[str, Any]]
 
-REPORTS: dict[str, Builder] = {"ProfitAndLoss": profit_and_loss}
+REPORTS: dict[str, Builder] = {
+    "ProfitAndLoss": summary.profit_and_loss,
+    "ProfitAndLossDetail": detail.profit_and_loss_detail,
+    "BalanceSheet": summary.balance_sheet,
+    "TrialBalance": summary.trial_balance,
+    "GeneralLedger": detail.general_ledger,
+    "TransactionList": detail.transaction_list,
+    "CashFlow": cashflow.cash_flow,
+    "AgedReceivables": aging.aged_receivables,
+    "AgedPayables": aging.aged_payables,
+    "CustomerBalance": aging.customer_balance,
+    "VendorBalance": aging.vendor_balance,
+}
 
 
 class ReportLimits:
@@ -44,8 +58,14 @@ def build_report(
         known = ", ".join(sorted(REPORTS))
         detail = f"The sandbox serves the reports {known}; not {name}"
         raise validation_fault(detail, code="4001", message="Unsupported report")
+    books: Books | None = getattr(company, "books", None)
+    if books is None and name != "ProfitAndLoss":
+        raise validation_fault(f"{name} needs the company's books", code="4001")
     try:
-        report = builder(company, params, today)
-    except ReportError as exc:
+        if books is None:  # a company without books: the invoice income of old
+            report = invoice_pnl.profit_and_loss(company, params, today)
+        else:
+            report = builder(books, params, today)
+    except (ReportError, invoice_pnl.ReportError) as exc:
         raise validation_fault(str(exc), code="4001", message="Invalid report parameter") from None
     return limits.apply(report)
