@@ -33,8 +33,22 @@ def _change(sb: Sandbox) -> None:
     sb.create("Invoice", {"TxnDate": "2025-06-01", "TotalAmt": 3.5})
 
 
+CHANGED = {("Invoice", "12"), ("Invoice", "13"), ("Invoice", "14"), ("Invoice", "301")}
+CHANGED |= {("Customer", "2")}  # 301: the invoice `_change` creates
+
+
 def _answers(api: Api) -> list[list[dict]]:
-    return [api.rows(text) for text in QUERIES]
+    """The queries' rows; the change times of the records `_change` touches are left out
+    (the two sandboxes make the same changes a moment apart)."""
+    out = []
+    for text in QUERIES:
+        entity = text.split()[3]
+        rows = api.rows(text)
+        for row in rows:
+            if (entity, row["Id"]) in CHANGED:
+                row.pop("MetaData")
+        out.append(rows)
+    return out
 
 
 def test_prerendered_records_answer_as_built_ones(

@@ -6,9 +6,14 @@ from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox import clock
+from qbo_backfill.sandbox.books.company_books import CompanyBooks
+from qbo_backfill.sandbox.books.derived import DERIVED_ENTITIES, DerivedFields
+from qbo_backfill.sandbox.books.source import StoreSource
 from qbo_backfill.sandbox.catalog import CATALOG
 from qbo_backfill.sandbox.generate import CompanyData
+from qbo_backfill.sandbox.generate.lists import default_chart
 from qbo_backfill.sandbox.store import EntityStore, RecordNotFoundError
+from qbo_backfill.sandbox.store_amounts import amounts_by_day
 
 __all__ = ["Company", "NotVoidableError", "RecordNotFoundError"]
 
@@ -32,10 +37,16 @@ class Company:
         self.stores["CompanyInfo"].put(data.company_info)
         for entity, record in data.singletons.items():
             self.stores[entity].put(record)
-        for base in data.bases.values():
+        self.books = CompanyBooks(StoreSource(self.stores), default_chart)
+        self.derived = DerivedFields(self.books)
+        for entity in DERIVED_ENTITIES:
+            self.stores[entity].overlay = self.derived
+        for name, base in data.bases.items():
             base.build_indexes()  # now, so the first query of a run does not pay for them
             if prerender:
-                base.prerender()
+                self.stores[name].prerender()
+        if prerender:
+            self.derived.snapshot()
 
     def store(self, entity: str) -> EntityStore:
         """The store of an entity; KeyError for a name QBO does not know."""
@@ -113,7 +124,7 @@ class Company:
 
     def income_by_day(self, first: date, last: date) -> dict[int, int]:
         """Invoice totals in cents per TxnDate in [first, last]."""
-        return self.store("Invoice").amounts_by_day(first.toordinal(), last.toordinal())
+        return amounts_by_day(self.store("Invoice"), first.toordinal(), last.toordinal())
 
 
 def _bump(record: dict[str, Any], now: float) -> None:

@@ -12,7 +12,7 @@ import copy
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -41,6 +41,14 @@ class RecordNotFoundError(KeyError):
     """No live record with that Id."""
 
 
+class Overlay(Protocol):
+    """Fields computed from other records (balances), written into a record when served."""
+
+    def apply(self, entity: str, record: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stale(self, entity: str) -> frozenset[int] | None: ...
+
+
 class EntityStore:
     """One entity's records in one realm."""
 
@@ -55,7 +63,8 @@ class EntityStore:
         self.next_id = self.base_count + 1
         self.version = 0
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
-        self._amounts: array[int] | None = None
+        self.amount_cache: array[int] | None = None  # TotalAmt cents by row (store_amounts)
+        self.overlay: Overlay | None = None
 
     # ---- reading single records -------------------------------------------------------
     def exists(self, record_id: int) -> bool:
@@ -65,13 +74,40 @@ class EntityStore:
         return record_id in self.changed or 1 <= record_id <= self.base_count
 
     def get(self, record_id: int) -> dict[str, Any]:
-        """The full record, a fresh copy; RecordNotFoundError if absent or deleted."""
+        """The full record as served (derived fields set), a fresh copy;
+        RecordNotFoundError if absent or deleted."""
+        return self._derive(self.raw(record_id))
+
+    def raw(self, record_id: int) -> dict[str, Any]:
+        """The record as stored, derived fields as they were when it was made or changed."""
         if not self.exists(record_id):
             raise RecordNotFoundError(record_id)
         if record_id in self.changed:
             return copy.deepcopy(self.changed[record_id])
         assert self.base is not None  # noqa: S101 - exists() checked the range
         return self.base.build(record_id - 1)
+
+    def generated_raw(self, record_id: int) -> dict[str, Any] | None:
+        """The record as the seed generated it (None for a created one)."""
+        if self.base is None or not 1 <= record_id <= self.base_count:
+            return None
+        return self.base.build(record_id - 1)
+
+    def _derive(self, record: dict[str, Any]) -> dict[str, Any]:
+        return record if self.overlay is None else self.overlay.apply(self.info.name, record)
+
+    def _build(self, pos: int) -> dict[str, Any]:
+        assert self.base is not None  # noqa: S101 - only called with base data
+        return self._derive(self.base.build(pos))
+
+    def prerender(self) -> None:
+        """Build and encode every generated record now, derived fields included."""
+        if self.base is not None:
+            self.base.rendered = [orjson.dumps(self._build(pos)) for pos in range(self.base_count)]
+
+    def live_ids(self) -> list[int]:
+        """Every live Id (inactive included), ascending."""
+        return self.all_ids()
 
     def all_ids(self) -> list[int]:
         """Every live Id, inactive included, ascending."""
@@ -152,10 +188,13 @@ class EntityStore:
         """The same records, to be encoded as they are: a generated record that was built
         ahead (`prerender`) and never changed comes as its encoded bytes."""
         rendered = self.base.rendered if self.base is not None else None
-        if rendered is None:
+        stale = self.overlay.stale(self.info.name) if self.overlay is not None else frozenset()
+        if rendered is None or stale is None:
             return self.page(rows, start, size)
         return [
-            self.get(row + 1) if self._shadowed(row + 1) else orjson.Fragment(rendered[row])
+            self.get(row + 1)
+            if self._shadowed(row + 1) or row + 1 in stale
+            else orjson.Fragment(rendered[row])
             for row in rows[start - 1 : start - 1 + size]
         ]
 
@@ -303,13 +342,13 @@ class EntityStore:
         column = columns.get(spec.name)
         if column is not None:
             return column
-        build = base.build
+        build = self._build
         return lambda pos: payload_value(build(pos), spec)
 
     def _value_of(self, row: int, spec: FieldSpec) -> Any:
         record = self.changed.get(row + 1)
         if record is not None:
-            return payload_value(record, spec)
+            return payload_value(self._derive(copy.deepcopy(record)), spec)
         return self._accessor(spec)(row)
 
     def _sort(self, rows: list[int], order: list[tuple[FieldSpec, bool]]) -> list[int]:
@@ -323,7 +362,7 @@ class EntityStore:
             rows.sort(key=lambda row: sort_key(values[row]), reverse=desc)
         return rows
 
-    # ---- change data capture and reports -------------------------------------------
+    # ---- change data capture ---------------------------------------------------------
     def changed_since(self, since: float) -> Iterator[tuple[float, dict[str, Any]]]:
         """(LastUpdatedTime, record or tombstone) of everything changed at or after `since`."""
         if self.base is not None and self.base_count:
@@ -332,10 +371,10 @@ class EntityStore:
             for rank in range(lo, self.base_count):
                 pos = perm[rank]
                 if not self._shadowed(pos + 1):
-                    yield float(lut[pos]), self.base.build(pos)
+                    yield float(lut[pos]), self._build(pos)
         for record_id, when in self.changed_lut.items():
             if when >= since:
-                yield when, copy.deepcopy(self.changed[record_id])
+                yield when, self._derive(copy.deepcopy(self.changed[record_id]))
         for record_id, when in self.deleted.items():
             if when >= since:
                 stamp = clock.format_local(int(when))
@@ -348,31 +387,3 @@ class EntityStore:
                         "MetaData": {"LastUpdatedTime": stamp},
                     },
                 )
-
-    def amounts_by_day(self, first_day: int, last_day: int) -> dict[int, int]:
-        """TotalAmt in cents per TxnDate ordinal, for days in [first_day, last_day]."""
-        totals: dict[int, int] = {}
-        base = self.base
-        if base is not None and base.txn is not None and base.totals is not None:
-            txn, perm = base.txn, base.txn_perm
-            view = KeyView(lambda r: txn[perm[r]], base.count)
-            lo, hi = bisect.bisect_left(view, first_day), bisect.bisect_right(view, last_day)
-            amounts = self._amount_column()
-            for rank in range(lo, hi):
-                pos = perm[rank]
-                if self._shadowed(pos + 1):
-                    continue
-                if amounts[pos] < 0:
-                    amounts[pos] = base.totals(pos)
-                totals[txn[pos]] = totals.get(txn[pos], 0) + amounts[pos]
-        for record in self.changed.values():
-            day = payload_value(record, FieldSpec("TxnDate", FieldType.DATE, ("TxnDate",)))
-            amount = payload_value(record, FieldSpec("TotalAmt", FieldType.NUMBER, ("TotalAmt",)))
-            if day is not None and amount is not None and first_day <= day <= last_day:
-                totals[day] = totals.get(day, 0) + round(amount * 100)
-        return totals
-
-    def _amount_column(self) -> array[int]:
-        if self._amounts is None:
-            self._amounts = array("q", [-1]) * self.base_count
-        return self._amounts

@@ -67,7 +67,7 @@ def generate_company(
         lists = generate_lists(seed, realm, other, (start, end_cap), years)
         bases.update({entity: listed.base for entity, listed in lists.items()})
         linkable = {name: base for name, base in bases.items() if name == "Invoice"}
-        ctx = Context(realm, parties, names, prices, lists, linkable)
+        ctx = Context(realm, parties, names, prices, lists, linkable, seed=seed)
         bases.update(generate_transactions(seed, realm, other, (start_day, end_day), ctx))
         data.singletons["Preferences"] = preferences(created)
     return data

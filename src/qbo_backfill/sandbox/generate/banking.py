@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 from qbo_backfill.sandbox.generate.context import Context, Row, money
+from qbo_backfill.sandbox.generate.plans import bill_payment_plan, deposit_plan, payment_plan
 
 __all__ = [
     "attachable",
@@ -26,38 +27,47 @@ CHECKING = 35
 SAVINGS = 36
 
 
-def _settles(target: Record, txn_type: str) -> dict[str, Any]:
-    """A payment line that settles the whole of `target`."""
-    return {
-        "Amount": target["TotalAmt"],
-        "LinkedTxn": [{"TxnId": target["Id"], "TxnType": txn_type}],
-    }
+def _settles(target: Record, txn_type: str, cents: int) -> dict[str, Any]:
+    """A payment line that settles `cents` of `target`."""
+    return {"Amount": money(cents), "LinkedTxn": [{"TxnId": target["Id"], "TxnType": txn_type}]}
 
 
 def payment(ctx: Context, rng: random.Random, row: Row, record: Record) -> None:
-    """A customer's payment of one of their earlier invoices."""
-    invoice = ctx.earlier("Invoice", rng, row.create)
-    assert invoice is not None  # noqa: S101 - payments are generated only with invoices
+    """A customer's payment of (part of) one of their earlier invoices, as planned; or,
+    when the plan found no open invoice, an unapplied payment (a credit)."""
+    target, cents = payment_plan(ctx)[row.pos]
+    lines: list[dict[str, Any]] = []
+    if target >= 0:
+        invoice = ctx.bases["Invoice"].build(target)
+        customer = dict(invoice["CustomerRef"])
+        lines.append(_settles(invoice, "Invoice", cents))
+    else:
+        customer, _ = ctx.customer(rng)
     record.update(
         {
-            "CustomerRef": dict(invoice["CustomerRef"]),
+            "CustomerRef": customer,
             "DepositToAccountRef": ctx.ref("Account", UNDEPOSITED_FUNDS),
             "PaymentMethodRef": ctx.pick(rng, "PaymentMethod", first=6),
             "PaymentRefNum": str(rng.randint(100, 99999)),
-            "TotalAmt": invoice["TotalAmt"],
-            "UnappliedAmt": 0,
+            "TotalAmt": money(cents),
+            "UnappliedAmt": 0 if lines else money(cents),
             "ProcessPayment": False,
-            "Line": [_settles(invoice, "Invoice")],
+            "Line": lines,
         }
     )
 
 
 def bill_payment(ctx: Context, rng: random.Random, row: Row, record: Record) -> None:
-    """A check or card payment of an earlier bill, to the bill's vendor."""
-    bill = ctx.earlier("Bill", rng, row.create)
-    assert bill is not None  # noqa: S101 - bills are generated whenever bill payments are
+    """A check or card payment of (part of) an earlier bill, to the bill's vendor."""
+    target, cents = bill_payment_plan(ctx)[row.pos]
     by_check = rng.random() < 0.7
-    record["VendorRef"] = dict(bill["VendorRef"])
+    if target >= 0:
+        bill = ctx.bases["Bill"].build(target)
+        record["VendorRef"] = dict(bill["VendorRef"])
+        record["Line"] = [_settles(bill, "Bill", cents)]
+    else:
+        record["VendorRef"] = ctx.pick(rng, "Vendor")
+        record["Line"] = []
     if by_check:
         record["PayType"] = "Check"
         record["CheckPayment"] = {
@@ -67,21 +77,16 @@ def bill_payment(ctx: Context, rng: random.Random, row: Row, record: Record) -> 
     else:
         record["PayType"] = "CreditCard"
         record["CreditCardPayment"] = {"CCAccountRef": ctx.account(rng, "Credit Card")}
-    record["TotalAmt"] = bill["TotalAmt"]
-    record["Line"] = [_settles(bill, "Bill")]
+    record["TotalAmt"] = money(cents)
 
 
 def deposit(ctx: Context, rng: random.Random, row: Row, record: Record) -> None:
-    """Earlier payments taken to the bank, sometimes with other income on the same slip."""
+    """Payments and sales receipts taken from Undeposited Funds to the bank, as planned
+    (each once), sometimes with other income on the same slip."""
     lines: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for _ in range(rng.randint(1, 3)):
-        paid = ctx.earlier("Payment", rng, row.create)
-        if paid is not None and paid["Id"] not in seen:
-            seen.add(paid["Id"])
-            line = _settles(paid, "Payment")
-            line["LinkedTxn"][0]["TxnLineId"] = "0"
-            lines.append(line)
+    for entity, pos, cents in deposit_plan(ctx)[row.pos]:
+        link = {"TxnId": str(pos + 1), "TxnType": entity, "TxnLineId": "0"}
+        lines.append({"Amount": money(cents), "LinkedTxn": [link]})
     if not lines or rng.random() < 0.3:
         detail = {
             "AccountRef": ctx.account(rng, "Other Income"),

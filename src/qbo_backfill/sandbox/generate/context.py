@@ -15,6 +15,9 @@ from qbo_backfill.sandbox.generate.sales import INCOME_ACCOUNT, Party
 
 __all__ = ["Context", "Row", "expense_lines", "money", "sales_lines"]
 
+# Accounts only the books' rules post to (unapplied cash, uncategorized): never picked.
+RULE_ONLY_ACCOUNTS = frozenset({66, 88, 89, 90})
+
 Ref = dict[str, str]
 _NON_TAXABLE = {"value": "NON"}
 
@@ -42,12 +45,15 @@ class Context:
     prices: array[int]
     lists: dict[str, ListData]
     bases: dict[str, BaseData] = field(default_factory=dict)
+    seed: int = 0
+    plans: dict[str, Any] = field(default_factory=dict)  # see plans.py
     _accounts: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rows = self.lists["Account"].rows
         for pos, row in enumerate(rows):
-            self._accounts.setdefault(row["AccountType"], []).append(pos)
+            if pos + 1 not in RULE_ONLY_ACCOUNTS:
+                self._accounts.setdefault(row["AccountType"], []).append(pos)
         for kind, positions in self._accounts.items():
             # Prefer active top-level accounts, as a bookkeeper would; keep all if none is.
             usable = [p for p in positions if rows[p]["Active"] and not rows[p]["SubAccount"]]

@@ -126,8 +126,9 @@ def _purchase(ctx: Context, rng: random.Random, _row: Row, record: Record, _cent
     record["PaymentType"] = kind
     record["AccountRef"] = ctx.account(rng, "Credit Card" if kind == "CreditCard" else "Bank")
     record["EntityRef"] = {**record.pop("VendorRef"), "type": "Vendor"}
-    record["Credit"] = False
     record["PrintStatus"] = "NotSet"
+    # A card refund is a purchase with Credit true: it posts the other way round.
+    record["Credit"] = kind == "CreditCard" and rng.random() < 0.15
 
 
 def _purchase_order(ctx: Context, rng: random.Random, _row: Row, record: Record, _c: int) -> None:

@@ -37,7 +37,7 @@ from qbo_backfill.sandbox.generate.words import (
     VENDORS,
 )
 
-__all__ = ["ListData", "generate_lists"]
+__all__ = ["POSTED", "ListData", "default_chart", "generate_lists"]
 
 Row = dict[str, Any]
 _YEAR = 365 * 86400
@@ -58,6 +58,8 @@ _CLASSIFICATION = {
     "Cost of Goods Sold": "Expense",
 }
 _BALANCE_SHEET = ("Bank", "Credit Card", "Accounts Receivable", "Accounts Payable")
+# Accounts the books post to by rule (besides the pinned ones): always active.
+POSTED = frozenset({46, 52, 66, 82, 83, 88, 89, 90})
 
 
 @dataclass
@@ -114,9 +116,10 @@ def _accounts(rng: random.Random, _count: int) -> list[Row]:
     for pos, (row, (_, kind, subtype)) in enumerate(zip(rows, chart, strict=True)):
         keep = pos + 1 in PINNED_ACCOUNTS or str(pos + 1) in parents
         balance = rng.randint(-5000, 250_000) / 100 if kind in _BALANCE_SHEET else 0
+        active = keep or rng.random() >= 0.06  # (drawn as before the books existed)
         row.update(
             {
-                "Active": keep or rng.random() >= 0.06,
+                "Active": active or pos + 1 in POSTED,
                 "Classification": _CLASSIFICATION[kind],
                 "AccountType": kind,
                 "AccountSubType": subtype,
@@ -126,6 +129,12 @@ def _accounts(rng: random.Random, _count: int) -> list[Row]:
             }
         )
     return rows
+
+
+def default_chart() -> list[Row]:
+    """The chart's rows for a company generated without the other lists (`other_records`
+    0): the same accounts, so the books of its invoices name real accounts."""
+    return _accounts(random.Random(0), 0)
 
 
 def _flagged_tree(table: tuple[tuple[str, bool], ...], sub_flag: str) -> list[Row]:
