@@ -14,6 +14,7 @@ from psycopg import sql
 from tests.helpers import Cli
 from tests.reports.conftest import report_calls, stored
 
+from qbo_backfill.load.reportstore import report_totals
 from qbo_backfill.run.reportplan import months_between
 from qbo_backfill.run.reports import ReportsOptions, copy_reports
 from qbo_backfill.sandbox import Sandbox
@@ -42,16 +43,27 @@ def test_a_changed_closed_month_is_recorded_and_shown(
                 sql.Identifier(schema, "qbo_backfill_report_changes")
             )
         ).fetchall()
-    amount = Decimal(str(invoice["TotalAmt"]))
     assert [(c[0], c[1]) for c in changes] == [(date(2025, 10, 1), date(2025, 10, 31))]
-    assert Decimal(changes[0][2]["Total Income"]) == -amount
-    assert Decimal(changes[0][2]["Net Income"]) == -amount
+    october = next(r for r in before if r["period_start"] == date(2025, 10, 1))
+    old = report_totals(october["payload"])
+    new_row = stored(database_url, schema, "ProfitAndLoss")
+    new = report_totals(
+        next(r for r in new_row if r["period_start"] == date(2025, 10, 1))["payload"]
+    )
+    assert {k: Decimal(v) for k, v in changes[0][2].items()} == {
+        k: new.get(k, Decimal(0)) - old.get(k, Decimal(0))
+        for k in {*old, *new}
+        if new.get(k) != old.get(k)
+    }
+    assert Decimal(changes[0][2]["Net Income"]) < 0  # a voided invoice takes its income away
+    assert {k: Decimal(v) for k, v in changes[0][3].items()} == old
     # The stored report is the newest as served; the other months did not move.
     after = {
         (r["period_start"], r["period_end"]): r
         for r in stored(database_url, schema, "ProfitAndLoss")
     }
-    assert len(after) == len(before)
+    # Every month of the window is asked for and stored, the empty ones included.
+    assert {(r["period_start"], r["period_end"]) for r in before} <= set(after)
     unchanged = [r for r in before if r["period_start"] != date(2025, 10, 1)]
     assert all(
         after[(r["period_start"], r["period_end"])]["payload"]["Rows"] == r["payload"]["Rows"]

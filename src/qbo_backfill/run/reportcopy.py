@@ -46,6 +46,9 @@ __all__ = ["MONTH_SUMMARY", "ReportCopier", "shape_of"]
 log = logging.getLogger(__name__)
 
 MONTH_SUMMARY = (("summarize_column_by", "Month"),)
+# A trial balance takes no monthly columns; its months hold balances exactly when the
+# balance sheet's do (both are balances at the period's end), so that answer says which.
+PROBED_BY = {"TrialBalance": "BalanceSheet"}
 _DATE_KEYS = ("start_date", "end_date", "report_date")
 
 
@@ -72,11 +75,13 @@ class ReportCopier:
         self.stats = ClientStats()
 
     def request(
-        self, span: tuple[date, date], probe: tuple[tuple[str, str], ...] = ()
+        self, span: tuple[date, date], probe: tuple[tuple[str, str], ...] = (), name: str = ""
     ) -> ReportRequest:
-        """The request over `span`, with the given parameters (and a probe's)."""
+        """The request over `span`, with the given parameters (and a probe's), of this
+        report or of the one `name`s."""
         extra = tuple(dict(self.extra + probe).items())
-        return ReportRequest(self.figures.report, self.figures.basis, span[0], span[1], extra)
+        report = name or self.figures.report
+        return ReportRequest(report, self.figures.basis, span[0], span[1], extra)
 
     async def copy(self, months: list[Month]) -> None:
         """Copy the months not stored yet (aging: as of today)."""
@@ -175,11 +180,13 @@ class ReportCopier:
         closed = [m for m in todo if m[1] < self.open_start]
         if not closed:
             return todo
-        probes = await self._pieces(MONTH_SUMMARY)
+        name = PROBED_BY.get(self.figures.report, self.figures.report)
+        probes = await self._pieces(MONTH_SUMMARY, name)
         unprobed = [m for m in closed if m not in covered(closed, probes)]
         if unprobed:
+            span = (unprobed[0][0], unprobed[-1][1])
             try:
-                await self.copy_span(self.request((unprobed[0][0], unprobed[-1][1]), MONTH_SUMMARY))
+                await self.copy_span(self.request(span, MONTH_SUMMARY, name))
             except QueryRejected as exc:
                 # A report that takes no monthly columns: every month is asked for.
                 log.warning(
@@ -188,7 +195,7 @@ class ReportCopier:
                     exc,
                 )
                 return todo
-            probes = await self._pieces(MONTH_SUMMARY)
+            probes = await self._pieces(MONTH_SUMMARY, name)
         busy: set[Month] = set()
         for probe in probes:
             inside = [m for m in closed if probe.start <= m[1] and probe.end >= m[0]]
@@ -207,7 +214,10 @@ class ReportCopier:
                 )
             await self._store(day, [answer])
 
-    async def _pieces(self, extra: tuple[tuple[str, str], ...]) -> list[StoredPiece]:
+    async def _pieces(
+        self, extra: tuple[tuple[str, str], ...], name: str = ""
+    ) -> list[StoredPiece]:
         shape = shape_of(self.request((self.today, self.today), extra).params)
-        pieces = await self.store.pieces(self.conn, self.figures.report, self.figures.basis)
+        report = name or self.figures.report
+        pieces = await self.store.pieces(self.conn, report, self.figures.basis)
         return [p for p in pieces if shape_of(p.params) == shape]
