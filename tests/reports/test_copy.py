@@ -195,3 +195,31 @@ def test_both_bases_over_the_sandbox_company_stored_as_served(
     assert [comparable(r["payload"]) for r in rows] == now
     with psycopg.connect(database_url) as conn:
         assert sections_not_adding_up(conn, schema) == []
+
+
+def test_bad_input_is_one_line_and_exit_2_before_any_call(cli: Cli, sandbox: Sandbox) -> None:
+    sandbox.reset_counters()
+    for args, says in (
+        (("reports", "Profit And Loss"), "is not a report name"),
+        (("reports", "--param", "start_date=2020-01-01"), "expected KEY=VALUE"),
+        (("reports", "--param", "columns"), "expected KEY=VALUE"),
+        (("reports", "--start", "2025-02-01", "--end", "2025-01-01"), "must be after --start"),
+        (("reports", "--start", "20250101"), "--start"),
+        (("reports", "--basis", "weekly"), "weekly"),
+    ):
+        result = cli.run(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (args, lines)
+        assert says in lines[0], (args, lines)
+    assert report_calls(sandbox) == 0
+
+
+def test_a_report_intuit_refuses_fails_alone_and_says_why(
+    cli: Cli, database_url: str, schema: str
+) -> None:
+    result = cli.run("reports", "NoSuchReport", "AgedPayables")
+    assert result.returncode == 1
+    assert "NoSuchReport" in result.stderr.strip().splitlines()[-1]
+    figures = sorted((f["report_name"], f["status"]) for f in run_figures(database_url, schema))
+    assert figures == [("AgedPayables", "done"), ("NoSuchReport", "failed")]
