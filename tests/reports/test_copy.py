@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from tests.helpers import Cli, MakeSandbox, sandbox_env, settings_for
@@ -20,6 +21,8 @@ from qbo_backfill.load.reportstore import comparable
 from qbo_backfill.load.reportview import create_report_row_view, sections_not_adding_up
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
+
+pytestmark = [pytest.mark.db]
 
 
 def _tiles(rows: list[dict[str, Any]], first: date, last: date) -> bool:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import psycopg
+import pytest
 from psycopg import sql
 from tests.helpers import Cli
 from tests.reports.conftest import report_calls, stored
@@ -19,6 +20,8 @@ from qbo_backfill.run.reportplan import months_between
 from qbo_backfill.run.reports import ReportsOptions, copy_reports
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
+
+pytestmark = [pytest.mark.db]
 
 
 def test_a_changed_closed_month_is_recorded_and_shown(

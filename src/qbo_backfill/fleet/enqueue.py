@@ -98,17 +98,24 @@ async def enqueue_backfill(
     ]
     done = await _done_keys(url, settings.schema, [p.request.key for p in plans])
     todo = [p for p in plans if p.request.key not in done]
+    report_jobs: list[tuple[str, dict[str, Any]]] = (
+        [(f"reports:{r}", {"realm": r, "reports": list(reports)}) for r in chosen]
+        if reports is not None
+        else []
+    )
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
         enqueued = await _defer_all(
             app, PLAN_RUN, [(plan_queueing_lock(p), asdict(p)) for p in todo]
         )
-        if reports is not None:
-            jobs = [(f"reports:{r}", {"realm": r, "reports": list(reports)}) for r in chosen]
-            enqueued += await _defer_all(app, COPY_REPORTS, jobs)
+        enqueued += await _defer_all(app, COPY_REPORTS, report_jobs)
     reached = await _budget_line(settings, url)
     return EnqueueResult(
-        len(chosen), enqueued, len(todo) - enqueued, len(plans) - len(todo), reached
+        len(chosen),
+        enqueued,
+        len(todo) + len(report_jobs) - enqueued,
+        len(plans) - len(todo),
+        reached,
     )
 
 

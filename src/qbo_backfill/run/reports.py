@@ -56,10 +56,11 @@ class ReportsResult:
     start: date
     end: date
     figures: list[ReportFigures] = field(default_factory=list)
+    requests: int = 0  # every call of the session: the reports' and finding the first day
 
     @property
     def calls(self) -> int:
-        return sum(f.calls for f in self.figures)
+        return max(self.requests, sum(f.calls for f in self.figures))
 
     @property
     def failed(self) -> list[ReportFigures]:
@@ -99,6 +100,7 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
             )
             result.figures.append(copier.figures)
             await _run_one(copier, session.realm_id, result, options.refresh)
+        result.requests = session.client.stats.requests
         return result
 
 

@@ -76,7 +76,7 @@ def fleet_backfill(
     options = build_options(entities, start, end, chunk_days, page_size)
     reports: tuple[str, ...] | None = () if with_reports else None
     result = asyncio.run(enqueue_backfill(settings, options, realms, reports))
-    _say_enqueued(result, "plan")
+    _say_enqueued(result, "plan and reports" if with_reports else "plan")
     return EXIT_OK
 
 
