@@ -187,6 +187,11 @@ class ReportStore:
         the stored report of a closed span changed (recorded in the changes table)."""
         first = answers[0].request
         async with conn.transaction():
+            # Two runs storing the same report at once take turns, the later replacing.
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                (f"qbo_backfill:{self.schema}:report:{self._realm}:{first.name}:{first.basis}",),
+            )
             before = await self._span_payloads(conn, first.name, first.basis, span, shape)
             await conn.execute(
                 sql.SQL(
