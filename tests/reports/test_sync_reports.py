@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg import sql
 from tests.helpers import Cli
-from tests.reports.conftest import report_calls, stored
+from tests.reports.conftest import report_calls, run_figures, stored
 
 from qbo_backfill.load.reportstore import report_totals
 from qbo_backfill.run.reportplan import months_between
@@ -83,15 +83,22 @@ def test_a_changed_closed_month_is_recorded_and_shown(
 
 
 def test_sync_asks_again_for_the_open_months_only(
-    cli: Cli, sandbox: Sandbox, settings: Settings, database_url: str, schema: str
+    cli: Cli, sandbox: Sandbox, database_url: str, schema: str
 ) -> None:
-    """Two open months by default: two calls per copied report and basis, nothing else."""
+    """Two open months by default: two calls per copied report and basis, nothing else;
+    a company whose reports alone were copied syncs them."""
     copied = cli.run("reports", "ProfitAndLoss", "--basis", "both", "--start", "2025-11-01")
     assert copied.returncode == 0, copied.stderr
     sandbox.reset_counters()
-    result = asyncio.run(copy_reports(settings, ReportsOptions((), refresh=True)))
-    assert [(f.report, f.basis, f.calls, f.changes_found) for f in result.figures] == [
-        ("ProfitAndLoss", "Accrual", 2, 0),
-        ("ProfitAndLoss", "Cash", 2, 0),
-    ]
+    synced = cli.run("sync")
+    assert synced.returncode == 0, synced.stderr
+    assert "API calls this sync: 4" in synced.stdout
     assert report_calls(sandbox) == 4
+    figures = [f for f in run_figures(database_url, schema) if f["command"] == "sync"]
+    assert sorted((f["accounting_method"], f["calls"], f["changes_found"]) for f in figures) == [
+        ("Accrual", 2, 0),
+        ("Cash", 2, 0),
+    ]
+    never = cli.run("sync", "Invoice")
+    assert never.returncode == 2
+    assert "never copied" in never.stderr

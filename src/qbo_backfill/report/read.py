@@ -55,16 +55,7 @@ def load_report(
     conn.read_only = True
     with conn.transaction():
         conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        # Reports copied with no backfill yet: the evidence is theirs alone.
-        only_reports = not table_exists(conn, schema, RUNS) and table_exists(
-            conn, schema, REPORT_RUNS
-        )
-        ledger = None if only_reports else _LedgerReader(conn, schema)
-        runs = (
-            [RunReport(r, ledger.chunks(r["run_id"])) for r in ledger.runs(selection)]
-            if ledger
-            else []
-        )
+        runs = _runs(conn, schema, selection)
         for run in runs:
             run.checks = run_checks(conn, schema, run)
         syncs = sync_runs(conn, schema)
@@ -97,6 +88,24 @@ def _needs_reauthorization(conn: psycopg.Connection, schema: str) -> dict[str, s
         )
     ).fetchall()
     return {str(realm): str(reason) for realm, reason in rows}
+
+
+def _runs(conn: psycopg.Connection, schema: str, selection: Selection) -> list[RunReport]:
+    """The selected backfill runs; none when only reports were copied and no run was named
+    (the evidence is then theirs alone)."""
+    reports_only = table_exists(conn, schema, REPORT_RUNS) and not (
+        selection.run_ids or selection.entity
+    )
+    if reports_only and not table_exists(conn, schema, RUNS):
+        return []
+    ledger = _LedgerReader(conn, schema)
+    try:
+        selected = ledger.runs(selection)
+    except ConfigError:
+        if reports_only:
+            return []
+        raise
+    return [RunReport(r, ledger.chunks(r["run_id"])) for r in selected]
 
 
 class _LedgerReader:

@@ -8,8 +8,8 @@ import asyncio
 import click
 
 from qbo_backfill.entities import resolve_entity
-from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
-from qbo_backfill.run.reports import ReportsOptions, copy_reports
+from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED, ConfigError
+from qbo_backfill.run.reports import ReportsOptions, ReportsResult, copy_reports
 from qbo_backfill.run.sync import SyncOptions, sync
 from qbo_backfill.ui.cli.reports import figures_table
 from qbo_backfill.ui.cli.shared import (
@@ -45,7 +45,19 @@ def sync_command(
     that can still change. Exit 1 if an entity or report failed; run it again to resume."""
     options = SyncOptions(tuple(resolve_entity(name) for name in entities))
     settings = load_settings(realm_id=realm)
-    result = with_progress(settings, json_logs, lambda observer: sync(settings, options, observer))
+    refresh = ReportsOptions((), refresh=True, open_months=report_months)
+    try:
+        result = with_progress(
+            settings, json_logs, lambda observer: sync(settings, options, observer)
+        )
+    except ConfigError:
+        if entities:
+            raise
+        # No entity copied: a company whose reports alone were copied still syncs them.
+        reports = asyncio.run(copy_reports(settings, refresh))
+        if not reports.figures:
+            raise
+        return _print_reports(reports, 0)
     console.print(sync_table(result.records))
     failed = [r for r in result.records if r.status != "done"]
     if failed:
@@ -53,11 +65,14 @@ def sync_command(
         names = ", ".join(r.entity for r in failed)
         echo_error(f"sync failed for {names}: {failed[-1].error}; run the same command again")
         return EXIT_RUN_FAILED
-    refresh = ReportsOptions((), refresh=True, open_months=report_months)
-    reports = asyncio.run(copy_reports(settings, refresh))
+    return _print_reports(asyncio.run(copy_reports(settings, refresh)), result.api_calls)
+
+
+def _print_reports(reports: ReportsResult, entity_calls: int) -> int:
+    """The reports' table and the sync's calls; the exit code."""
     if reports.figures:
         console.print(figures_table(reports.figures, f"reports {reports.start}..{reports.end}"))
-    console.print(f"API calls this sync: {result.api_calls + reports.calls}", highlight=False)
+    console.print(f"API calls this sync: {entity_calls + reports.calls}", highlight=False)
     if reports.failed:
         last = reports.failed[-1]
         echo_error(f"report {last.report} {last.basis} failed: {last.error}; run sync again")
