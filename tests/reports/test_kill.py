@@ -8,6 +8,7 @@ import signal
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -18,13 +19,25 @@ from tests.reports.conftest import served, stored
 
 from qbo_backfill.load.reportflat import flatten_report
 from qbo_backfill.load.reportstore import comparable
+from qbo_backfill.run.reportplan import months_between, months_with_data
 
 pytestmark = [pytest.mark.db]
 
-ARGS = [
-    "reports", "ProfitAndLoss", "--param", "summarize_column_by=Days",
-    "--start", "2024-01-01", "--end", "2026-01-01", "--basis", "both",
-]  # fmt: skip
+RANGE = ["--start", "2024-01-01", "--end", "2026-01-01", "--basis", "both"]
+# A P&L of one column a day, capped at 800 cells: two years in about 30 pieces per basis.
+DAYS = ["reports", "ProfitAndLoss", "--param", "summarize_column_by=Days", *RANGE]
+# The default path: a month-summarized answer then each month; a ledger split where cut.
+DEFAULT = ["reports", "ProfitAndLoss", "GeneralLedger", *RANGE]
+MONTHS = months_between(date(2024, 1, 1), date(2025, 12, 31))
+
+
+def _tiles(rows: list[dict[str, Any]], first: date, last: date) -> None:
+    """The periods cover [first, last] once: no gap, no overlap."""
+    cursor = first
+    for row in sorted(rows, key=lambda r: r["period_start"]):
+        assert row["period_start"] == cursor, (row["report_name"], row["period_start"], cursor)
+        cursor = row["period_end"] + timedelta(days=1)
+    assert cursor == last + timedelta(days=1)
 
 
 def _stored_count(database_url: str, schema: str) -> int:
@@ -38,18 +51,22 @@ def _stored_count(database_url: str, schema: str) -> int:
         return int(row[0]) if row else 0
 
 
+@pytest.mark.parametrize(("args", "cap"), [(DAYS, 800), (DEFAULT, 1500)], ids=["days", "default"])
 def test_killed_reports_resume_with_nothing_lost_or_doubled(
-    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+    make_sandbox: MakeSandbox,
+    database_url: str,
+    schema: str,
+    home: Path,
+    tmp_path: Path,
+    args: list[str],
+    cap: int,
 ) -> None:
-    # A day-column P&L capped at 800 cells: two years split into about 30 pieces per basis;
-    # each answer takes 20 ms, so a kill lands between, or in the middle of, requests.
-    sb = make_sandbox(
-        customers=30, items=10, invoices=240, other_records=0, report_cell_cap=800, latency_ms=20
-    )
+    # Each answer takes 20 ms, so a kill lands between, or in the middle of, requests.
+    sb = make_sandbox(customers=30, items=10, invoices=240, report_cell_cap=cap, latency_ms=20)
     env = sandbox_env(sb, database_url, schema, home)
     kills = 0
     for stored_before_kill in (1, 8, 20, 35):
-        process = start_cli(ARGS, env, tmp_path)
+        process = start_cli(args, env, tmp_path)
         deadline = time.monotonic() + 60
         while process.poll() is None and time.monotonic() < deadline:
             if _stored_count(database_url, schema) >= stored_before_kill:
@@ -59,20 +76,29 @@ def test_killed_reports_resume_with_nothing_lost_or_doubled(
             time.sleep(0.01)
         process.communicate(timeout=30)
     assert kills >= 3
-    final = start_cli(ARGS, env, tmp_path)
+    final = start_cli(args, env, tmp_path)
     _out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
 
     rows = stored(database_url, schema)
     for basis in ("Accrual", "Cash"):
-        pieces = sorted(
-            (r for r in rows if r["accounting_method"] == basis), key=lambda r: r["period_start"]
+        series = [r for r in rows if r["accounting_method"] == basis]
+        if args is DAYS:
+            _tiles(series, date(2024, 1, 1), date(2025, 12, 31))
+            continue
+        _tiles(
+            [r for r in series if r["report_name"] == "GeneralLedger"],
+            date(2024, 1, 1),
+            date(2025, 12, 31),
         )
-        cursor = date(2024, 1, 1)
-        for piece in pieces:
-            assert piece["period_start"] == cursor, (basis, piece["period_start"], cursor)
-            cursor = piece["period_end"] + timedelta(days=1)
-        assert cursor == date(2026, 1, 1)
+        pnl = [r for r in series if r["report_name"] == "ProfitAndLoss"]
+        probes = [r for r in pnl if "summarize_column_by" in r["params"]]
+        monthly = [(r["period_start"], r["period_end"]) for r in pnl if r not in probes]
+        assert len(monthly) == len(set(monthly))
+        busy: set[tuple[date, date]] = set()
+        for probe in probes:
+            busy |= months_with_data(probe["payload"], MONTHS)
+        assert set(monthly) == busy
     assert all("Unable to display" not in str(r["payload"]) for r in rows)
     settings = settings_for(sb, database_url, schema, home)
     assert [comparable(r["payload"]) for r in rows] == served(
