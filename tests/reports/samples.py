@@ -314,3 +314,58 @@ def monthly_profit_and_loss() -> dict[str, Any]:
     header = _header("ProfitAndLoss", "Accrual", "2025-01-01", "2025-03-31")
     header["SummarizeColumnsBy"] = "Month"
     return {"Header": header, "Columns": {"Column": columns}, "Rows": {"Row": [income, net]}}
+
+
+def _section(
+    title: str, group: str | None, rows: list[dict[str, Any]], total: str
+) -> dict[str, Any]:
+    section: dict[str, Any] = {
+        "Header": {"ColData": [{"value": title}, {"value": ""}]},
+        "Rows": {"Row": rows},
+        "Summary": {"ColData": [{"value": f"Total {title}"}, {"value": total}]},
+        "type": "Section",
+    }
+    if group:
+        section["group"] = group
+    return section
+
+
+def balance_sheet() -> dict[str, Any]:
+    """Assets and liabilities plus equity, three levels deep, as of a month's end."""
+    bank = _section(
+        "Bank Accounts",
+        "BankAccounts",
+        [_data("Checking", "1201.00", "35"), _data("Savings", "800.00", "36")],
+        "2001.00",
+    )
+    receivable = _section(
+        "Accounts Receivable",
+        "AR",
+        [_data("Accounts Receivable (A/R)", "5281.52", "84")],
+        "5281.52",
+    )
+    current = _section("Current Assets", "CurrentAssets", [bank, receivable], "7282.52")
+    assets = _section("ASSETS", "TotalAssets", [current], "7282.52")
+    payable = _section(
+        "Accounts Payable", "AP", [_data("Accounts Payable (A/P)", "1602.67", "33")], "1602.67"
+    )
+    liabilities = _section("Liabilities", "Liabilities", [payable], "1602.67")
+    equity = _section(
+        "Equity",
+        "Equity",
+        [
+            _data("Opening Balance Equity", "-9337.50", "34"),
+            _data("Retained Earnings", "", "2"),
+            _data("Net Income", "15017.35"),
+        ],
+        "5679.85",
+    )
+    both = _section(
+        "LIABILITIES AND EQUITY", "TotalLiabilitiesAndEquity", [liabilities, equity], "7282.52"
+    )
+    header = _header("BalanceSheet", "Accrual", "2025-03-01", "2025-03-31")
+    return {
+        "Header": header,
+        "Columns": {"Column": [_col("", "Account", "account"), _col("Total", "Money", "total")]},
+        "Rows": {"Row": [assets, both]},
+    }

@@ -43,12 +43,16 @@ def test_replayed_answers_are_stored_and_flattened_exactly(
     sandbox.replay_report("ProfitAndLoss", samples.monthly_profit_and_loss())
     sandbox.replay_report("GeneralLedger", samples.general_ledger())
     sandbox.replay_report("AgedReceivables", samples.aged_receivables())
+    sandbox.replay_report("BalanceSheet", samples.balance_sheet())
     sandbox.reset_counters()
     args = ("--start", "2025-01-01", "--end", "2025-04-01")
-    result = cli.run("reports", "ProfitAndLoss", "GeneralLedger", "AgedReceivables", *args)
+    names = ("ProfitAndLoss", "GeneralLedger", "AgedReceivables", "BalanceSheet")
+    result = cli.run("reports", *names, *args)
     assert result.returncode == 0, result.stderr
-    # P&L: the probe and February; the ledger: the quarter in one request; aging: one.
-    assert report_calls(sandbox) == 4
+    # P&L: the probe and February; the ledger: the quarter in one request; aging: one;
+    # the balance sheet: its month-summarized answer (the same replayed payload, with no
+    # dated columns: no month can be ruled out), then each month.
+    assert report_calls(sandbox) == 4 + 4
     rows = stored(database_url, schema)
     kept = {(r["report_name"], r["period_start"], r["period_end"]): r for r in rows}
     probe = kept[("ProfitAndLoss", date(2025, 1, 1), date(2025, 3, 31))]
@@ -66,7 +70,9 @@ def test_replayed_answers_are_stored_and_flattened_exactly(
     aging = [r for r in rows if r["report_name"] == "AgedReceivables"]
     assert aging[0]["payload"] == samples.aged_receivables()
     assert aging[0]["params"]["report_date"] == str(aging[0]["period_start"])
-    assert len(rows) == 4
+    sheets = [r for r in rows if r["report_name"] == "BalanceSheet"]
+    assert [r["payload"] for r in sheets] == [samples.balance_sheet()] * 4
+    assert len(rows) == 4 + 4
     assert all(r["payload"]["Header"]["Time"] == "2026-11-02T09:14:07-08:00" for r in rows)
     assert {str(r["header_time_utc"].isoformat()) for r in rows} == {"2026-11-02T17:14:07+00:00"}
     assert all(r["request_payload"]["query"]["accounting_method"] == "Accrual" for r in rows)
@@ -114,7 +120,7 @@ def test_replayed_answers_are_stored_and_flattened_exactly(
 
     # Run again: every month is stored (or shown empty), aging is stored today: no call.
     sandbox.reset_counters()
-    again = cli.run("reports", "ProfitAndLoss", "GeneralLedger", "AgedReceivables", *args)
+    again = cli.run("reports", *names, *args)
     assert again.returncode == 0, again.stderr
     assert report_calls(sandbox) == 0
     assert stored(database_url, schema) == rows

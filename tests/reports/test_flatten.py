@@ -246,3 +246,16 @@ def test_generated_sections_add_up_once_flattened(
     tops = [(str(n), total) for n, (_, total) in enumerate(sections)]
     for section_id, total in tops:
         assert [summaries[(section_id, i)] for i in (1, 2)] == total
+
+
+def test_balance_sheet_three_levels_deep() -> None:
+    cells = flatten_report(samples.balance_sheet())
+    savings = next(c for c in cells if c.account_id == "36" and c.column_index == 1)
+    assert savings.section_id == "0.0.0"
+    assert savings.row_path == ("ASSETS", "Current Assets", "Bank Accounts")
+    assert savings.row_group == "BankAccounts"
+    assert savings.amount == Decimal("800.00")
+    retained = next(c for c in cells if c.account_id == "2" and c.column_index == 1)
+    assert (retained.value, retained.amount) == ("", None)
+    totals = report_totals(samples.balance_sheet())
+    assert totals["Total ASSETS"] == totals["Total LIABILITIES AND EQUITY"] == Decimal("7282.52")
