@@ -19,7 +19,7 @@ from qbo_backfill.qbo.client import QboClient
 from qbo_backfill.qbo.reports import ReportKind, report_kind
 from qbo_backfill.run.reportcopy import MONTH_SUMMARY, ReportCopier
 from qbo_backfill.run.reportplan import months_between, open_from
-from qbo_backfill.run.session import open_session
+from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Settings
 
 __all__ = ["ReportsOptions", "ReportsResult", "copied_reports", "copy_reports", "first_txn_day"]
@@ -75,18 +75,11 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
         await psycopg.AsyncConnection.connect(session.url, autocommit=True) as conn,
     ):
         store = ReportStore(session.schema, session.realm_id)
-        await store.create(conn)
-        await ReportRuns(session.schema).create(conn)
         today = datetime.now(UTC).date()
-        if options.refresh:
-            start = options.start or open_from(today, options.open_months)
-            pairs = await copied_reports(conn, session.schema, session.realm_id)
-        else:
-            start = options.start or await first_txn_day(conn, session.client, session.schema)
-            pairs = [
-                (name, basis, options.extra) for name in options.reports for basis in options.bases
-            ]
+        start, pairs = await _series(conn, session, options, today)
         result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
+        if not pairs:  # a sync with no report copied: no call, no table made
+            return result
         for name, basis, extra in pairs:
             copier = ReportCopier(
                 session.client,
@@ -102,6 +95,23 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
             await _run_one(copier, session.realm_id, result, options.refresh)
         result.requests = session.client.stats.requests
         return result
+
+
+async def _series(
+    conn: psycopg.AsyncConnection, session: Session, options: ReportsOptions, today: date
+) -> tuple[date, list[tuple[str, str, Extra]]]:
+    """The first day and the (report, basis, parameters) series to copy; the tables made
+    when there is any."""
+    if options.refresh:
+        start = options.start or open_from(today, options.open_months)
+        pairs = await copied_reports(conn, session.schema, session.realm_id)
+    else:
+        start = options.start or await first_txn_day(conn, session.client, session.schema)
+        pairs = [(n, b, options.extra) for n in options.reports for b in options.bases]
+    if pairs:
+        await ReportStore(session.schema, session.realm_id).create(conn)
+        await ReportRuns(session.schema).create(conn)
+    return start, pairs
 
 
 async def _run_one(
