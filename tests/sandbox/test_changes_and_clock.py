@@ -127,9 +127,22 @@ def test_cdc_refuses_what_qbo_refuses(api: Api, entities: str) -> None:
     assert entities.rsplit(",", maxsplit=1)[-1] in fault["Error"][0]["Detail"]
 
 
+def _moved_by_invoice(sb: Sandbox, invoice_id: str) -> tuple[str, set[str]]:
+    """The customer and the inventory items whose balances an invoice's change moves."""
+    invoice = next(r for r in sb.records("Invoice") if r["Id"] == invoice_id)
+    stock = {r["Id"] for r in sb.records("Item") if r["Type"] == "Inventory"}
+    sold = {
+        line["SalesItemLineDetail"]["ItemRef"]["value"]
+        for line in invoice["Line"]
+        if "SalesItemLineDetail" in line
+    }
+    return invoice["CustomerRef"]["value"], sold & stock
+
+
 def test_cdc_puts_deletes_after_the_active_objects(own_api: Api) -> None:
     api, sb = own_api, own_api.sb
     since = sb.now()
+    owner, stock = _moved_by_invoice(sb, "9")  # deleting it updates its customer and stock
     sb.delete("Invoice", 9)
     sb.delete("Bill", 2)
     sb.delete("Customer", 4, hard=True)
@@ -142,9 +155,9 @@ def test_cdc_puts_deletes_after_the_active_objects(own_api: Api) -> None:
     customers, invoices, bills, items = groups
     assert [r["Id"] for r in invoices["Invoice"]] == ["7", created["Id"], "9"]
     assert [r.get("status") for r in invoices["Invoice"]] == [None, None, "Deleted"]
-    assert [r["Id"] for r in customers["Customer"]] == ["5", "6", "4"]
-    assert customers["Customer"][1]["Active"] is False
-    assert items == {}
+    assert [r["Id"] for r in customers["Customer"]] == [owner, "5", "6", "4"]
+    assert customers["Customer"][2]["Active"] is False
+    assert {r["Id"] for r in items.get("Item", [])} == stock
     for tombstone in (invoices["Invoice"][-1], customers["Customer"][-1], bills["Bill"][0]):
         assert set(tombstone) == {"Id", "status", "domain", "MetaData"}
         assert tombstone["status"] == "Deleted"

@@ -57,6 +57,13 @@ def test_cdc_returns_changes_and_tombstones(own_api: Api) -> None:
     since = _since(minutes=5)
     nothing = api.get("/cdc", entities="Invoice", changedSince=since).json()
     assert nothing["CDCResponse"][0]["QueryResponse"] == [{}]
+    nine = next(r for r in sb.records("Invoice") if r["Id"] == "9")
+    stock = {r["Id"] for r in sb.records("Item") if r["Type"] == "Inventory"}
+    sold = {
+        line["SalesItemLineDetail"]["ItemRef"]["value"]
+        for line in nine["Line"]
+        if "SalesItemLineDetail" in line
+    }
     created = sb.create("Invoice", {"TotalAmt": 10.0, "CustomerRef": {"value": "1"}})
     updated = sb.update("Invoice", 7, {"PrivateNote": "edited"})
     sb.delete("Invoice", 9)
@@ -69,9 +76,12 @@ def test_cdc_returns_changes_and_tombstones(own_api: Api) -> None:
     assert invoices["9"]["status"] == "Deleted"
     assert set(invoices["9"]) == {"Id", "status", "domain", "MetaData"}
     assert groups[0]["maxResults"] == 3
-    assert [c["Id"] for c in groups[1]["Customer"]] == ["2"]
-    assert groups[1]["Customer"][0]["Active"] is False
-    assert groups[2] == {}
+    # Customer 2 was edited; customer 1 and invoice 9's customer had their balances moved,
+    # and the items invoice 9 took from stock their quantities: QBO updates them too.
+    customers = {c["Id"]: c for c in groups[1]["Customer"]}
+    assert set(customers) == {"1", "2", nine["CustomerRef"]["value"]}
+    assert customers["2"]["Active"] is False
+    assert {i["Id"] for i in groups[2].get("Item", [])} == sold & stock
     # Query results never show the deleted invoice.
     assert api.count("SELECT COUNT(*) FROM Invoice WHERE Id = '9'") == 0
 

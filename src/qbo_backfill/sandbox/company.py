@@ -8,6 +8,7 @@ from typing import Any
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.books.company_books import CompanyBooks
 from qbo_backfill.sandbox.books.derived import DERIVED_ENTITIES, DerivedFields
+from qbo_backfill.sandbox.books.ripple import Before, Ripple
 from qbo_backfill.sandbox.books.source import StoreSource
 from qbo_backfill.sandbox.catalog import CATALOG
 from qbo_backfill.sandbox.generate import CompanyData
@@ -39,6 +40,7 @@ class Company:
             self.stores[entity].put(record)
         self.books = CompanyBooks(StoreSource(self.stores), default_chart)
         self.derived = DerivedFields(self.books)
+        self.ripple = Ripple(self.books)
         for entity in DERIVED_ENTITIES:
             self.stores[entity].overlay = self.derived
         for name, base in data.bases.items():
@@ -77,7 +79,9 @@ class Company:
                 "MetaData": {"CreateTime": stamp, "LastUpdatedTime": stamp},
             }
         )
+        before = self.ripple.before(entity, int(record["Id"]), None, record)
         store.put(record)
+        self._ripple(before, now)
         return store.get(int(record["Id"]))
 
     def update(
@@ -85,10 +89,12 @@ class Company:
     ) -> dict[str, Any]:
         """Merge `patch` into a record, bump SyncToken and LastUpdatedTime."""
         store = self.store(entity)
-        record = store.get(record_id)
-        record.update({k: v for k, v in patch.items() if k not in _PROTECTED})
+        old = store.get(record_id)
+        record = {**old, **{k: v for k, v in patch.items() if k not in _PROTECTED}}
+        before = self.ripple.before(entity, record_id, old, record)
         _bump(record, now)
         store.put(record)
+        self._ripple(before, now)
         return store.get(record_id)
 
     def delete(
@@ -98,7 +104,9 @@ class Company:
         returned); anything else, or any record with `hard`, is gone (CDC: a tombstone)."""
         if self.store(entity).info.has_active and not hard:
             return self.update(entity, record_id, {"Active": False}, now)
+        before = self.ripple.before(entity, record_id, self.store(entity).raw(record_id), None)
         self.store(entity).delete(record_id, now)
+        self._ripple(before, now)
         return None
 
     def void(self, entity: str, record_id: int, now: float) -> dict[str, Any]:
@@ -118,9 +126,22 @@ class Company:
                 return self.update(entity, record_id, {"Active": True}, now)
             raise RecordNotFoundError(record_id)
         record = store.last_version(record_id)
+        before = self.ripple.before(entity, record_id, None, record)
         _bump(record, now)
         store.put(record)
+        self._ripple(before, now)
         return store.get(record_id)
+
+    def _ripple(self, before: Before | None, now: float) -> None:
+        """Update the records whose balances the change moved, as QBO does (they reach
+        queries by LastUpdatedTime and CDC like any change)."""
+        for entity, ids in self.ripple.after(before).items():
+            store = self.store(entity)
+            for record_id in sorted(ids):
+                if store.exists(record_id):
+                    moved = store.raw(record_id)
+                    _bump(moved, now)
+                    store.put(moved)
 
     def income_by_day(self, first: date, last: date) -> dict[int, int]:
         """Invoice totals in cents per TxnDate in [first, last]."""

@@ -47,6 +47,7 @@ class Sandbox:
         self._thread: threading.Thread | None = None
         self._client: httpx.Client | None = None
         self._failure: BaseException | None = None
+        self._state: SandboxState | None = None
 
     # ---- lifecycle --------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -76,6 +77,7 @@ class Sandbox:
             self._thread = None
             raise RuntimeError(f"sandbox failed to start: {self._failure}") from self._failure
         creds = state.credentials
+        self._state = state
         self._info = SandboxInfo(
             base_url=base_url,
             token_url=state.url("/oauth2/v1/tokens/bearer"),
@@ -149,6 +151,14 @@ class Sandbox:
         return self._info
 
     # ---- the admin API, over HTTP -----------------------------------------------------
+    @property
+    def state(self) -> SandboxState:
+        """The running sandbox's state (companies and their books), for inspection in
+        process: read it between requests, not while the server is answering one."""
+        if self._state is None:
+            raise RuntimeError("sandbox not started")
+        return self._state
+
     def _admin(
         self, method: str, path: str, body: Any = None, content: bytes | None = None, **params: Any
     ) -> Any:

@@ -65,6 +65,7 @@ class EntityStore:
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
         self.amount_cache: array[int] | None = None  # TotalAmt cents by row (store_amounts)
         self.overlay: Overlay | None = None
+        self.on_touch: Callable[[], None] | None = None  # told of every change
 
     # ---- reading single records -------------------------------------------------------
     def exists(self, record_id: int) -> bool:
@@ -92,6 +93,14 @@ class EntityStore:
         if self.base is None or not 1 <= record_id <= self.base_count:
             return None
         return self.base.build(record_id - 1)
+
+    def generated_facts(self, record_id: int) -> Any | None:
+        """What the books need of an unchanged generated record, without building it
+        (`BaseData.money`); None when the entity has none or the record was changed."""
+        base = self.base
+        if base is None or base.money is None or not 1 <= record_id <= self.base_count:
+            return None
+        return None if self._shadowed(record_id) else base.money(record_id - 1)
 
     def _derive(self, record: dict[str, Any]) -> dict[str, Any]:
         return record if self.overlay is None else self.overlay.apply(self.info.name, record)
@@ -124,6 +133,8 @@ class EntityStore:
     def _touch(self) -> None:
         self.version += 1
         self._cache.clear()
+        if self.on_touch is not None:
+            self.on_touch()
 
     def put(self, record: dict[str, Any]) -> None:
         """Store a created or updated record (its Id and MetaData already set)."""

@@ -59,7 +59,8 @@ class Applications:
             if record.get("PrivateNote") == "Voided" and not cents(record.get("TotalAmt")):
                 continue
             net = 0
-            for index, line in enumerate(record.get("Line") or []):
+            lines = record.get("Line")
+            for index, line in enumerate(lines if isinstance(lines, list) else []):
                 link = _link(line)
                 if link is None or link[0] not in (own, credit):
                     continue
@@ -109,8 +110,8 @@ class Applications:
 def _link(line: Any) -> tuple[str, int] | None:
     if not isinstance(line, dict):
         return None
-    links = line.get("LinkedTxn") or []
-    first = links[0] if links and isinstance(links[0], dict) else None
+    links = line.get("LinkedTxn")
+    first = links[0] if isinstance(links, list) and links and isinstance(links[0], dict) else None
     if first is None:
         return None
     txn_id = str(first.get("TxnId") or "")

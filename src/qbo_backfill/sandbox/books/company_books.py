@@ -9,6 +9,7 @@ their own, from the payments alone, so serving invoices never builds the whole b
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
@@ -30,6 +31,7 @@ from qbo_backfill.sandbox.books.rules import (
     cents,
     post,
 )
+from qbo_backfill.sandbox.books.sales_facts import SaleFacts, post_sale
 from qbo_backfill.sandbox.books.source import RecordSource, txn_day
 
 __all__ = ["CompanyBooks"]
@@ -119,7 +121,7 @@ class CompanyBooks:
 
     def jobs(self, customer_id: int) -> list[int]:
         """Sub-customers (jobs) below a customer, at any depth."""
-        parents = self._cached("jobs", self._make_parents, self.source.version(["Customer"]))
+        parents = self._cached("jobs", self._make_parents, self.source.version(("Customer",)))
         out, todo = [], list(parents.get(customer_id, ()))
         while todo:
             current = todo.pop()
@@ -147,32 +149,48 @@ class CompanyBooks:
             records = [{**row, "Id": str(n)} for n, row in enumerate(self._default_chart(), 1)]
         return Chart(records)
 
-    def _rule_context(self) -> RuleContext:
+    def rule_context(self) -> RuleContext:
+        """The chart and the items as rules read them, kept while neither changes."""
+        key = self.source.version(("Item", "Account"))
+        return self._cached("rules", self._make_rule_context, key)
+
+    def _make_rule_context(self) -> RuleContext:
         items: dict[int, ItemFacts] = {}
         for item_id in self.source.ids("Item"):
             record = self.source.raw("Item", item_id)
             if record is not None:
                 items[item_id] = _item_facts(record)
-        return RuleContext(self.chart(), items)
+        return RuleContext(self._make_chart(), items)
 
     def _make_accrual(self) -> Ledger:
-        ctx = self._rule_context()
+        ctx = self.rule_context()
         ledger = Ledger()
         self._quantities: dict[int, Decimal] = {}
         self._opening_inventory(ctx, ledger)
         for entity in POSTING_ENTITIES:
             for record_id in self.source.ids(entity):
-                record = self.source.raw(entity, record_id)
-                if record is None:
-                    continue
-                posted = post(entity, record, ctx)
+                posted = self._post_one(ledger, ctx, entity, record_id)
                 if posted is None:
                     continue
-                ledger.add(entity, record_id, txn_day(record, _EPOCH), _doc(record), posted)
                 for item_id, change in posted.qty.items():
                     self._quantities[item_id] = self._quantities.get(item_id, 0) + change
         ledger.finish()
         return ledger
+
+    def _post_one(
+        self, ledger: Ledger, ctx: RuleContext, entity: str, record_id: int
+    ) -> Posted | None:
+        """Post one record into the ledger (a generated invoice from its facts alone)."""
+        facts = self.source.facts(entity, record_id)
+        if isinstance(facts, SaleFacts):
+            sale = post_sale(facts, ctx)
+            ledger.add(entity, record_id, facts.day, facts.doc, sale)
+            return sale
+        record = self.source.raw(entity, record_id)
+        posted = post(entity, record, ctx) if record is not None else None
+        if record is not None and posted is not None:
+            ledger.add(entity, record_id, txn_day(record, _EPOCH), _doc(record), posted)
+        return posted
 
     def _make_quantities(self) -> dict[int, Decimal]:
         self.ledger(Basis.ACCRUAL)
@@ -212,7 +230,8 @@ def _item_facts(record: dict[str, Any]) -> ItemFacts:
 def _start_day(record: dict[str, Any]) -> date:
     value = record.get("InvStartDate")
     if isinstance(value, str) and len(value) == 10:
-        return date.fromisoformat(value)
+        with contextlib.suppress(ValueError):
+            return date.fromisoformat(value)
     return txn_day(record, _EPOCH)
 
 
@@ -223,14 +242,13 @@ def _doc(record: dict[str, Any]) -> str:
 
 def _party_totals(ledger: Ledger, chart: Chart) -> dict[tuple[str, int], int]:
     """A/R per customer (debit positive) and A/P per vendor (credit positive), in cents."""
+    kinds = {a.id: a.account_type for a in chart.accounts()}
+    sign = {"Accounts Receivable": 1, "Accounts Payable": -1}
+    accounts = {account for account, kind in kinds.items() if kind in sign}
     out: dict[tuple[str, int], int] = {}
-    for (account, name), amount in ledger.by_name.items():
-        kind = chart.by_id[account].account_type if account in chart.by_id else ""
-        if kind == "Accounts Receivable":
-            key, signed = (name.entity, name.id), amount
-        elif kind == "Accounts Payable":
-            key, signed = (name.entity, name.id), -amount
-        else:
-            continue
-        out[key] = out.get(key, 0) + signed
+    for (account, code), amount in ledger.by_name(accounts).items():
+        name = ledger.name_at(code)
+        if name is not None:
+            key = (name.entity, name.id)
+            out[key] = out.get(key, 0) + sign[kinds[account]] * amount
     return out

@@ -56,6 +56,10 @@ class Posting:
     line_index: int | None  # position in the entity's `Line` array; None for a posting
     # no line carries (the AR/AP/bank side, sales tax, inventory cost)
     kind: str  # "line", "ar", "ap", "bank", "tax", "discount", "inventory_cost", ...
+    # (also "unapplied": a payment's amount not applied to a document, on A/R or A/P, or on
+    # the cash basis in Unapplied Cash Payment Income / Bill Payment Expense;
+    # "inventory_start": an item's starting inventory; "unbalanced": what a record changed
+    # through the admin API leaves when it does not add up, to an Uncategorized account)
     description: str = ""
     name: NameRef | None = None
 
@@ -64,7 +68,8 @@ class Posting:
 class Entry:
     """One transaction's postings, balanced (they sum to zero)."""
 
-    txn_type: str  # QBO entity name: "Invoice", "Payment", "JournalEntry", ...
+    txn_type: str  # QBO entity name: "Invoice", "Payment", "JournalEntry", ... ("Item":
+    # an inventory item's starting value, Inventory Asset against Opening Balance Equity)
     txn_id: int
     doc_number: str
     txn_date: date
@@ -115,4 +120,13 @@ class Books(Protocol):
 
     def open_payables(self, as_of: date) -> list[OpenItem]:
         """Bills (and unapplied vendor credits and bill payments) open at `as_of`."""
+        ...
+
+    def net_by_account(
+        self, basis: Basis, start: date | None, end: date | None
+    ) -> dict[int, Decimal]:
+        """Net debit amount (debit > 0) per account over the entries dated in [start, end]:
+        the sum of `entries(basis, start, end)` postings by account, without making them
+        (fast: a balance sheet at a date is `net_by_account(basis, None, date)`).
+        Accounts without postings are absent."""
         ...

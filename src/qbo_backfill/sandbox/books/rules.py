@@ -9,17 +9,18 @@ so it shows instead of breaking the books. A voided transaction posts nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
 from qbo_backfill.sandbox.books import chart as ac
 from qbo_backfill.sandbox.books.chart import Chart, ref_id
 from qbo_backfill.sandbox.books.model import NameRef
 
-__all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "post"]
+__all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "inventory_cost", "post"]
 
 Record = dict[str, Any]
 
@@ -68,16 +69,24 @@ class RuleContext:
 
 def cents(value: Any) -> int:
     """A QBO JSON amount as integer cents (exact for the 2-decimal amounts QBO sends)."""
-    if value is None or isinstance(value, bool):
-        return 0
-    amount = Decimal(str(value)) * 100
+    amount = _decimal(value) * 100
     return int(amount.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def _qty(value: Any) -> Decimal:
-    if value is None or isinstance(value, bool):
+def _decimal(value: Any) -> Decimal:
+    """A number from a payload; anything else (absent, text, a list) counts as 0, since a
+    record the admin API took as it came must not break the books."""
+    if not isinstance(value, (int, float, str)) or isinstance(value, bool):
         return Decimal(0)
-    return Decimal(str(value))
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return Decimal(0)
+    return number if number.is_finite() else Decimal(0)
+
+
+def _qty(value: Any) -> Decimal:
+    return _decimal(value)
 
 
 def _name(record: Record, key: str, entity: str) -> NameRef | None:
@@ -91,15 +100,19 @@ def _name(record: Record, key: str, entity: str) -> NameRef | None:
 def _lines(record: Record) -> list[tuple[int, Record]]:
     """(index in `Line`, line), the lines of a group line flattened under its index."""
     out: list[tuple[int, Record]] = []
-    for index, line in enumerate(record.get("Line") or []):
+    for index, line in enumerate(_list(record.get("Line"))):
         if not isinstance(line, dict):
             continue
         group = line.get("GroupLineDetail")
         if isinstance(group, dict):
-            out.extend((index, sub) for sub in group.get("Line") or [] if isinstance(sub, dict))
+            out.extend((index, sub) for sub in _list(group.get("Line")) if isinstance(sub, dict))
         else:
             out.append((index, line))
     return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _is_void(record: Record, total: int) -> bool:
@@ -134,20 +147,21 @@ def _sales(
             account = ctx.chart.known(account, ac.SALES_OF_PRODUCT_INCOME)
             postings.append(Raw(account, -sign * amount, index, "line", desc, name))
             if item is not None and item.inventory and item_id is not None:
-                postings.extend(_inventory_cost(ctx, item, _qty(detail.get("Qty")), sign, name))
+                postings.extend(inventory_cost(ctx, item, _qty(detail.get("Qty")), sign, name))
                 qty[item_id] = qty.get(item_id, Decimal(0)) - sign * _qty(detail.get("Qty"))
         elif isinstance(line.get("DiscountLineDetail"), dict):
             account = ref_id(line["DiscountLineDetail"].get("DiscountAccountRef"))
             account = ctx.chart.known(account, ac.DISCOUNTS_GIVEN)
             postings.append(Raw(account, sign * amount, index, "discount", desc, name))
-    tax = cents((record.get("TxnTaxDetail") or {}).get("TotalTax"))
+    tax_detail = record.get("TxnTaxDetail")
+    tax = cents(tax_detail.get("TotalTax")) if isinstance(tax_detail, dict) else 0
     if tax:
         postings.append(Raw(ac.SALES_TAX_PAYABLE, -sign * tax, None, "tax", "Sales tax", name))
     _balance(postings, ac.UNCATEGORIZED_INCOME)
     return postings, qty
 
 
-def _inventory_cost(
+def inventory_cost(
     ctx: RuleContext, item: ItemFacts, qty: Decimal, sign: int, name: NameRef | None
 ) -> list[Raw]:
     """Cost of goods sold against the inventory asset: a posting no line of the record
@@ -195,8 +209,8 @@ def _expenses(
 
 
 def _linked(line: Record) -> str:
-    links = line.get("LinkedTxn") or []
-    first = links[0] if links and isinstance(links[0], dict) else {}
+    links = line.get("LinkedTxn")
+    first = links[0] if isinstance(links, list) and links and isinstance(links[0], dict) else {}
     return str(first.get("TxnType") or "")
 
 
@@ -210,7 +224,7 @@ def _applied(
     total = cents(record.get("TotalAmt"))
     postings: list[Raw] = []
     applied = 0
-    for index, line in enumerate(record.get("Line") or []):
+    for index, line in enumerate(_list(record.get("Line"))):
         kind = _linked(line) if isinstance(line, dict) else ""
         amount = cents(line.get("Amount")) if isinstance(line, dict) else 0
         if kind == own:
@@ -377,7 +391,8 @@ def post(entity: str, record: Record, ctx: RuleContext) -> Posted | None:
     posted.memo = str(record.get("PrivateNote") or record.get("Memo") or "")
     due = record.get("DueDate")
     if isinstance(due, str) and len(due) == 10:
-        posted.due = date.fromisoformat(due)
+        with contextlib.suppress(ValueError):
+            posted.due = date.fromisoformat(due)
     if _is_void(record, posted.total):
         posted.postings, posted.qty = [], {}
     else:

@@ -6,7 +6,7 @@ without them (a record's derived fields come from the books, not the other way r
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ class StoreLike(Protocol):
     """The part of an entity store the books use."""
 
     version: int
+    on_touch: Callable[[], None] | None
 
     def live_ids(self) -> list[int]: ...
 
@@ -25,11 +26,13 @@ class StoreLike(Protocol):
 
     def generated_raw(self, record_id: int) -> dict[str, Any] | None: ...
 
+    def generated_facts(self, record_id: int) -> Any | None: ...
+
 
 class RecordSource(Protocol):
     """A company's records, as the books read them."""
 
-    def version(self, entities: Iterable[str] | None = None) -> int: ...
+    def version(self, entities: tuple[str, ...] | None = None) -> int: ...
 
     def ids(self, entity: str) -> list[int]: ...
 
@@ -37,17 +40,27 @@ class RecordSource(Protocol):
 
     def opening_qty(self, item_id: int) -> Decimal: ...
 
+    def facts(self, entity: str, record_id: int) -> Any | None: ...
+
 
 class StoreSource:
     """A `RecordSource` over a company's entity stores."""
 
     def __init__(self, stores: Mapping[str, StoreLike]) -> None:
         self.stores = stores
+        self._memo: dict[tuple[str, ...] | None, int] = {}
+        for store in stores.values():
+            store.on_touch = self._memo.clear
 
-    def version(self, entities: Iterable[str] | None = None) -> int:
-        """Grows whenever a record of these entities (default: any) changes."""
-        names = self.stores if entities is None else entities
-        return sum(self.stores[name].version for name in names if name in self.stores)
+    def version(self, entities: tuple[str, ...] | None = None) -> int:
+        """Grows whenever a record of these entities (default: any) changes. Asked for every
+        record served, so the sum is kept until a store changes."""
+        known = self._memo.get(entities)
+        if known is None:
+            names = self.stores if entities is None else entities
+            known = sum(self.stores[name].version for name in names if name in self.stores)
+            self._memo[entities] = known
+        return known
 
     def ids(self, entity: str) -> list[int]:
         store = self.stores.get(entity)
@@ -62,6 +75,11 @@ class StoreSource:
             return store.raw(record_id)
         except KeyError:
             return None
+
+    def facts(self, entity: str, record_id: int) -> Any | None:
+        """A generated, unchanged record's money facts, read without building it."""
+        store = self.stores.get(entity)
+        return store.generated_facts(record_id) if store is not None else None
 
     def opening_qty(self, item_id: int) -> Decimal:
         """An inventory item's starting quantity: the QtyOnHand it was generated with (an

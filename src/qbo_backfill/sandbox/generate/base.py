@@ -53,6 +53,8 @@ class BaseData:
     active: bytearray | None = None
     fast_fields: dict[str, Callable[[int], Any]] = field(default_factory=dict)
     totals: Callable[[int], int] | None = None  # TotalAmt in cents, for reports
+    # What the books need of a record, read without building it (invoices: see sales.py)
+    money: Callable[[int], Any] | None = None
     rendered: list[bytes] | None = None  # every record's JSON, when built ahead (`prerender`)
     _lut_perm: array[int] | None = None
     _txn_perm: array[int] | None = None

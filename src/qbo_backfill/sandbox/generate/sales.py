@@ -7,7 +7,7 @@ import random
 from array import array
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.generate.base import (
@@ -27,6 +27,7 @@ __all__ = [
     "INCOME_ACCOUNT",
     "SALES_TERMS",
     "Party",
+    "SaleFacts",
     "customers",
     "invoices",
     "items",
@@ -36,6 +37,19 @@ ITEM_TYPES = ("Service", "NonInventory", "Inventory")
 SALES_TERMS = (("1", "Due on receipt", 0), ("2", "Net 15", 15), ("3", "Net 30", 30))
 INCOME_ACCOUNT = {"value": "79", "name": "Sales of Product Income"}
 COGS_ACCOUNT = {"value": "80", "name": "Cost of Goods Sold"}
+
+
+class SaleFacts(NamedTuple):
+    """What the books post for a generated invoice, read without building its JSON: the
+    customer, each line (item Id, name, quantity, amount in cents), total and dates."""
+
+    doc: str
+    day: date
+    customer_id: int
+    customer_name: str
+    lines: list[tuple[int, str, int, int]]
+    total: int
+    due: date
 
 
 @dataclass
@@ -209,6 +223,18 @@ def invoices(
     def total_cents(pos: int) -> int:
         return lines(random.Random(key + pos))[1]
 
+    def facts(pos: int) -> SaleFacts:
+        """The same draws as `build`, in the same order, up to the terms."""
+        rec_rng = random.Random(key + pos)
+        picks, total = lines(rec_rng)
+        customer = rec_rng.randrange(len(parties))
+        term_days = SALES_TERMS[rec_rng.randrange(3)][2]
+        sold = [(item + 1, item_names[item], qty, prices[item] * qty) for item, qty in picks]
+        day = date.fromordinal(txn[pos])
+        due = day + timedelta(days=term_days)
+        doc = str(1000 + pos + 1)
+        return SaleFacts(doc, day, customer + 1, parties[customer].display, sold, total, due)
+
     return BaseData(
         count,
         create,
@@ -217,4 +243,5 @@ def invoices(
         txn=txn,
         fast_fields={"DocNumber": lambda pos: str(1000 + pos + 1)},
         totals=total_cents,
+        money=facts,
     )
