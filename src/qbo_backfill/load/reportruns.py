@@ -61,9 +61,11 @@ class ReportRuns:
         self.table = sql.Identifier(schema, REPORT_RUNS)
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
-        """The table, once (idempotent)."""
-        await conn.execute(DDL_LOCK)
-        await conn.execute(sql.SQL(_DDL).format(runs=self.table))
+        """The table, once (idempotent); the lock held to the end of the transaction, so
+        two companies' first runs never create it at once."""
+        async with conn.transaction():
+            await conn.execute(DDL_LOCK)
+            await conn.execute(sql.SQL(_DDL).format(runs=self.table))
 
     async def record(
         self,
