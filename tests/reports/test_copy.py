@@ -232,3 +232,20 @@ def test_a_report_intuit_refuses_fails_alone_and_says_why(
     assert "NoSuchReport" in result.stderr.strip().splitlines()[-1]
     figures = sorted((f["report_name"], f["status"]) for f in run_figures(database_url, schema))
     assert figures == [("AgedPayables", "done"), ("NoSuchReport", "failed")]
+
+
+def test_the_first_transaction_day_is_found_once(
+    cli: Cli, sandbox: Sandbox, database_url: str, schema: str
+) -> None:
+    """With no transaction copied, one batch call finds the first day; a second run reuses
+    it: a finished run repeated costs no call at all."""
+    sandbox.reset_counters()
+    first = cli.run("reports", "AgedPayables")
+    assert first.returncode == 0, first.stderr
+    requests = sandbox.counters()["realms"][sandbox.info.realm_id]["requests"]
+    assert (requests["batch"], requests["reports"]) == (1, 1)
+    sandbox.reset_counters()
+    again = cli.run("reports", "AgedPayables")
+    assert again.returncode == 0, again.stderr
+    assert "API calls: 0" in again.stdout
+    assert sum(sandbox.counters()["realms"][sandbox.info.realm_id]["requests"].values()) == 0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import psycopg
 from psycopg import sql
@@ -33,6 +34,7 @@ CREATE TABLE IF NOT EXISTS {runs} (
     dense_split integer NOT NULL DEFAULT 0,
     changes_found integer NOT NULL DEFAULT 0,
     error text,
+    start_found boolean NOT NULL DEFAULT false,
     PRIMARY KEY (run_id, report_name, accounting_method)
 )
 """
@@ -59,6 +61,7 @@ class ReportRuns:
 
     def __init__(self, schema: str) -> None:
         self.table = sql.Identifier(schema, REPORT_RUNS)
+        self.regclass = f'"{schema}"."{REPORT_RUNS}"'
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         """The table, once (idempotent); the lock held to the end of the transaction, so
@@ -74,6 +77,7 @@ class ReportRuns:
         realm_id: str,
         command: str,
         span: tuple[object, object],
+        start_found: bool,
         figures: ReportFigures,
     ) -> None:
         """Write the figures as they stand (a run killed midway keeps `running`)."""
@@ -81,8 +85,8 @@ class ReportRuns:
             sql.SQL(
                 "INSERT INTO {} (run_id, realm_id, command, report_name, accounting_method,"
                 " period_start, period_end, status, calls, periods_stored, months_empty,"
-                " truncations_split, dense_split, changes_found, error)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                " truncations_split, dense_split, changes_found, error, start_found)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
                 " ON CONFLICT (run_id, report_name, accounting_method) DO UPDATE SET"
                 " status = EXCLUDED.status, calls = EXCLUDED.calls,"
                 " periods_stored = EXCLUDED.periods_stored, months_empty = EXCLUDED.months_empty,"
@@ -107,5 +111,20 @@ class ReportRuns:
                 figures.dense_split,
                 figures.changes_found,
                 figures.error,
+                start_found,
             ),
         )
+
+    async def found_start(self, conn: psycopg.AsyncConnection, realm_id: str) -> date | None:
+        """The first transaction day an earlier run found for the company, if any."""
+        found = await (await conn.execute("SELECT to_regclass(%s)", (self.regclass,))).fetchone()
+        if found is None or found[0] is None:
+            return None
+        cursor = await conn.execute(
+            sql.SQL("SELECT min(period_start) FROM {} WHERE realm_id = %s AND start_found").format(
+                self.table
+            ),
+            (realm_id,),
+        )
+        row = await cursor.fetchone()
+        return row[0] if row else None

@@ -57,6 +57,7 @@ class ReportsResult:
     end: date
     figures: list[ReportFigures] = field(default_factory=list)
     requests: int = 0  # every call of the session: the reports' and finding the first day
+    start_found: bool = False  # the start is the company's first transaction day, found
 
     @property
     def calls(self) -> int:
@@ -78,6 +79,7 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
         today = datetime.now(UTC).date()
         start, pairs = await _series(conn, session, options, today)
         result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
+        result.start_found = not options.start and not options.refresh
         if not pairs:  # a sync with no report copied: no call, no table made
             return result
         for name, basis, extra in pairs:
@@ -106,7 +108,9 @@ async def _series(
         start = options.start or open_from(today, options.open_months)
         pairs = await copied_reports(conn, session.schema, session.realm_id)
     else:
-        start = options.start or await first_txn_day(conn, session.client, session.schema)
+        start = options.start or await first_txn_day(
+            conn, session.client, session.schema, session.realm_id
+        )
         pairs = [(n, b, options.extra) for n in options.reports for b in options.bases]
     if pairs:
         await ReportStore(session.schema, session.realm_id).create(conn)
@@ -120,7 +124,8 @@ async def _run_one(
     runs = ReportRuns(copier.store.schema)
     figures = copier.figures
     span = (result.start, result.end)
-    record = (result.run_id, realm_id, "sync" if refresh else "reports", span)
+    command = "sync" if refresh else "reports"
+    record = (result.run_id, realm_id, command, span, result.start_found)
     await runs.record(copier.conn, *record, figures)
     months = months_between(*span) if span[0] <= span[1] else []
     try:
@@ -160,11 +165,15 @@ async def copied_reports(
     return series
 
 
-async def first_txn_day(conn: psycopg.AsyncConnection, client: QboClient, schema: str) -> date:
+async def first_txn_day(
+    conn: psycopg.AsyncConnection, client: QboClient, schema: str, realm_id: str
+) -> date:
     """The company's first transaction day: the earliest `TxnDate` among the copied
-    transactions (no call), else one batch call asking each posting entity for its
-    earliest; today when the company has none."""
-    earliest = await _copied_earliest(conn, schema)
+    transactions, else the day an earlier `reports` run found (no call either way), else
+    one batch call asking each posting entity for its earliest; today when it has none."""
+    earliest = await _copied_earliest(conn, schema, realm_id)
+    if earliest is None:
+        earliest = await ReportRuns(schema).found_start(conn, realm_id)
     if earliest is None:
         texts = [f"SELECT * FROM {name} ORDERBY TxnDate MAXRESULTS 1" for name in _POSTING]
         answers, _ = await client.query_many(texts)
@@ -178,7 +187,9 @@ async def first_txn_day(conn: psycopg.AsyncConnection, client: QboClient, schema
     return earliest or datetime.now(UTC).date()
 
 
-async def _copied_earliest(conn: psycopg.AsyncConnection, schema: str) -> date | None:
+async def _copied_earliest(
+    conn: psycopg.AsyncConnection, schema: str, realm_id: str
+) -> date | None:
     found: list[date] = []
     for name in _POSTING:
         table = f"qb_{name.lower()}"
@@ -188,9 +199,11 @@ async def _copied_earliest(conn: psycopg.AsyncConnection, schema: str) -> date |
         if exists is None or exists[0] is None:
             continue
         cursor = await conn.execute(
-            sql.SQL("SELECT min(payload->>'TxnDate') FROM {} WHERE deleted_at_utc IS NULL").format(
-                sql.Identifier(schema, table)
-            )
+            sql.SQL(
+                "SELECT min(payload->>'TxnDate') FROM {} WHERE realm_id = %s"
+                " AND deleted_at_utc IS NULL"
+            ).format(sql.Identifier(schema, table)),
+            (realm_id,),
         )
         row = await cursor.fetchone()
         if row and row[0]:
