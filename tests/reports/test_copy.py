@@ -18,7 +18,12 @@ from tests.reports.conftest import report_calls, run_figures, served, stored
 
 from qbo_backfill.load.reportflat import flatten_report
 from qbo_backfill.load.reportstore import comparable
-from qbo_backfill.load.reportview import create_report_row_view, sections_not_adding_up
+from qbo_backfill.load.reportview import (
+    REPORT_ROW_COLUMNS,
+    create_report_row_view,
+    report_row_select,
+    sections_not_adding_up,
+)
 from qbo_backfill.sandbox import Sandbox
 from qbo_backfill.settings import Settings
 
@@ -249,3 +254,28 @@ def test_the_first_transaction_day_is_found_once(
     assert again.returncode == 0, again.stderr
     assert "API calls: 0" in again.stdout
     assert sum(sandbox.counters()["realms"][sandbox.info.realm_id]["requests"].values()) == 0
+
+
+def test_the_view_before_any_report_has_the_same_typed_columns(
+    database_url: str, schema: str
+) -> None:
+    """The typed-views installer can make `report_row` before any report is copied: its
+    empty form has the real view's columns and types, and one company's form filters."""
+    empty = report_row_select(None, None)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        create_report_row_view(conn, f"{schema}_views", schema)
+        real = conn.execute(
+            sql.SQL("SELECT * FROM {} LIMIT 0").format(
+                sql.Identifier(f"{schema}_views", "report_row")
+            )
+        )
+        shape = [(d.name, d.type_code) for d in real.description or []]
+        made = conn.execute(empty)
+        assert [(d.name, d.type_code) for d in made.description or []] == shape
+        assert made.fetchall() == []
+        assert [name for name, _ in REPORT_ROW_COLUMNS] == [name for name, _ in shape]
+        one = report_row_select(
+            sql.Identifier(schema, "qb_report"), sql.Identifier(schema, "qb_report_row"), "9"
+        )
+        assert conn.execute(one).fetchall() == []
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(f"{schema}_views")))

@@ -15,20 +15,45 @@ from psycopg import sql
 
 from qbo_backfill.load.reportstore import REPORTS, ROWS, ensure_report_tables
 
-__all__ = ["REPORT_ROW_VIEW", "create_report_row_view", "sections_not_adding_up"]
+__all__ = [
+    "REPORT_ROW_COLUMNS",
+    "REPORT_ROW_KEYS",
+    "REPORT_ROW_VIEW",
+    "create_report_row_view",
+    "report_row_select",
+    "sections_not_adding_up",
+]
 
 REPORT_ROW_VIEW = "report_row"
 
-_VIEW = """
-CREATE OR REPLACE VIEW {view} AS
-SELECT r.realm_id, r.report_name, r.accounting_method, r.period_start, r.period_end,
-       c.column_index, c.column_key, c.column_title, c.column_start_date, c.column_end_date,
-       c.section_id, c.row_path, c.row_kind, c.row_group, c.account_id, c.account_name,
-       c.txn_type, c.txn_id, c.value, c.amount,
-       r.id AS report_id, c.ordinal
-FROM {reports} AS r
-JOIN {rows} AS c ON c.report_id = r.id
-"""
+# The view's columns and their PostgreSQL types, in order (DESIGN.md, "Reports and money").
+REPORT_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("realm_id", "text"),
+    ("report_name", "text"),
+    ("accounting_method", "text"),
+    ("period_start", "date"),
+    ("period_end", "date"),
+    ("column_index", "integer"),
+    ("column_key", "text"),
+    ("column_title", "text"),
+    ("column_start_date", "date"),
+    ("column_end_date", "date"),
+    ("section_id", "text"),
+    ("row_path", "text[]"),
+    ("row_kind", "text"),
+    ("row_group", "text"),
+    ("account_id", "text"),
+    ("account_name", "text"),
+    ("txn_type", "text"),
+    ("txn_id", "text"),
+    ("value", "text"),
+    ("amount", "numeric"),
+    ("report_id", "bigint"),
+    ("ordinal", "integer"),
+)
+REPORT_ROW_KEYS = ("report_id", "ordinal")
+_FROM_REPORT = ("realm_id", "report_name", "accounting_method", "period_start", "period_end")
+
 
 # A section's summary, per column, against its parts: the header's own amount, the data
 # rows directly in it, the summaries of the sections directly in it. Computed lines
@@ -63,17 +88,46 @@ ORDER BY 1, 2, 3, 4, 6, 7
 """
 
 
+def report_row_select(
+    reports: sql.Composable | None, rows: sql.Composable | None, realm: str | None = None
+) -> sql.Composable:
+    """The view's SELECT over the two tables (qualified), one company's rows when `realm` is
+    given; with a table missing, the same typed columns and no row (so the typed-views
+    installer can make it before any report is copied)."""
+    if reports is None or rows is None:
+        typed = sql.SQL(", ").join(
+            sql.SQL("NULL::{} AS {}").format(sql.SQL(kind), sql.Identifier(name))
+            for name, kind in REPORT_ROW_COLUMNS
+        )
+        return sql.SQL("SELECT {} WHERE false").format(typed)
+    columns = sql.SQL(", ").join(_column(name) for name, _ in REPORT_ROW_COLUMNS)
+    where = sql.SQL(" WHERE r.realm_id = {}").format(sql.Literal(realm)) if realm else sql.SQL("")
+    return sql.SQL("SELECT {} FROM {} AS r JOIN {} AS c ON c.report_id = r.id{}").format(
+        columns, reports, rows, where
+    )
+
+
+def _column(name: str) -> sql.Composable:
+    """A column of the view: the report's keys from `r`, the cell's from `c`."""
+    if name == "report_id":
+        return sql.SQL("r.id AS report_id")
+    return sql.SQL("{}.{}").format(
+        sql.SQL("r" if name in _FROM_REPORT else "c"), sql.Identifier(name)
+    )
+
+
 def create_report_row_view(conn: psycopg.Connection, schema: str, raw_schema: str) -> None:
     """`schema.report_row` over the reports stored in `raw_schema` (both created if
     missing; the view replaced)."""
     for name in {schema, raw_schema}:
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
     ensure_report_tables(conn, raw_schema)
+    select = report_row_select(
+        sql.Identifier(raw_schema, REPORTS), sql.Identifier(raw_schema, ROWS)
+    )
     conn.execute(
-        sql.SQL(_VIEW).format(
-            view=sql.Identifier(schema, REPORT_ROW_VIEW),
-            reports=sql.Identifier(raw_schema, REPORTS),
-            rows=sql.Identifier(raw_schema, ROWS),
+        sql.SQL("CREATE OR REPLACE VIEW {} AS {}").format(
+            sql.Identifier(schema, REPORT_ROW_VIEW), select
         )
     )
 
