@@ -107,6 +107,15 @@ class FakeBooks:
         ]
         return iter(sorted(chosen, key=lambda e: (e.txn_date, e.txn_type, e.txn_id)))
 
+    def net_by_account(
+        self, basis: Basis, start: date | None, end: date | None
+    ) -> dict[int, Decimal]:
+        sums: dict[int, Decimal] = {}
+        for entry in self.entries(basis, start, end):
+            for posting in entry.postings:
+                sums[posting.account_id] = sums.get(posting.account_id, D(0)) + posting.amount
+        return sums
+
     def open_receivables(self, as_of: date) -> list[OpenItem]:
         return [INVOICE_OPEN] if as_of >= INVOICE_OPEN.txn_date else []
 

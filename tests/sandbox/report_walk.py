@@ -58,9 +58,13 @@ def money_columns(report: Row) -> list[int]:
 
 def check_sections_add_up(rows: list[Row], columns: list[int]) -> None:
     """In every section with a Summary, the Header's own amounts plus the amounts of its
-    rows (a nested section by its Summary) equal the Summary, in every Money column."""
+    rows (a nested section by its Summary) equal the Summary, in every Money column. A
+    section whose Summary is a net line ("Net Operating Income", the P&L detail's
+    wrappers) nets its parts (income less costs) instead: it is left out."""
     for row in rows:
-        if row.get("type") != "Section" or "Summary" not in row or "Rows" not in row:
+        label = (row.get("Summary") or {}).get("ColData", [{}])[0].get("value", "")
+        netted = label in ("Net Operating Income", "Net Other Income")
+        if row.get("type") != "Section" or "Summary" not in row or "Rows" not in row or netted:
             check_sections_add_up(rows_of(row), columns)
             continue
         check_sections_add_up(rows_of(row), columns)

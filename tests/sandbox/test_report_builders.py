@@ -3,6 +3,7 @@ parent accounts, bases, parameters."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from tests.sandbox.report_walk import (
     walk,
 )
 
+from qbo_backfill.sandbox.reports.detail_columns import txn_label
 from qbo_backfill.sandbox.reports.params import ReportError, column_periods, parse_period
 from qbo_backfill.sandbox.reports.registry import REPORTS
 
@@ -87,7 +89,11 @@ def test_cash_basis_differs_from_accrual() -> None:
 def test_empty_report_keeps_its_skeleton() -> None:
     body = build("ProfitAndLoss", start_date="2010-01-01", end_date="2010-01-31")
     assert {"Name": "NoReportData", "Value": "true"} in body["Header"]["Option"]
-    assert [r["group"] for r in rows_of(body)][:2] == ["Income", "COGS"]
+    assert [r["group"] for r in rows_of(body)] == [
+        "Income", "GrossProfit", "Expenses", "NetOperatingIncome", "NetIncome",
+    ]  # fmt: skip
+    assert "Rows" not in group(body, "Expenses")
+    assert group(body, "Expenses")["Summary"]["ColData"][1] == {"value": ""}
 
 
 @pytest.mark.parametrize("basis", ["Accrual", "Cash"])
@@ -128,6 +134,10 @@ def test_cash_flow_ends_at_the_bank_balance() -> None:
     sheet = build("BalanceSheet", start_date="2024-01-01", end_date="2025-06-30")
     assert summary(group(flow, "EndingCash")) == summary(group(sheet, "BankAccounts"))
     assert summary(group(flow, "BeginningCash")) == 0
+    net_income = rows_of(group(flow, "OperatingActivities"))[0]
+    assert (net_income["group"], net_income["type"]) == ("NetIncome", "Data")
+    assert group(flow, "EndingCash")["Summary"]["ColData"][0] == {"value": "Cash at end of period"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d-0[78]:00", flow["Header"]["Time"])
 
 
 def test_general_ledger_lines_balances_and_ids() -> None:
@@ -165,6 +175,18 @@ def test_detail_columns_and_sort() -> None:
 
 def test_profit_and_loss_detail_sections() -> None:
     body = build("ProfitAndLossDetail", start_date="2024-01-01", end_date="2024-12-31")
+    ordinary, net = rows_of(body)
+    assert ordinary["Header"]["ColData"][0] == {"value": "Ordinary Income/Expenses"}
+    assert [r["group"] for r in rows_of(ordinary)] == ["Income", "COGS", "GrossProfit", "Expenses"]
+    assert ordinary["Summary"]["ColData"][0] == {"value": "Net Operating Income"}
+    assert group(body, "Income")["Summary"]["ColData"][0] == {"value": "Total for Income"}
+    assert net["group"] == "NetIncome"
+    other = build("ProfitAndLossDetail", start_date="2025-01-01", end_date="2025-12-31")
+    assert [r["Header"]["ColData"][0]["value"] for r in rows_of(other)[:2]] == [
+        "Ordinary Income/Expenses",
+        "Other Income/Expenses",
+    ]
+    assert summary(group(other, "NetIncome"), 6) == D("812.5")
     services = labelled(body, "Services")
     assert services["Header"]["ColData"][0] == {"value": "Services", "id": "40"}
     inside = rows_of(services)
@@ -306,6 +328,47 @@ def test_balance_sheet_lists_zero_balances_and_leaves_out_empty_groups() -> None
     with pytest.raises(KeyError):
         group(body, "CreditCards")
     assert group(body, "FixedAssets")["Summary"]["ColData"][1]["value"] == "4000.00"
+    net_income = labelled(body, "Net Income")
+    assert (net_income["type"], net_income["group"]) == ("Data", "NetIncome")  # Intuit's sample
     early = build("BalanceSheet", end_date="2024-01-31")
     with pytest.raises(KeyError):
         labelled(early, "Retained Earnings")
+
+
+def test_aging_method_current_ages_at_today() -> None:
+    by_report_date = build("AgedReceivables", report_date="2025-03-31")
+    by_today = build("AgedReceivables", report_date="2025-03-31", aging_method="Current")
+    assert labelled(by_report_date, "Bolt Co")["ColData"][1]["value"] == "800.00"  # not due
+    assert labelled(by_today, "Bolt Co")["ColData"][4]["value"] == "800.00"  # 68 days on
+    options = {o["Name"]: o["Value"] for o in by_today["Header"]["Option"]}
+    assert options == {"report_date": "2025-03-31", "NoReportData": "false"}
+    assert "type" not in labelled(by_today, "Bolt Co")  # as in Intuit's sample
+    wide = build("AgedReceivables", aging_period="60", num_periods="2")
+    titles = [c["ColTitle"] for c in wide["Columns"]["Column"]]
+    assert titles == ["", "Current", "1 - 60", "61 and over", "Total"]
+    assert labelled(wide, "Bolt Co")["ColData"][3]["value"] == "800.00"
+
+
+def test_transaction_type_labels() -> None:
+    assert txn_label("JournalEntry") == "Journal Entry"
+    assert txn_label("Purchase") == "Expense"
+    assert txn_label("Item") == "Inventory Starting Value"
+    assert txn_label("CreditCardPayment") == "Credit Card Payment"
+    assert txn_label("Purchase", paid_by_card=True) == "Credit Card Expense"
+    assert txn_label("BillPayment", paid_by_card=True) == "Bill Payment (Credit Card)"
+    assert txn_label("Invoice", paid_by_card=True) == "Invoice"
+
+
+def test_transaction_list_rows_as_intuits_sample() -> None:
+    body = build("TransactionList", start_date="2024-05-01", end_date="2024-05-31")
+    (invoice,) = rows_of(body)
+    cells = invoice["ColData"]
+    assert cells[1] == {"value": "Invoice", "id": "10"}
+    assert cells[3] == {"value": "Yes"}
+    assert cells[4] == {"value": "Acme", "id": "1"}
+    assert cells[6] == {"value": "Accounts Receivable (A/R)", "id": "2"}
+    assert cells[7] == {"id": "", "value": "-Split-"}
+    assert cells[8] == {"value": "1500.00"}
+    home = build("TransactionList", start_date="2024-05-01", end_date="2024-05-31",
+                 columns="tx_date,subt_nat_home_amount")  # fmt: skip
+    assert rows_of(home)[0]["ColData"] == [{"value": "2024-05-05"}, {"value": "1500.00"}]

@@ -10,10 +10,8 @@ from typing import Any
 import orjson
 import pytest
 from tests.sandbox.conftest import Api
-from tests.sandbox.fake_books import FakeBooks
 
 from qbo_backfill.sandbox import Sandbox
-from qbo_backfill.sandbox.company import Company
 from qbo_backfill.sandbox.reports.limits import (
     TRUNCATION_NOTICE,
     cap_cells,
@@ -136,7 +134,6 @@ def test_a_report_denser_than_the_limit_answers_504(
 ) -> None:
     # A report of six data rows (the sandbox runs in this process, on its own thread).
     monkeypatch.setitem(REPORTS, "SixRows", lambda _books, _params, _today: _report(3))
-    monkeypatch.setattr(Company, "books", FakeBooks(), raising=False)
     sb = make_sandbox(report_dense_rows=5)
     api = make_api(sb)
     dense = api.get("/reports/SixRows")

@@ -119,6 +119,8 @@ def test_bad_option_exits_2_with_one_line_from_a_real_process() -> None:
         (["--no-such-option"], "--no-such-option"),
         (["--max-in-flight", "-1"], "max_in_flight"),
         (["--invoice-start", "2026-01-01", "--invoice-end", "2025-01-01"], "invoice_end"),
+        (["--report-cell-cap", "0"], "report_cell_cap"),
+        (["--report-dense-rows", "-1"], "report_dense_rows"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(args: list[str], fragment: str) -> None:
@@ -153,6 +155,8 @@ def test_help_lists_every_option() -> None:
         "--access-token-ttl",
         "--refresh-rotation",
         "--refresh-grace-seconds",
+        "--report-cell-cap",
+        "--report-dense-rows",
     ):
         assert option in result.output
 

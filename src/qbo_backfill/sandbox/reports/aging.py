@@ -95,7 +95,7 @@ def _aged(
             continue
         grand = [a + b for a, b in zip(grand, amounts, strict=True)]
         values = [money_or_blank(v) for v in amounts[:-1]] + [money(amounts[-1])]
-        rows.append(data_row(ref.name, values, ref.id))
+        rows.append(data_row(ref.name, values, ref.id, typed=False))
     rows.append(section(group="GrandTotal", summary=cells("TOTAL", [money(v) for v in grand])))
     columns = [
         column("", who, who.lower()),
@@ -103,15 +103,8 @@ def _aged(
         *(column(title, "Money", key) for title, key in buckets),
         column("Total", "Money", "total"),
     ]
-    frame = ReportFrame(
-        name,
-        None,
-        as_of,
-        as_of,
-        None,
-        None,
-        (("report_date", as_of.isoformat()), ("aging_method", method)),
-    )
+    options = (("report_date", as_of.isoformat()),)  # Intuit's sample names no more
+    frame = ReportFrame(name, None, as_of, as_of, None, None, options)
     return report(frame, columns, rows, len(rows) > 1)
 
 
@@ -126,7 +119,7 @@ def _balances(
         if total == 0:
             continue
         grand += total
-        rows.append(data_row(ref.name, [money(total)], ref.id))
+        rows.append(data_row(ref.name, [money(total)], ref.id, typed=False))
     rows.append(section(group="GrandTotal", summary=cells("TOTAL", [money(grand)])))
     columns = [column("", who, who.lower()), column("Total", "Money", "total")]
     frame = ReportFrame(name, None, None, as_of, None, None)

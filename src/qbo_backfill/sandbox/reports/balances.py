@@ -1,17 +1,17 @@
 """Sums of postings per account over a date range, without reading every entry each time.
 
-The first report of a basis after a change (`Books.version` moved) sums every entry once
-into monthly totals per account, kept with their running (cumulative) totals; a range is
-then its whole months from those totals plus its partial months read from `entries()`. A
-request's work is its columns times the accounts, plus the entries of at most two partial
-months a column.
+The first report of a basis after a change (`Books.version` moved) asks the books for each
+month's net per account once (`net_by_account`, no entries built) and keeps the months with
+their running (cumulative) totals; a range is then its whole months from those totals plus
+its partial months from `net_by_account`. A request's work is its columns times the
+accounts, plus the postings of at most two partial months a column.
 """
 
 from __future__ import annotations
 
 import weakref
 from bisect import bisect_right
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,17 +42,28 @@ class _Monthly:
     running: list[Totals] = field(default_factory=list)  # through the end of months[i]
 
 
+def _month_sums(books: Books, basis: Basis) -> Iterator[tuple[int, Totals]]:
+    """Each month's net per account, from the first entry's month to the last's, by the
+    books' `net_by_account` (sums without building entries). After an empty month, one
+    look at everything later tells whether the books go on."""
+    first = next(books.entries(basis, None, None), None)
+    if first is None:
+        return
+    month = _month(first.txn_date)
+    while True:
+        start = _first_day(month)
+        totals = books.net_by_account(basis, start, _first_day(month + 1) - timedelta(days=1))
+        if totals:
+            yield month, totals
+        elif not books.net_by_account(basis, start, None):
+            return
+        month += 1
+
+
 def _build(books: Books, basis: Basis) -> _Monthly:
-    version = books.version
-    by_month: dict[int, Totals] = defaultdict(lambda: defaultdict(Decimal))
-    for entry in books.entries(basis, None, None):
-        totals = by_month[_month(entry.txn_date)]
-        for posting in entry.postings:
-            totals[posting.account_id] += posting.amount
-    monthly = _Monthly(version)
+    monthly = _Monthly(books.version)
     running: Totals = {}
-    for month in sorted(by_month):
-        totals = dict(by_month[month])
+    for month, totals in _month_sums(books, basis):
         running = dict(running)
         for account, amount in totals.items():
             running[account] = running.get(account, Decimal(0)) + amount
@@ -102,11 +113,7 @@ class Sums:
         return self._monthly.running[index] if index >= 0 else {}
 
     def _read(self, start: date, end: date) -> Totals:
-        sums: Totals = defaultdict(Decimal)
-        for entry in self.books.entries(self.basis, start, end):
-            for posting in entry.postings:
-                sums[posting.account_id] += posting.amount
-        return dict(sums)
+        return self.books.net_by_account(self.basis, start, end)
 
 
 def account_sums(books: Books, basis: Basis) -> Sums:

@@ -109,18 +109,18 @@ def cash_flow(books: Books, params: dict[str, str], today: date) -> dict[str, An
         section(
             group="OperatingActivities",
             header=cells("OPERATING ACTIVITIES", blank),
-            rows=[data_row("Net Income", _amounts(net_income))]
+            rows=[{**data_row("Net Income", _amounts(net_income)), "group": "NetIncome"}]
             + ([adjustments] if "Rows" in adjustments else []),
             summary=cells("Net cash provided by operating activities", _amounts(operating)),
         ),
         *(part for part in (investing, financing) if "Rows" in part),
         section(
-            group="CashIncrease", summary=cells("NET CASH INCREASE FOR PERIOD", _amounts(increase))
+            group="CashIncrease", summary=cells("Net cash increase for period", _amounts(increase))
         ),
         section(
             group="BeginningCash", summary=cells("Cash at beginning of period", _amounts(beginning))
         ),
-        section(group="EndingCash", summary=cells("CASH AT END OF PERIOD", _amounts(ending))),
+        section(group="EndingCash", summary=cells("Cash at end of period", _amounts(ending))),
     ]
     frame = ReportFrame("CashFlow", basis, start, end, by, macro)
     has_data = bool(vectors) or any(net_income)

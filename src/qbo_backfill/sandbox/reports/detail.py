@@ -6,9 +6,9 @@ GeneralLedger: a section per account with postings in the range or an opening ba
 (accounts in the balance sheet's then the P&L's type order, a sub-account's section inside
 its parent's after the parent's own lines): a "Beginning Balance" line, the postings with
 their running balance, a "Total for <account>" Summary of the account and its
-sub-accounts. ProfitAndLossDetail: the P&L's groups, an
-account section per income or expense account inside them, the computed lines as
-Summary-only sections. TransactionList: one Data row per transaction, no sections.
+sub-accounts. ProfitAndLossDetail: the P&L's groups inside "Ordinary Income/Expenses" and
+"Other Income/Expenses" sections, as in Intuit's sample. TransactionList: one Data row per
+transaction, no sections.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from qbo_backfill.sandbox.reports.detail_columns import (
     line_cells,
     parse_columns,
     sort_lines,
+    txn_label,
 )
 from qbo_backfill.sandbox.reports.params import parse_basis, parse_period
 from qbo_backfill.sandbox.reports.shape import ZERO, ReportFrame, Row, cells, money, report, section
@@ -79,9 +80,19 @@ def _split(chart: Chart, entry: Entry, own: int) -> tuple[str, int | None]:
     return (account.fully_qualified_name if account else "", other)
 
 
+def _paid_by_card(chart: Chart, entry: Entry) -> bool:
+    """Whether the entry's money side (a posting no line carries) is a credit card."""
+    for posting in entry.postings:
+        account = chart.by_id.get(posting.account_id)
+        if posting.line_index is None and account and account.account_type == "Credit Card":
+            return True
+    return False
+
+
 def _line(chart: Chart, entry: Entry, posting: Posting) -> Line:
     account = chart.by_id.get(posting.account_id)
     split, split_id = _split(chart, entry, posting.account_id)
+    card = entry.txn_type in ("Purchase", "BillPayment") and _paid_by_card(chart, entry)
     return Line(
         entry=entry,
         account=account,
@@ -92,6 +103,7 @@ def _line(chart: Chart, entry: Entry, posting: Posting) -> Line:
         credit=max(-posting.amount, ZERO),
         memo=posting.description or entry.memo,
         name=posting.name or entry.name,
+        label=txn_label(entry.txn_type, card),
     )
 
 
@@ -225,13 +237,16 @@ def _group_section(
         group=group.group,
         header=cells(group.title, blank),
         rows=rows,
-        summary=_totals(group.total, lines, keys),
+        summary=_totals(f"Total for {group.title}", lines, keys),
     )
     return built, sum((x.amount for x in lines), ZERO)
 
 
 def profit_and_loss_detail(books: Books, params: dict[str, str], today: date) -> dict[str, Any]:
-    """The P&L's postings, grouped by section and account."""
+    """The P&L's postings, by account inside the P&L's groups, as Intuit's sample nests
+    them: an "Ordinary Income/Expenses" section (Income, COGS, Gross Profit, Expenses;
+    Summary: Net Operating Income), an "Other Income/Expenses" one when there are such
+    postings (Summary: Net Other Income), and a Summary-only Net Income."""
     start, end, macro, basis, keys = _request(books, params, today, LEDGER_COLUMNS)
     chart = Chart(books.accounts())
     by_account = _lines_by_account(chart, books.entries(basis, start, end))
@@ -244,30 +259,34 @@ def profit_and_loss_detail(books: Books, params: dict[str, str], today: date) ->
     total = {name: amount for name, (_, amount) in built.items()}
     gross = total["Income"] - total["COGS"]
     operating = gross - total["Expenses"]
-    net = operating + total["OtherIncome"] - total["OtherExpenses"]
-    rows: list[Row] = []
+    other = total["OtherIncome"] - total["OtherExpenses"]
+    blank = [""] * (len(keys) - 1)
 
-    def add(name: str) -> None:
-        row = built[name][0]
-        if row is not None:
-            rows.append(row)
+    def amount_cells(title: str, value: Decimal) -> list[dict[str, str]]:
+        return cells(title, [money(value) if k == "subt_nat_amount" else "" for k in keys[1:]])
 
-    def computed(group: str, title: str, value: Decimal) -> None:
-        values = [money(value) if k == "subt_nat_amount" else "" for k in keys[1:]]
-        rows.append(section(group=group, summary=cells(title, values)))
+    def present(*names: str) -> list[Row]:
+        return [row for row, _ in (built[name] for name in names) if row is not None]
 
-    add("Income")
-    add("COGS")
-    computed("GrossProfit", "Gross Profit", gross)
-    add("Expenses")
-    computed("NetOperatingIncome", "Net Operating Income", operating)
-    if built["OtherIncome"][0] is not None or built["OtherExpenses"][0] is not None:
-        add("OtherIncome")
-        add("OtherExpenses")
-        computed(
-            "NetOtherIncome", "Net Other Income", total["OtherIncome"] - total["OtherExpenses"]
+    ordinary = present("Income", "COGS")
+    ordinary.append(section(group="GrossProfit", summary=amount_cells("Gross Profit", gross)))
+    ordinary += present("Expenses")
+    rows: list[Row] = [
+        section(
+            header=cells("Ordinary Income/Expenses", blank),
+            rows=ordinary,
+            summary=amount_cells("Net Operating Income", operating),
         )
-    computed("NetIncome", "Net Income", net)
+    ]
+    if present("OtherIncome", "OtherExpenses"):
+        rows.append(
+            section(
+                header=cells("Other Income/Expenses", blank),
+                rows=present("OtherIncome", "OtherExpenses"),
+                summary=amount_cells("Net Other Income", other),
+            )
+        )
+    rows.append(section(group="NetIncome", summary=amount_cells("Net Income", operating + other)))
     frame = ReportFrame("ProfitAndLossDetail", basis, start, end, None, macro)
     return report(frame, column_json(keys), rows, bool(pnl))
 

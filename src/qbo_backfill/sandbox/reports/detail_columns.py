@@ -21,11 +21,22 @@ __all__ = ["COLUMNS", "Line", "parse_columns", "sort_lines", "txn_label"]
 
 Cell = dict[str, str]
 # The label QBO prints for a transaction type where it is not the entity name spaced out.
-_LABELS = {"Purchase": "Expense", "BillPayment": "Bill Payment (Check)"}
+_LABELS = {
+    "Purchase": "Expense",
+    "BillPayment": "Bill Payment (Check)",
+    "Item": "Inventory Starting Value",  # the books' entry for an item's starting stock
+}
 
 
-def txn_label(txn_type: str) -> str:
-    """`JournalEntry` -> `Journal Entry`; QBO's own words for a few."""
+# Paid from a credit card account, QBO names these differently.
+_CARD_LABELS = {"Purchase": "Credit Card Expense", "BillPayment": "Bill Payment (Credit Card)"}
+
+
+def txn_label(txn_type: str, paid_by_card: bool = False) -> str:
+    """`JournalEntry` -> `Journal Entry`; QBO's own words for a few (a Purchase or a
+    BillPayment paid from a credit card account reads as such)."""
+    if paid_by_card and txn_type in _CARD_LABELS:
+        return _CARD_LABELS[txn_type]
     return _LABELS.get(txn_type) or re.sub(r"(?<=[a-z])(?=[A-Z])", " ", txn_type)
 
 
@@ -43,10 +54,18 @@ class Line:
     memo: str
     name: NameRef | None
     balance: Decimal = Decimal(0)
+    label: str = ""  # the transaction type as QBO prints it
 
 
 def _ref(value: str, ref: int | None) -> Cell:
     return {"value": value} if ref is None else {"value": value, "id": str(ref)}
+
+
+def _split_cell(line: Line) -> Cell:
+    """The other side's account; `-Split-` carries an empty id, as in Intuit's sample."""
+    if line.split == "-Split-":
+        return {"id": "", "value": line.split}
+    return _ref(line.split, line.split_id)
 
 
 def _name(line: Line) -> Cell:
@@ -79,8 +98,8 @@ COLUMNS: dict[str, ColumnSpec] = {
     "txn_type": ColumnSpec(
         "Transaction Type",
         "String",
-        lambda x: _ref(txn_label(x.entry.txn_type), x.entry.txn_id),
-        lambda x: txn_label(x.entry.txn_type),
+        lambda x: _ref(x.label, x.entry.txn_id),
+        lambda x: x.label,
     ),
     "doc_num": ColumnSpec(
         "Num", "String", lambda x: {"value": x.entry.doc_number}, lambda x: x.entry.doc_number
@@ -94,9 +113,7 @@ COLUMNS: dict[str, ColumnSpec] = {
         _account,
         lambda x: x.account.fully_qualified_name if x.account else "",
     ),
-    "split_acc": ColumnSpec(
-        "Split", "String", lambda x: _ref(x.split, x.split_id), lambda x: x.split
-    ),
+    "split_acc": ColumnSpec("Split", "String", _split_cell, lambda x: x.split),
     "subt_nat_amount": ColumnSpec(
         "Amount", "Money", lambda x: {"value": money(x.amount)}, lambda x: x.amount
     ),
@@ -110,6 +127,7 @@ COLUMNS: dict[str, ColumnSpec] = {
         "Balance", "Money", lambda x: {"value": money(x.balance)}, lambda x: x.balance
     ),
 }
+COLUMNS["subt_nat_home_amount"] = COLUMNS["subt_nat_amount"]  # the home-currency amount
 COLUMNS["other_account"] = ColumnSpec(
     "Split", "String", COLUMNS["split_acc"].cell, COLUMNS["split_acc"].key
 )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox.books.model import Books
 from qbo_backfill.sandbox.company import Company
-from qbo_backfill.sandbox.reports import aging, cashflow, detail, invoice_pnl, summary
+from qbo_backfill.sandbox.reports import aging, cashflow, detail, summary
 from qbo_backfill.sandbox.reports.limits import cap_cells, count_data_rows, gateway_timeout
 from qbo_backfill.sandbox.reports.params import ReportError
 from qbo_backfill.sandbox.responses import validation_fault
@@ -32,12 +33,12 @@ REPORTS: dict[str, Builder] = {
 }
 
 
+@dataclass(frozen=True)
 class ReportLimits:
     """The cell cap (cut, HTTP 200) and the dense-row limit (HTTP 504; 0 = off)."""
 
-    def __init__(self, cell_cap: int, dense_rows: int) -> None:
-        self.cell_cap = cell_cap
-        self.dense_rows = dense_rows
+    cell_cap: int
+    dense_rows: int
 
     def apply(self, report: dict[str, Any]) -> dict[str, Any]:
         """The answer as QBO would send it: a 504 fault raised, or cut at the cap."""
@@ -56,16 +57,10 @@ def build_report(
     builder = REPORTS.get(name)
     if builder is None:
         known = ", ".join(sorted(REPORTS))
-        detail = f"The sandbox serves the reports {known}; not {name}"
-        raise validation_fault(detail, code="4001", message="Unsupported report")
-    books: Books | None = getattr(company, "books", None)
-    if books is None and name != "ProfitAndLoss":
-        raise validation_fault(f"{name} needs the company's books", code="4001")
+        why = f"The sandbox serves the reports {known}; not {name}"
+        raise validation_fault(why, code="4001", message="Unsupported report")
     try:
-        if books is None:  # a company without books: the invoice income of old
-            report = invoice_pnl.profit_and_loss(company, params, today)
-        else:
-            report = builder(books, params, today)
-    except (ReportError, invoice_pnl.ReportError) as exc:
+        report = builder(company.books, params, today)
+    except ReportError as exc:
         raise validation_fault(str(exc), code="4001", message="Invalid report parameter") from None
     return limits.apply(report)

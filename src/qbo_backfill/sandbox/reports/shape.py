@@ -13,9 +13,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from qbo_backfill.sandbox import clock
 from qbo_backfill.sandbox.books.model import Basis
 from qbo_backfill.sandbox.reports.params import Period
-from qbo_backfill.sandbox.responses import now_stamp
 
 __all__ = [
     "ZERO",
@@ -51,9 +51,15 @@ def cells(first: str, values: Sequence[str], ref: int | str | None = None) -> li
     return [head, *({"value": v} for v in values)]
 
 
-def data_row(first: str, values: Sequence[str], ref: int | str | None = None) -> Row:
-    """`{"ColData": [...], "type": "Data"}`."""
-    return {"ColData": cells(first, values, ref), "type": "Data"}
+def data_row(
+    first: str, values: Sequence[str], ref: int | str | None = None, *, typed: bool = True
+) -> Row:
+    """`{"ColData": [...], "type": "Data"}`; without `type` where Intuit's samples of the
+    report have none (TrialBalance, the aging reports)."""
+    row: Row = {"ColData": cells(first, values, ref)}
+    if typed:
+        row["type"] = "Data"
+    return row
 
 
 def section(
@@ -114,8 +120,9 @@ class ReportFrame:
 def report(
     frame: ReportFrame, columns: list[dict[str, Any]], rows: list[Row], has_data: bool
 ) -> Row:
-    """The whole answer: Header (with `NoReportData`), Columns, Rows."""
-    header: Row = {"Time": now_stamp(), "ReportName": frame.name}
+    """The whole answer: Header (with `NoReportData`; `Time` to the second, Pacific, as
+    Intuit's samples print it), Columns, Rows."""
+    header: Row = {"Time": clock.format_local(int(clock.now_epoch())), "ReportName": frame.name}
     if frame.macro:
         header["DateMacro"] = frame.macro.lower()
     if frame.basis is not None:

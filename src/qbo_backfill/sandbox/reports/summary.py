@@ -72,8 +72,8 @@ _ASSETS = Group(
                 ),
                 Group(
                     "OtherCurrentAssets",
-                    "Other Current Assets",
-                    "Total Other Current Assets",
+                    "Other current assets",
+                    "Total Other current assets",
                     ("Other Current Asset",),
                 ),
             ),
@@ -166,9 +166,10 @@ def profit_and_loss(books: Books, params: dict[str, str], today: date) -> dict[s
     operating = [a - b for a, b in zip(gross, parts["Expenses"][1], strict=True)]
     other = [a - b for a, b in zip(parts["OtherIncome"][1], parts["OtherExpenses"][1], strict=True)]
     net = [a + b for a, b in zip(operating, other, strict=True)]
-    rows = [
-        parts["Income"][0],
-        parts["COGS"][0],
+    rows = [parts["Income"][0]]
+    if "Rows" in parts["COGS"][0]:  # Intuit's sample leaves out an empty COGS, not Expenses
+        rows.append(parts["COGS"][0])
+    rows += [
         _computed("GrossProfit", "Gross Profit", gross),
         parts["Expenses"][0],
         _computed("NetOperatingIncome", "Net Operating Income", operating),
@@ -240,7 +241,8 @@ def balance_sheet(books: Books, params: dict[str, str], today: date) -> dict[str
     def extra(group: Group) -> list[tuple[Row, list[Decimal]]]:
         if group.group != "Equity":
             return []
-        return [(data_row("Net Income", [money(v) for v in net_income]), net_income)]
+        row = {**data_row("Net Income", [money(v) for v in net_income]), "group": "NetIncome"}
+        return [(row, net_income)]
 
     assets, _ = group_section(chart, _ASSETS, vectors, width, sign, prune=True)
     others, _ = group_section(
@@ -282,7 +284,8 @@ def trial_balance(books: Books, params: dict[str, str], today: date) -> dict[str
         debit, credit = (money(amount), "") if amount > 0 else ("", money(-amount))
         debits += max(amount, ZERO)
         credits += max(-amount, ZERO)
-        rows.append(data_row(chart.label(account, full=True), [debit, credit], account.id))
+        label = chart.label(account, full=True)
+        rows.append(data_row(label, [debit, credit], account.id, typed=False))
     rows.append(
         section(group="GrandTotal", summary=cells("TOTAL", [money(debits), money(credits)]))
     )
@@ -291,5 +294,5 @@ def trial_balance(books: Books, params: dict[str, str], today: date) -> dict[str
         column("Debit", "Money", "debt_amt"),
         column("Credit", "Money", "credit_amt"),
     ]
-    frame = ReportFrame("TrialBalance", basis, start, end, "Total", macro, _GAAP)
+    frame = ReportFrame("TrialBalance", basis, start, end, None, macro)  # as Intuit's sample
     return report(frame, columns, rows, bool(shown))
