@@ -556,3 +556,52 @@ def _assert_derived_fields_of_lists(api: Api) -> None:
     for account in _all_lists(api, "Account"):
         if account["Classification"] == "Asset":
             assert _cents(account["CurrentBalance"]) == _cents(net.get(int(account["Id"]), 0))
+
+
+def test_a_voided_bill_payment_reopens_its_bill_and_the_vendor_balance(
+    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    sb = make_sandbox(other_records=40)
+    api = make_api(sb)
+    paid = next(p for p in sb.records("BillPayment") if p["Line"])
+    bill_id = paid["Line"][0]["LinkedTxn"][0]["TxnId"]
+    vendor_id, amount = paid["VendorRef"]["value"], _cents(paid["TotalAmt"])
+    source = (paid.get("CheckPayment") or {}).get("BankAccountRef") or paid["CreditCardPayment"][
+        "CCAccountRef"
+    ]
+    before = [
+        _cents(_one(api, "Bill", bill_id)["Balance"]),
+        _cents(_all_lists(api, "Vendor")[int(vendor_id) - 1]["Balance"]),
+        _cents(_one(api, "Account", source["value"])["CurrentBalance"]),
+    ]
+    sb.void("BillPayment", paid["Id"])
+    after = [
+        _cents(_one(api, "Bill", bill_id)["Balance"]),
+        _cents(_all_lists(api, "Vendor")[int(vendor_id) - 1]["Balance"]),
+        _cents(_one(api, "Account", source["value"])["CurrentBalance"]),
+    ]
+    kind = _one(api, "Account", source["value"])["Classification"]
+    # the bank gets the money back (an asset up); a card owes less (a liability down)
+    paid_back = amount if kind == "Asset" else -amount
+    assert after == [before[0] + amount, before[1] + amount, before[2] + paid_back]
+    _assert_derived_fields(api)
+
+
+def test_a_customer_balance_with_jobs_adds_its_sub_customers(
+    make_sandbox: Callable[..., Sandbox], make_api: Callable[..., Api]
+) -> None:
+    sb = make_sandbox(other_records=5)
+    api = make_api(sb)
+    parent = _all_lists(api, "Customer")[0]
+    job = sb.create(
+        "Customer",
+        {"DisplayName": "A job", "Job": True, "ParentRef": {"value": parent["Id"]}},
+    )
+    sb.create(
+        "Invoice",
+        {"CustomerRef": {"value": job["Id"]}, "TotalAmt": 40.0, "Line": []},
+    )
+    served = _one(api, "Customer", parent["Id"])
+    assert _cents(served["Balance"]) == _cents(parent["Balance"])
+    assert _cents(served["BalanceWithJobs"]) == _cents(parent["BalanceWithJobs"]) + 4000
+    assert _one(api, "Customer", job["Id"])["Balance"] == 40
