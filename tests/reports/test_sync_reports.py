@@ -77,6 +77,9 @@ def test_a_changed_closed_month_is_recorded_and_shown(
     evidence = json.loads(shown.stdout)
     assert [(r["report_name"], r["changes"]) for r in evidence["reports"]] == [("ProfitAndLoss", 1)]
     assert evidence["report_changes"][0]["period_start"] == "2025-10-01"
+    page = cli.run("report", "--format", "html")
+    assert "Copied reports" in page.stdout
+    assert "Closed periods that changed" in page.stdout
     table = cli.run("report")
     assert "copied reports" in table.stdout
     assert "ProfitAndLoss Accrual 2025-10-01..2025-10-31 changed after it closed" in table.stdout
