@@ -9,6 +9,7 @@
         │   ├── ThrottledError      429: wait as the server says, or 60 s
         │   └── AccessTokenRejected 401: refresh the access token once, then retry
         ├── QueryRejected           400: the query is wrong; never retried
+        ├── ReportTooDense          504 on a report: ask for a shorter period, not again
         └── ForbiddenError          403: the app may not read this company
 
 Every error that reaches the command line becomes one line and one exit code:
@@ -96,3 +97,8 @@ class QueryRejected(ApiError):
 
 class ForbiddenError(ApiError):
     """HTTP 403: the app may not read this company (wrong keys or environment)."""
+
+
+class ReportTooDense(ApiError):
+    """HTTP 504 on a report (fault 6002): the request is too dense; the same request would
+    fail again, so it is not retried: the caller asks for a shorter period."""

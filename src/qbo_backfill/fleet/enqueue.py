@@ -17,7 +17,13 @@ from psycopg import sql
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.fleet.app import build_app, ensure_job_schema
 from qbo_backfill.fleet.budget import BudgetReached, CallBudget
-from qbo_backfill.fleet.jobs import PLAN_RUN, QUEUE, SYNC_COMPANY, plan_queueing_lock
+from qbo_backfill.fleet.jobs import (
+    COPY_REPORTS,
+    PLAN_RUN,
+    QUEUE,
+    SYNC_COMPANY,
+    plan_queueing_lock,
+)
 from qbo_backfill.fleet.reauth import ReauthMarks
 from qbo_backfill.fleet.work import PlanJob
 from qbo_backfill.load.db import database_url
@@ -74,9 +80,13 @@ async def prepare_database(settings: Settings, url: str, entities: Sequence[RawT
 
 
 async def enqueue_backfill(
-    settings: Settings, options: BackfillOptions, realms: Sequence[str] = ()
+    settings: Settings,
+    options: BackfillOptions,
+    realms: Sequence[str] = (),
+    reports: Sequence[str] | None = None,
 ) -> EnqueueResult:
-    """A plan job per company and entity, unless waiting already or its run is done."""
+    """A plan job per company and entity, unless waiting already or its run is done; with
+    `reports` (empty: the default set), a reports job per company too."""
     url = await asyncio.to_thread(database_url, settings)
     chosen = await asyncio.to_thread(fleet_realms, settings, url, realms)
     tables = [RawTable(settings.schema, entity) for entity in options.entities]
@@ -88,14 +98,24 @@ async def enqueue_backfill(
     ]
     done = await _done_keys(url, settings.schema, [p.request.key for p in plans])
     todo = [p for p in plans if p.request.key not in done]
+    report_jobs: list[tuple[str, dict[str, Any]]] = (
+        [(f"reports:{r}", {"realm": r, "reports": list(reports)}) for r in chosen]
+        if reports is not None
+        else []
+    )
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
         enqueued = await _defer_all(
             app, PLAN_RUN, [(plan_queueing_lock(p), asdict(p)) for p in todo]
         )
+        enqueued += await _defer_all(app, COPY_REPORTS, report_jobs)
     reached = await _budget_line(settings, url)
     return EnqueueResult(
-        len(chosen), enqueued, len(todo) - enqueued, len(plans) - len(todo), reached
+        len(chosen),
+        enqueued,
+        len(todo) + len(report_jobs) - enqueued,
+        len(plans) - len(todo),
+        reached,
     )
 
 

@@ -43,6 +43,7 @@ QUEUE = "qbo_backfill"
 PLAN_RUN = "qbo_backfill.plan_run"
 COPY_CHUNK = "qbo_backfill.copy_chunk"
 SYNC_COMPANY = "qbo_backfill.sync_company"
+COPY_REPORTS = "qbo_backfill.copy_reports"
 LANES = 2  # chunk jobs of one company running at once
 MAX_ATTEMPTS = 5
 CONTEXT_KEY = "fleet"
@@ -121,3 +122,9 @@ def register(app: App) -> None:
         from qbo_backfill.fleet.syncjob import sync_company
 
         return await sync_company(_context(context), realm, entities)
+
+    @app.task(name=COPY_REPORTS, queue=QUEUE, pass_context=True, retry=retry)
+    async def copy_reports_task(context: JobContext, realm: str, reports: list[str]) -> str:
+        from qbo_backfill.fleet.reportsjob import copy_company_reports
+
+        return await copy_company_reports(_context(context), realm, reports)

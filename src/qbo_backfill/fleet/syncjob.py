@@ -29,4 +29,8 @@ async def sync_company(ctx: FleetContext, realm: str, entities: Sequence[str]) -
     failed = [r for r in result.records if r.status != "done"]
     if failed:  # the job fails, so the queue tries it again (the cursors stayed put)
         raise RunFailedError(f"sync of {realm} failed: {failed[0].entity}: {failed[0].error}")
-    return f"synced {len(result.records)} entities, {result.api_calls} calls"
+    from qbo_backfill.fleet.reportsjob import refresh_company_reports
+
+    reports = await refresh_company_reports(ctx, realm)
+    calls = result.api_calls + reports.calls
+    return f"synced {len(result.records)} entities, {len(reports.figures)} reports, {calls} calls"

@@ -19,6 +19,7 @@ from qbo_backfill.errors import (
     ApiError,
     ForbiddenError,
     QueryRejected,
+    ReportTooDense,
     ThrottledError,
     TransientApiError,
 )
@@ -127,6 +128,26 @@ class QboClient:
         async def once() -> dict[str, Any]:
             response = await self._send(url, None, "", stats, params)
             return parse_answer_body(response, key)
+
+        return await self._retrying(once, stats)
+
+    async def get_report(
+        self, name: str, params: dict[str, str], stats: ClientStats | None = None
+    ) -> dict[str, Any]:
+        """A report's answer (`reports/{name}`), after retries; a 504 is raised at once as
+        `ReportTooDense`, since only a shorter period can succeed."""
+        url = f"{self.url.removesuffix('/query')}/reports/{name}"
+
+        async def once() -> dict[str, Any]:
+            response = await self._send(url, None, "", stats, params)
+            if response.status_code == 504:
+                raise ReportTooDense(
+                    f"report {name} too dense for one request",
+                    status=504,
+                    code="6002" if b"6002" in response.content else None,
+                    intuit_tid=response.headers.get("intuit_tid"),
+                )
+            return parse_answer_body(response, "Header")
 
         return await self._retrying(once, stats)
 

@@ -17,6 +17,7 @@ from qbo_backfill.figures import ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report import charts
 from qbo_backfill.report.model import CheckStatus, Report, RunReport
+from qbo_backfill.report.reportcopies import ReportCopy
 
 __all__ = ["render_html"]
 
@@ -39,6 +40,7 @@ def render_html(report: Report) -> str:
         _rate_section(report),
         *(_run_section(run) for run in report.runs),
         _sync_section(report.syncs),
+        _reports_section(report),
         *(
             f"<p class='verdict bad'>company {escape(realm)} needs re-authorization: "
             f"{escape(why)}</p>"
@@ -218,6 +220,42 @@ def _sync_row(sync: SyncRecord) -> str:
     )
     bad = " class='bad'" if sync.status != "done" else ""
     return f"<tr{bad}>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+_REPORT_COLUMNS = (
+    "realm", "report", "basis", "days", "periods", "empty months", "cut short", "504",
+    "API calls", "changed",
+)  # fmt: skip
+
+
+def _reports_section(report: Report) -> str:
+    """Copied reports: per company, report and basis; then closed periods that changed."""
+    if not report.reports:
+        return ""
+    head = "".join(f"<th>{name}</th>" for name in _REPORT_COLUMNS)
+    rows = "".join(_report_row(r) for r in report.reports)
+    changes = "".join(
+        f"<li class='bad'>{escape(c.report_name)} {escape(c.accounting_method)} "
+        f"{c.period_start}..{c.period_end}, found {_ts(c.detected_at_utc)}: "
+        f"{escape(', '.join(f'{k} {v}' for k, v in c.difference.items()))}</li>"
+        for c in report.report_changes
+    )
+    return (
+        "<section><h2>Copied reports</h2><p class='meta'>Intuit's reports as served, month "
+        "by month (docs/reports.md): periods stored, months shown empty, answers split.</p>"
+        f"<div class='scroll'><table class='sortable'><thead><tr>{head}</tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+        + (f"<h3>Closed periods that changed</h3><ul>{changes}</ul>" if changes else "")
+        + "</section>"
+    )
+
+
+def _report_row(r: ReportCopy) -> str:
+    cells = (
+        r.realm_id, r.report_name, r.accounting_method, f"{r.first_day}..{r.last_day}",
+        r.periods, r.months_empty, r.truncations_split, r.dense_split, r.calls, r.changes,
+    )  # fmt: skip
+    return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
 def _ts(value: datetime) -> str:

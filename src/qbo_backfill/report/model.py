@@ -13,6 +13,7 @@ from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import SUMMED, ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.rate import RatePoint, request_rate
+from qbo_backfill.report.reportcopies import ReportChange, ReportCopy
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
@@ -131,6 +132,8 @@ class Report:
     request_minutes: list[RatePoint] = field(default_factory=list)
     syncs: list[SyncRecord] = field(default_factory=list)  # newest first
     needs_reauthorization: dict[str, str] = field(default_factory=dict)  # realm -> why
+    reports: list[ReportCopy] = field(default_factory=list)
+    report_changes: list[ReportChange] = field(default_factory=list)  # newest first
 
     @property
     def ok(self) -> bool:
@@ -170,6 +173,8 @@ class Report:
             "runs": [r.as_dict() for r in self.runs],
             "syncs": [_flat(s) for s in self.syncs],
             "needs_reauthorization": self.needs_reauthorization,
+            "reports": [asdict(r) for r in self.reports],
+            "report_changes": [asdict(c) for c in self.report_changes],
         }
 
 

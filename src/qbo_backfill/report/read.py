@@ -17,9 +17,11 @@ from qbo_backfill.fleet.reauth import REAUTH_TABLE
 from qbo_backfill.load import db
 from qbo_backfill.load.db import table_exists
 from qbo_backfill.load.ledger import CHUNKS, RUNS
+from qbo_backfill.load.reportruns import REPORT_RUNS
 from qbo_backfill.report.checks import run_checks
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
 from qbo_backfill.report.rate import read_measured
+from qbo_backfill.report.reportcopies import report_changes, report_copies
 from qbo_backfill.report.syncs import sync_runs
 from qbo_backfill.settings import Settings
 
@@ -53,11 +55,11 @@ def load_report(
     conn.read_only = True
     with conn.transaction():
         conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        ledger = _LedgerReader(conn, schema)
-        runs = [RunReport(run, ledger.chunks(run["run_id"])) for run in ledger.runs(selection)]
+        runs = _runs(conn, schema, selection)
         for run in runs:
             run.checks = run_checks(conn, schema, run)
         syncs = sync_runs(conn, schema)
+        copies, changes = report_copies(conn, schema), report_changes(conn, schema)
         reauthorize = _needs_reauthorization(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
@@ -71,6 +73,8 @@ def load_report(
         request_minutes=minutes,
         syncs=syncs,
         needs_reauthorization=reauthorize,
+        reports=copies,
+        report_changes=changes,
     )
 
 
@@ -84,6 +88,24 @@ def _needs_reauthorization(conn: psycopg.Connection, schema: str) -> dict[str, s
         )
     ).fetchall()
     return {str(realm): str(reason) for realm, reason in rows}
+
+
+def _runs(conn: psycopg.Connection, schema: str, selection: Selection) -> list[RunReport]:
+    """The selected backfill runs; none when only reports were copied and no run was named
+    (the evidence is then theirs alone)."""
+    reports_only = table_exists(conn, schema, REPORT_RUNS) and not (
+        selection.run_ids or selection.entity
+    )
+    if reports_only and not table_exists(conn, schema, RUNS):
+        return []
+    ledger = _LedgerReader(conn, schema)
+    try:
+        selected = ledger.runs(selection)
+    except ConfigError:
+        if reports_only:
+            return []
+        raise
+    return [RunReport(r, ledger.chunks(r["run_id"])) for r in selected]
 
 
 class _LedgerReader:

@@ -148,6 +148,19 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
                 out.append(Text(f"{chunk.window.label}: {chunk.last_error}", "red"))
     if report.syncs:
         out.append(sync_table(report.syncs, "sync runs, newest first"))
+    if report.reports:
+        out.append(reports_table(report))
+    for change in report.report_changes:
+        moved = ", ".join(f"{label} {amount}" for label, amount in change.difference.items())
+        found = f"{change.detected_at_utc:%Y-%m-%d %H:%M}Z"
+        out.append(
+            Text(
+                f"{change.report_name} {change.accounting_method} {change.period_start}.."
+                f"{change.period_end} changed after it closed (found {found}): "
+                f"{moved or 'same totals, other lines'}",
+                "yellow",
+            )
+        )
     for realm, why in report.needs_reauthorization.items():
         out.append(Text(f"company {realm} needs re-authorization: {why}", "bold red"))
     counts = report.check_counts()
@@ -239,3 +252,39 @@ def sync_table(records: Iterable[SyncRecord], title: str = "sync") -> Table:
             f"{r.cursor_after:%Y-%m-%d %H:%M:%S}Z",
         )
     return table
+
+
+def reports_table(report: Report) -> Table:
+    """Copied reports: one row per company, report and basis."""
+    table = Table(title="copied reports", title_justify="left")
+    for column in _REPORT_COLUMNS:
+        table.add_column(column, justify="left" if column in _REPORT_TEXT else "right")
+    for r in report.reports:
+        table.add_row(
+            r.realm_id,
+            r.report_name,
+            r.accounting_method,
+            f"{r.first_day}..{r.last_day}" if r.first_day else "-",
+            str(r.periods),
+            str(r.months_empty),
+            str(r.truncations_split),
+            str(r.dense_split),
+            str(r.calls),
+            str(r.changes),
+        )
+    return table
+
+
+_REPORT_COLUMNS = (
+    "realm",
+    "report",
+    "basis",
+    "days",
+    "periods",
+    "empty months",
+    "cut short",
+    "504",
+    "calls",
+    "changed",
+)
+_REPORT_TEXT = ("realm", "report", "basis", "days")

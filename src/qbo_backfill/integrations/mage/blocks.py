@@ -45,7 +45,7 @@ from qbo_backfill.run.sync import SyncOptions, run_sync
 from qbo_backfill.settings import Settings
 from qbo_backfill.windows import ExtractWindow
 
-__all__ = ["check_token", "ingest", "reconcile", "sync"]
+__all__ = ["check_token", "ingest", "one_line_errors", "reconcile", "run_to_end", "sync"]
 
 REAUTHORIZE_IN_MAGE = (
     "In Mage: put a new refresh token in the Mage secret qb_refresh_token (or "
@@ -67,7 +67,7 @@ def check_token(
     is refreshed first and the rotated refresh token stored. Returns no token.
     """
     log = block_log(variables)
-    with _one_line_errors():
+    with one_line_errors():
         check_runtime_vars_json(sys.argv)
         settings = settings or load_settings()
         realm_id, _ = require_credentials(settings)
@@ -75,7 +75,7 @@ def check_token(
         imported = settings.refresh_token is not None and store.import_token(
             realm_id, settings.environment, settings.refresh_token, force=False
         )
-        _run_sync(_probe(settings))
+        run_to_end(_probe(settings))
         expiry = next((s.access_expires_at for s in store.status() if s.realm_id == realm_id), None)
     expires = f"{expiry.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if expiry else "unknown"
     source = "qb_refresh_token, imported now" if imported else "the token store"
@@ -113,13 +113,13 @@ def ingest(
     Raises BlockFailed when a chunk failed after its retries: run again to resume.
     """
     log = block_log(variables)
-    with _one_line_errors():
+    with one_line_errors():
         entity = resolve_entity(entity_name)
         run = parse_run_variables(variables, entity)
         settings = settings or load_settings()
         log.line(run.describe(entity))
         log.line(f"writing to {db.describe(settings)}, schema {settings.schema}")
-        result = _run_sync(run_backfill(settings, run.options(entity), BlockObserver(log)))
+        result = run_to_end(run_backfill(settings, run.options(entity), BlockObserver(log)))
         figures = _chunk_figures(result)
         _raise_if_failed(entity, result)
         for each in result.entities:
@@ -140,11 +140,11 @@ def reconcile(
     `qbo_backfill_verifications`.
     """
     log = block_log(variables)
-    with _one_line_errors():
+    with one_line_errors():
         entity = resolve_entity(entity_name)
         run = parse_run_variables(variables, entity)
         settings = settings or load_settings()
-        checks = _run_sync(_verify(settings, entity, run))
+        checks = run_to_end(_verify(settings, entity, run))
         for check in checks:
             (log.line if check.matched else log.error_line)(check_line(check))
         bad = [c for c in checks if not c.matched]
@@ -169,12 +169,12 @@ def sync(variables: Mapping[str, Any], *, settings: Settings | None = None) -> l
     variable `entities`, comma-separated) brought up to date; one row of figures each.
     Raises BlockFailed when an entity failed: the next run resumes from its cursor."""
     log = block_log(variables)
-    with _one_line_errors():
+    with one_line_errors():
         named = str(variables.get("entities") or "")
         options = SyncOptions(resolve_entities(n for n in named.split(",") if n.strip()))
         settings = settings or load_settings()
         log.line(f"syncing into {db.describe(settings)}, schema {settings.schema}")
-        result = _run_sync(run_sync(settings, options, BlockObserver(log)))
+        result = run_to_end(run_sync(settings, options, BlockObserver(log)))
         rows = []
         for record in result.records:
             f = record.figures
@@ -236,7 +236,7 @@ async def _verify(settings: Settings, entity: Entity, run: RunVariables) -> list
         return await verify(session, (entity,), window, run.chunk_days)
 
 
-def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
+def run_to_end(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end, even where the caller already has a running loop."""
     try:
         asyncio.get_running_loop()
@@ -247,7 +247,7 @@ def _run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @contextmanager
-def _one_line_errors() -> Iterator[None]:
+def one_line_errors() -> Iterator[None]:
     """A library error leaves the block as one scrubbed line, without a long traceback."""
     try:
         yield

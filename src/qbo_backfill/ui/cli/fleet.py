@@ -52,6 +52,12 @@ def fleet_group() -> None:
     help="Days per chunk, or 'auto' (windows sized from batch counts: calls follow rows).",
 )
 @click.option("--page-size", default=1000, show_default=True, type=int, help="MAXRESULTS.")
+@click.option(
+    "--reports",
+    "with_reports",
+    is_flag=True,
+    help="Also a reports job per company (the default reports, accrual; see `reports`).",
+)
 @realms_option
 def fleet_backfill(
     entities: tuple[str, ...],
@@ -59,6 +65,7 @@ def fleet_backfill(
     end: str | None,
     chunk_days: str,
     page_size: int,
+    with_reports: bool,
     realms: tuple[str, ...],
 ) -> int:
     """Enqueue ENTITY... (or `all`) for each company (a plan job each; workers plan its
@@ -67,8 +74,9 @@ def fleet_backfill(
 
     settings = load_settings()
     options = build_options(entities, start, end, chunk_days, page_size)
-    result = asyncio.run(enqueue_backfill(settings, options, realms))
-    _say_enqueued(result, "plan")
+    reports: tuple[str, ...] | None = () if with_reports else None
+    result = asyncio.run(enqueue_backfill(settings, options, realms, reports))
+    _say_enqueued(result, "plan and reports" if with_reports else "plan")
     return EXIT_OK
 
 
