@@ -77,3 +77,14 @@ def views_schema(database_url: str) -> Iterator[str]:
     name = f"v_{uuid.uuid4().hex[:10]}"
     yield name
     drop_schemas(database_url, name)
+
+
+@pytest.fixture(scope="module")
+def installed(copy: Copy) -> Iterator[str]:
+    """The views over the module's copy, in a schema of the module's own."""
+    name = f"v_{uuid.uuid4().hex[:10]}"
+    copy.install(name)
+    try:
+        yield name
+    finally:
+        drop_schemas(copy.url, name)

@@ -264,7 +264,15 @@ SMALL_LISTS = (
         address_id              CompanyAddr.Id            text
         """,
     ),
-    header("preferences", "Preferences", "home_currency_id CurrencyPrefs.HomeCurrency.value text"),
+    header(
+        "preferences",
+        "Preferences",
+        """
+        home_currency_id        CurrencyPrefs.HomeCurrency.value text
+        default_sales_term_id   SalesFormsPrefs.DefaultTerms.value text
+        default_vendor_term_id  VendorAndPurchasesPrefs.DefaultTerms.value text
+        """,
+    ),
     header("exchange_rate", "ExchangeRate", "source_currency_code SourceCurrencyCode text"),
     header("recurring_transaction", "RecurringTransaction"),
     header("tax_classification", "TaxClassification", "name Name text"),

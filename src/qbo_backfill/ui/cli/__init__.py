@@ -21,6 +21,7 @@ from qbo_backfill.ui.cli.fleet import fleet_group, worker_command
 from qbo_backfill.ui.cli.report import report_command
 from qbo_backfill.ui.cli.shared import echo_error
 from qbo_backfill.ui.cli.sync import sync_command
+from qbo_backfill.ui.cli.views import views_command
 
 __all__ = ["cli", "main", "run"]
 
@@ -51,6 +52,7 @@ for command in (backfill_command, verify_command, report_command, demo_command):
 cli.add_command(auth_group)
 cli.add_command(db_group)
 cli.add_command(sync_command)
+cli.add_command(views_command)
 cli.add_command(fleet_group)
 cli.add_command(worker_command)
 
