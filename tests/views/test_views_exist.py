@@ -35,3 +35,36 @@ def test_every_view_exists_reads_and_is_typed(copy: Copy, views_schema: str) -> 
             ).fetchall()
             want = [(n, PG_TYPES[t.value]) for n, t in definition.columns]
             assert got == want, definition.name
+
+
+def _counts(url: str, schema: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return {
+            d.name: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, d.name))
+            ).fetchone()[0]  # type: ignore[index]
+            for d in definitions()
+        }
+
+
+def test_realm_keeps_one_company(copy: Copy, views_schema: str, installed: str) -> None:
+    realm = copy.settings.realm_id
+    assert realm is not None
+    copy.install(views_schema, realm=realm)
+    assert _counts(copy.url, views_schema) == _counts(copy.url, installed)
+    copy.install(views_schema, realm="1" + realm)
+    assert set(_counts(copy.url, views_schema).values()) == {0}
+
+
+def test_install_again_replaces_in_place(copy: Copy, installed: str) -> None:
+    """A second install over the same schema (what every backfill and sync does) keeps the
+    views and what depends on them."""
+    with psycopg.connect(copy.url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE VIEW {} AS SELECT id FROM {}").format(
+                sql.Identifier(installed, "users_own"), sql.Identifier(installed, "invoice")
+            )
+        )
+    again = copy.install(installed)
+    assert again.seconds < 5
+    assert _counts(copy.url, installed)["invoice"] > 0

@@ -40,6 +40,7 @@ from qbo_backfill.run.observer import NullObserver, RunObserver
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.run.syncpaths import FirstPage, Outcome, by_last_updated, cdc_one_entity
 from qbo_backfill.settings import Settings
+from qbo_backfill.views.keep import keep_views
 
 __all__ = ["CDC_MARGIN", "SYNC_OVERLAP", "SyncOptions", "SyncResult", "run_sync", "sync"]
 
@@ -140,6 +141,8 @@ class Sync:
         for name in names:  # older tables gain deleted_at_utc
             await RawTable(self.session.schema, resolve_entity(name)).create(conn)
         await conn.commit()
+        settings = self.session.settings
+        await keep_views(self.session.url, self.session.schema, settings.views_schema)
         return {name: known[name] for name in names}
 
     async def _by_cdc(

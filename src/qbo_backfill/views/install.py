@@ -8,6 +8,8 @@ never mistakes a table made for a view for an entity that was copied. When `back
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,12 +26,14 @@ DEFAULT_VIEWS_SCHEMA = "quickbooks"
 
 @dataclass(frozen=True)
 class Installed:
-    """What an install did: the views made, how many read no table yet, the time taken."""
+    """What an install did: the views it covers, those that read no table yet, those left
+    as they were (their definition unchanged), the time taken."""
 
     schema: str
     views: tuple[str, ...]
     over_missing_tables: tuple[str, ...]
     seconds: float
+    unchanged: tuple[str, ...] = ()
 
 
 async def install_views(
@@ -52,11 +56,13 @@ async def install_views(
     ]
     existing = await _tables(conn, raw_schema)
     missing: list[str] = []
+    unchanged: list[str] = []
     async with conn.transaction():
         await conn.execute(DDL_LOCK)
         await conn.execute(
             sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(views_schema))
         )
+        marks = await _marks(conn, views_schema)
         for definition in chosen:
             raw = {
                 t: (sql.Identifier(raw_schema, t) if t in existing else None)
@@ -64,13 +70,53 @@ async def install_views(
             }
             if all(v is None for v in raw.values()):
                 missing.append(definition.name)
-            await _create(conn, views_schema, definition.name, definition.build(raw, realm))
+            query = definition.build(raw, realm)
+            mark = _mark(query.as_string(conn), realm)
+            if marks.get(definition.name) == mark:
+                unchanged.append(definition.name)
+                continue
+            await _create(conn, views_schema, definition.name, query)
+            await conn.execute(
+                sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                    sql.Identifier(views_schema, definition.name), sql.Literal(mark)
+                )
+            )
     return Installed(
         views_schema,
         tuple(d.name for d in chosen),
         tuple(missing),
         time.perf_counter() - started,
+        tuple(unchanged),
     )
+
+
+def _mark(query: str, realm: str | None) -> str:
+    """The view's comment: what made it, and a digest of its definition. A view whose
+    comment matches is left alone: no lock taken on it, so a `backfill` or `sync` that
+    installs its views again does not wait for a long query over them."""
+    digest = hashlib.sha256(query.encode("utf-8")).hexdigest()[:16]
+    who = f"company {realm}" if realm is not None else "every company"
+    return f"typed view made by qbo-backfill (docs/typed-views.md); {who}; definition {digest}"
+
+
+async def installed_realm(conn: psycopg.AsyncConnection, schema: str) -> str | None:
+    """The company the schema's views were made for with `--realm`; None for every
+    company (or no view yet)."""
+    for note in (await _marks(conn, schema)).values():
+        found = re.search(r"; company (\d+);", note)
+        if found:
+            return found[1]
+    return None
+
+
+async def _marks(conn: psycopg.AsyncConnection, schema: str) -> dict[str, str]:
+    cursor = await conn.execute(
+        "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class AS c "
+        "JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'v'",
+        (schema,),
+    )
+    return {str(name): str(note) for name, note in await cursor.fetchall() if note}
 
 
 async def _create(
