@@ -3,6 +3,7 @@ sync's deletes and restores (`_fivetran_deleted`), never in the fixed `quickbook
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import psycopg
@@ -10,7 +11,9 @@ import pytest
 from psycopg import sql
 from tests.helpers import MakeSandbox, settings_for, views_schema_of
 
+from qbo_backfill import report
 from qbo_backfill.entities import resolve_entity
+from qbo_backfill.report.html import render_html
 from qbo_backfill.run.engine import BackfillOptions, backfill
 from qbo_backfill.run.sync import SyncOptions, sync
 from qbo_backfill.views.catalog import definitions
@@ -69,3 +72,26 @@ def test_backfill_makes_the_views_and_sync_marks_deletes_and_restores(
     sb.restore("Invoice", victim)
     assert sync(settings, SyncOptions()).ok
     assert _flags(database_url, views, victim) == ([False], [False])
+
+
+def test_report_lists_the_views_and_their_rows(
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
+) -> None:
+    sb = make_sandbox(customers=8, items=4, invoices=30, other_records=0)
+    settings = settings_for(sb, database_url, schema, home)
+    options = BackfillOptions(
+        entities=(resolve_entity("Invoice"),), window=ExtractWindow.whole(), chunk_days=None
+    )
+    assert backfill(settings, options).ok
+    evidence = report.build_report(settings, report.Selection((), True, None))
+    rows = dict(evidence.views)
+    assert evidence.views_schema == settings.views_schema
+    assert set(rows) == {d.name for d in definitions()}
+    assert rows["invoice"] == 30
+    assert rows["invoice_line"] == sum(len(r["Line"]) for r in sb.records("Invoice"))
+    assert rows["customer"] == 0  # not copied: its view is there, empty
+    assert json.loads(report.to_json(evidence))["views"]["rows"]["invoice"] == 30
+    assert "invoice_line," in report.views_csv(evidence)
+    assert "Typed views" in render_html(evidence)
+    written = report.write_all(evidence, tmp_path / "out", "table", render_html(evidence))
+    assert tmp_path / "out" / "report-views.csv" in written

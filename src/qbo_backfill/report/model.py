@@ -131,6 +131,8 @@ class Report:
     request_minutes: list[RatePoint] = field(default_factory=list)
     syncs: list[SyncRecord] = field(default_factory=list)  # newest first
     needs_reauthorization: dict[str, str] = field(default_factory=dict)  # realm -> why
+    views_schema: str = ""
+    views: list[tuple[str, int]] = field(default_factory=list)  # typed view -> rows
 
     @property
     def ok(self) -> bool:
@@ -170,6 +172,7 @@ class Report:
             "runs": [r.as_dict() for r in self.runs],
             "syncs": [_flat(s) for s in self.syncs],
             "needs_reauthorization": self.needs_reauthorization,
+            "views": {"schema": self.views_schema, "rows": dict(self.views)},
         }
 
 

@@ -21,6 +21,7 @@ from qbo_backfill.report.checks import run_checks
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
 from qbo_backfill.report.rate import read_measured
 from qbo_backfill.report.syncs import sync_runs
+from qbo_backfill.report.views import view_counts
 from qbo_backfill.settings import Settings
 
 __all__ = ["build_report", "load_report"]
@@ -35,6 +36,7 @@ def build_report(settings: Settings, selection: Selection) -> Report:
             selection,
             database=db.describe(settings),
             configured_per_minute=settings.requests_per_minute,
+            views_schema=settings.views_schema,
         )
 
 
@@ -45,6 +47,7 @@ def load_report(
     *,
     database: str = "",
     configured_per_minute: int = INTUIT_REQUESTS_PER_MINUTE,
+    views_schema: str | None = None,
 ) -> Report:
     """Read runs, chunks and checks in one read-only snapshot."""
     # One snapshot, so the checks and the figures describe the same moment even while a
@@ -58,6 +61,7 @@ def load_report(
         for run in runs:
             run.checks = run_checks(conn, schema, run)
         syncs = sync_runs(conn, schema)
+        views = view_counts(conn, views_schema) if views_schema else []
         reauthorize = _needs_reauthorization(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
@@ -71,6 +75,8 @@ def load_report(
         request_minutes=minutes,
         syncs=syncs,
         needs_reauthorization=reauthorize,
+        views_schema=views_schema or "",
+        views=views,
     )
 
 

@@ -148,6 +148,8 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
                 out.append(Text(f"{chunk.window.label}: {chunk.last_error}", "red"))
     if report.syncs:
         out.append(sync_table(report.syncs, "sync runs, newest first"))
+    if report.views:
+        out.append(views_table(report.views, f"typed views in schema {report.views_schema}"))
     for realm, why in report.needs_reauthorization.items():
         out.append(Text(f"company {realm} needs re-authorization: {why}", "bold red"))
     counts = report.check_counts()
@@ -238,4 +240,14 @@ def sync_table(records: Iterable[SyncRecord], title: str = "sync") -> Table:
             f"{r.lag_seconds / 3600:.1f} h",
             f"{r.cursor_after:%Y-%m-%d %H:%M:%S}Z",
         )
+    return table
+
+
+def views_table(counts: Iterable[tuple[str, int]], title: str) -> Table:
+    """One row per typed view and its rows."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("view")
+    table.add_column("rows", justify="right")
+    for name, rows in counts:
+        table.add_row(name, f"{rows:,}")
     return table
