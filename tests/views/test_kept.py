@@ -3,6 +3,7 @@ sync's deletes and restores (`_fivetran_deleted`), never in the fixed `quickbook
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from qbo_backfill.report.html import render_html
 from qbo_backfill.run.engine import BackfillOptions, backfill
 from qbo_backfill.run.sync import SyncOptions, sync
 from qbo_backfill.views.catalog import definitions
+from qbo_backfill.views.install import install_views
 from qbo_backfill.windows import ExtractWindow
 
 pytestmark = pytest.mark.db
@@ -40,9 +42,12 @@ def _flags(url: str, views: str, invoice_id: int) -> tuple[list[bool], list[bool
     return [r[0] for r in header], [r[0] for r in lines]
 
 
+@pytest.mark.parametrize("materialized", [False, True], ids=["plain", "materialized"])
 def test_backfill_makes_the_views_and_sync_marks_deletes_and_restores(
-    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path
+    make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, materialized: bool
 ) -> None:
+    """Plain views follow the raw tables by themselves; materialized ones are refreshed
+    (concurrently) by the sync."""
     sb = make_sandbox(customers=10, items=5, invoices=40, other_records=0)
     settings = settings_for(sb, database_url, schema, home)
     views = views_schema_of(schema)
@@ -62,6 +67,9 @@ def test_backfill_makes_the_views_and_sync_marks_deletes_and_restores(
         ).fetchone()
     assert {r[0] for r in made} == {d.name for d in definitions()}
     assert invoices == (40,)
+    if materialized:
+        asyncio.run(_materialize(database_url, schema, views))
+        assert _kinds(database_url, views) == {"m"}
     victim = int(sb.records("Invoice")[0]["Id"])
     assert _flags(database_url, views, victim) == ([False], [False])
 
@@ -72,6 +80,23 @@ def test_backfill_makes_the_views_and_sync_marks_deletes_and_restores(
     sb.restore("Invoice", victim)
     assert sync(settings, SyncOptions()).ok
     assert _flags(database_url, views, victim) == ([False], [False])
+    assert _kinds(database_url, views) == ({"m"} if materialized else {"v"})
+
+
+async def _materialize(url: str, raw: str, views: str) -> None:
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        await install_views(conn, raw, views, materialized=True)
+
+
+def _kinds(url: str, schema: str) -> set[str]:
+    """The kinds of the schema's relations that are views (`v`) or materialized (`m`)."""
+    with psycopg.connect(url) as conn:
+        found = conn.execute(
+            "SELECT DISTINCT c.relkind::text FROM pg_class AS c JOIN pg_namespace AS n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('v', 'm')",
+            (schema,),
+        ).fetchall()
+    return {r[0] for r in found}
 
 
 def test_report_lists_the_views_and_their_rows(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 import pytest
 from psycopg import sql
 from tests.views.conftest import Copy
 
 from qbo_backfill.views.catalog import DBT_DEFAULT_VIEWS, definitions
+from qbo_backfill.views.install import install_views
 
 pytestmark = pytest.mark.db
 
@@ -68,3 +71,32 @@ def test_install_again_replaces_in_place(copy: Copy, installed: str) -> None:
     again = copy.install(installed)
     assert again.seconds < 5
     assert _counts(copy.url, installed)["invoice"] > 0
+
+
+def test_materialized_form_holds_the_same_rows(
+    copy: Copy, views_schema: str, installed: str
+) -> None:
+    """`--materialized`: every view stored, with the unique index a concurrent refresh
+    needs, holding what the plain view shows; installing plain again turns them back."""
+
+    async def install(materialized: bool) -> None:
+        async with await psycopg.AsyncConnection.connect(copy.url) as conn:
+            await install_views(conn, copy.raw_schema, views_schema, materialized=materialized)
+
+    asyncio.run(install(True))
+    with psycopg.connect(copy.url) as conn:
+        unique = conn.execute(
+            "SELECT count(*) FROM pg_matviews AS m JOIN pg_indexes AS i ON i.schemaname = "
+            "m.schemaname AND i.tablename = m.matviewname AND i.indexdef LIKE 'CREATE UNIQUE%%' "
+            "WHERE m.schemaname = %s",
+            (views_schema,),
+        ).fetchone()
+    assert unique == (len(definitions()),)
+    assert _counts(copy.url, views_schema) == _counts(copy.url, installed)
+    asyncio.run(install(False))
+    with psycopg.connect(copy.url) as conn:
+        left = conn.execute(
+            "SELECT count(*) FROM pg_matviews WHERE schemaname = %s", (views_schema,)
+        ).fetchone()
+    assert left == (0,)
+    assert _counts(copy.url, views_schema) == _counts(copy.url, installed)

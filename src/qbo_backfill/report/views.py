@@ -12,12 +12,14 @@ __all__ = ["view_counts"]
 
 
 def view_counts(conn: psycopg.Connection, views_schema: str) -> list[tuple[str, int]]:
-    """(view, rows) of every typed view in `views_schema`, in catalog order; none when the
+    """(view, rows) of every typed view (plain or materialized) in `views_schema`, in
+    catalog order; none when the
     schema holds none (`qbo-backfill views` not run, no backfill since)."""
     present = {
         str(row[0])
         for row in conn.execute(
-            "SELECT table_name FROM information_schema.views WHERE table_schema = %s",
+            "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('v', 'm')",
             (views_schema,),
         ).fetchall()
     }

@@ -31,6 +31,8 @@ class ViewDefinition:
     build: Builder
     entity_names: tuple[str, ...] = ()
     spec: ViewSpec | None = None
+    # What identifies a row (unique): the materialized form's index, for CONCURRENTLY.
+    keys: tuple[str, ...] = ("realm_id", "id")
 
 
 def from_spec(spec: ViewSpec) -> ViewDefinition:
@@ -46,4 +48,5 @@ def from_spec(spec: ViewSpec) -> ViewDefinition:
         build=build,
         entity_names=(spec.entity.name,),
         spec=spec,
+        keys=("realm_id", *spec.key_names),
     )

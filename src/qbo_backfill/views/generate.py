@@ -32,9 +32,10 @@ def select(spec: ViewSpec, raw_table: sql.Composable | None, realm: str | None) 
         sql.SQL("r.id::text AS {}").format(sql.Identifier(spec.parent_key))
     ]
     joins: list[sql.Composable] = []
+    record = "d" if _reads_record(spec) else "r"
     for depth, level in enumerate(spec.levels, start=1):
         alias = sql.Identifier(f"e{depth}")
-        parent = _element(depth - 1)
+        parent = _element(depth - 1, record=record)
         joins.append(
             sql.SQL(
                 " CROSS JOIN LATERAL jsonb_array_elements({arr}) WITH ORDINALITY AS {a}(value, ord)"
@@ -47,7 +48,7 @@ def select(spec: ViewSpec, raw_table: sql.Composable | None, realm: str | None) 
         )
     depth = len(spec.levels)
     for column in spec.columns:
-        value = cast(value_of(column.path, depth), column.type)
+        value = cast(value_of(column.path, depth, record=record), column.type)
         items.append(
             sql.SQL("({v})::{t} AS {n}").format(
                 v=value, t=sql.SQL(column.type.value), n=sql.Identifier(column.name)
@@ -58,8 +59,11 @@ def select(spec: ViewSpec, raw_table: sql.Composable | None, realm: str | None) 
         sql.SQL("r.ingested_at_utc AS _fivetran_synced"),
         sql.SQL("(r.deleted_at_utc IS NOT NULL) AS _fivetran_deleted"),
     ]
-    query = sql.SQL("SELECT {items} FROM {source} AS r{joins}").format(
-        items=sql.SQL(", ").join(items), source=source, joins=sql.Composed(joins)
+    query = sql.SQL("SELECT {items} FROM {source} AS r{once}{joins}").format(
+        items=sql.SQL(", ").join(items),
+        source=source,
+        once=DETOAST_ONCE if _reads_record(spec) else sql.SQL(""),
+        joins=sql.Composed(joins),
     )
     return query + _filters(spec, realm)
 
@@ -71,16 +75,35 @@ def _filters(spec: ViewSpec, realm: str | None) -> sql.Composed:
     if spec.where is not None:
         path, wanted = spec.where
         conditions.append(
-            sql.SQL("({} #>> '{{}}') = {}").format(walk(_element(0), path), sql.Literal(wanted))
+            sql.SQL("({} #>> '{{}}') = {}").format(
+                walk(sql.SQL("r.payload"), path), sql.Literal(wanted)
+            )
         )
     if not conditions:
         return sql.Composed([])
     return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
 
 
-def _element(depth: int) -> sql.Composable:
+def _reads_record(spec: ViewSpec) -> bool:
+    """Whether the view reads the record's payload for its columns (a view of records, or
+    a column with `@`): then the payload is detoasted once per row, not once per column."""
+    return not spec.levels or any(c.path.startswith("@") for c in spec.columns)
+
+
+# A payload over about 2 KB is stored compressed (TOAST), and every `->` on it would
+# decompress it again: a view reading 30 columns decompressed it 30 times and more (a cast
+# reads its value several times). Concatenating the empty object gives the payload
+# decompressed, once per row; the subquery (OFFSET 0 keeps it one) hands it to every column.
+DETOAST_ONCE = sql.SQL(
+    " CROSS JOIN LATERAL (SELECT r.payload || '{}'::jsonb AS payload OFFSET 0) AS d"
+)
+
+
+def _element(depth: int, *, record: str = "d") -> sql.Composable:
     """The JSON a row stands for at `depth` (0: the record's payload)."""
-    return sql.SQL("r.payload") if depth == 0 else sql.SQL(f"e{depth}.value")
+    if depth == 0:
+        return sql.SQL(f"{record}.payload")
+    return sql.SQL(f"e{depth}.value")
 
 
 def walk(base: sql.Composable, path: str) -> sql.Composable:
@@ -99,14 +122,14 @@ def as_array(value: sql.Composable) -> sql.Composable:
     ).format(v=value)
 
 
-def value_of(path: str, depth: int) -> sql.Composable:
+def value_of(path: str, depth: int, *, record: str = "d") -> sql.Composable:
     """The JSON at a column's path (the forms `Column` documents), seen from a row at
-    `depth`."""
-    base = _element(depth)
+    `depth`; `record` names the relation holding the record's payload."""
+    base = _element(depth, record=record)
     if path.startswith("@"):
-        base, path = _element(0), path[1:]
+        base, path = _element(0, record=record), path[1:]
     elif path.startswith("^"):
-        base, path = _element(max(depth - 1, 0)), path[1:]
+        base, path = _element(max(depth - 1, 0), record=record), path[1:]
     linked = _LINKED.match(path)
     if linked:
         return sql.SQL(

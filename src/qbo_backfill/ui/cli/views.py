@@ -27,27 +27,36 @@ __all__ = ["views_command"]
     help="Keep one company (realm) in the views, as dbt_quickbooks expects of a schema; "
     "default: every company, each row with its realm_id.",
 )
-def views_command(views_schema: str | None, realm: str | None) -> int:
+@click.option(
+    "--materialized",
+    is_flag=True,
+    help="Store each view (materialized, refreshed concurrently by backfill and sync) for "
+    "faster queries; without it: plain views, always current.",
+)
+def views_command(views_schema: str | None, realm: str | None, materialized: bool) -> int:
     """Create or replace one view per entity and per repeated part of an entity (lines,
     linked transactions, addresses) over the raw tables of QBO_SCHEMA, named and typed like
     Fivetran's QuickBooks schema. Views of entities not copied yet are created empty."""
     if views_schema is not None and not views_schema.strip():
         raise ConfigError("--schema needs a schema name")
     settings = load_settings(views_schema=views_schema, realm_id=realm)
-    installed = asyncio.run(_install(settings, settings.realm_id if realm else None))
+    installed = asyncio.run(_install(settings, settings.realm_id if realm else None, materialized))
     console.print(_summary(installed, settings.schema, realm), highlight=False)
     return EXIT_OK
 
 
-async def _install(settings: Settings, realm: str | None) -> Installed:
+async def _install(settings: Settings, realm: str | None, materialized: bool) -> Installed:
     async with await psycopg.AsyncConnection.connect(db.database_url(settings)) as conn:
-        return await install_views(conn, settings.schema, settings.views_schema, realm=realm)
+        return await install_views(
+            conn, settings.schema, settings.views_schema, realm=realm, materialized=materialized
+        )
 
 
 def _summary(installed: Installed, raw_schema: str, realm: str | None) -> str:
     who = f"company {realm}" if realm else "every company"
+    kind = "materialized views" if installed.materialized else "views"
     text = (
-        f"{len(installed.views)} views in schema {installed.schema} ({who}), "
+        f"{len(installed.views)} {kind} in schema {installed.schema} ({who}), "
         f"created in {installed.seconds * 1000:.0f} ms"
     )
     missing = installed.over_missing_tables
