@@ -1,10 +1,7 @@
 """The one generator: a declared `ViewSpec` to its SELECT, every name through
 `sql.Identifier` and every path key through `sql.Literal`.
 
-Rows come from the raw table `r`. The record's payload is read once per row: its top-level
-keys that the view uses become columns of `jsonb_to_record` (`p`), so a compressed payload
-(most are over the 2 KB past which PostgreSQL compresses) is decompressed once, not once
-per `->`, and a join carries those small values rather than the payload. A view of lines
+Rows come from the raw table `r` (`RAW_ROWS`: each payload decompressed once). A view of lines
 adds one `jsonb_array_elements ... WITH ORDINALITY` per level (`e1`, `e2`), over the array
 made tolerant first: an object counts as an array of one, anything else (absent, null, a
 string) as no element."""
@@ -27,40 +24,25 @@ _LINKED = re.compile(r"^(?P<array>[^\[]+)\[(?P<types>[\w,]+)\]\.(?P<rest>.+)$")
 _WHEN = re.compile(r"^(?P<path>[^|]+)\|(?P<key>[\w.]+)=(?P<values>[\w,]+)$")
 
 
-class Record:
-    """The record's payload as seen by one view: the top-level keys it reads, collected
-    while its columns are generated, become the columns of `p`."""
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-
-    def key(self, name: str) -> sql.Composable:
-        if name not in self.keys:
-            self.keys.append(name)
-        return sql.SQL("p.{}").format(sql.Identifier(name))
-
-    def lateral(self) -> sql.Composable:
-        """`jsonb_to_record` of the payload (an empty object when it is not one)."""
-        if not self.keys:
-            return sql.SQL("")
-        columns = sql.SQL(", ").join(
-            sql.SQL("{} jsonb").format(sql.Identifier(k)) for k in self.keys
-        )
-        return sql.SQL(
-            " CROSS JOIN LATERAL jsonb_to_record(CASE WHEN jsonb_typeof(r.payload) = 'object' "
-            "THEN r.payload ELSE '{{}}'::jsonb END) AS p({})"
-        ).format(columns)
-
-
-Base = Record | sql.Composable
+# The raw rows a view reads, the payload decompressed once per row (a payload over about
+# 2 KB is stored compressed, and each `->` on it would decompress it again; concatenating
+# the empty object hands every column the decompressed copy). OFFSET 0 keeps this a
+# subquery of its own, so the copy is made once, below any join; a query that reads no
+# column of the payload does not pay for it (PostgreSQL drops unused subquery outputs).
+RAW_ROWS = sql.SQL(
+    "(SELECT r.realm_id, r.id, r.ingested_at_utc, r.deleted_at_utc, "
+    "{payload} AS payload FROM {source} AS r{where} OFFSET 0)"
+)
+DECOMPRESSED = sql.SQL("r.payload || '{}'::jsonb")
+RECORD = sql.SQL("r.payload")
+Base = sql.Composable
 
 
 def select(spec: ViewSpec, raw_table: sql.Composable | None, realm: str | None) -> sql.Composed:
     """The view's query over `raw_table` (None: an empty relation of the same columns),
     keeping one company's rows when `realm` is given."""
     source = raw_table if raw_table is not None else EMPTY_RAW
-    record = Record()
-    bases: list[Base] = [record]
+    bases: list[Base] = [RECORD]
     items: list[sql.Composable] = [
         sql.SQL("r.id::text AS {}").format(sql.Identifier(spec.parent_key))
     ]
@@ -88,40 +70,35 @@ def select(spec: ViewSpec, raw_table: sql.Composable | None, realm: str | None) 
         sql.SQL("r.ingested_at_utc AS _fivetran_synced"),
         sql.SQL("(r.deleted_at_utc IS NOT NULL) AS _fivetran_deleted"),
     ]
-    filters = _filters(spec, realm, record)
-    query = sql.SQL("SELECT {items} FROM {source} AS r{record}{joins}").format(
-        items=sql.SQL(", ").join(items),
-        source=source,
-        record=record.lateral(),
-        joins=sql.Composed(joins),
-    )
-    return query + filters
-
-
-def _filters(spec: ViewSpec, realm: str | None, record: Record) -> sql.Composed:
-    conditions: list[sql.Composable] = []
+    realm_filter = sql.Composed([])
     if realm is not None:
-        conditions.append(sql.SQL("r.realm_id = {}").format(sql.Literal(realm)))
+        realm_filter = sql.SQL(" WHERE r.realm_id = {}").format(sql.Literal(realm))
+    # A view of lines reads one key of the record (its array): no copy is worth making.
+    payload = DECOMPRESSED if _reads_record(spec) else RECORD
+    rows = RAW_ROWS.format(payload=payload, source=source, where=realm_filter)
+    where = sql.Composed([])
     if spec.where is not None:
         path, wanted = spec.where
-        conditions.append(
-            sql.SQL("({} #>> '{{}}') = {}").format(walk(record, path), sql.Literal(wanted))
+        where = sql.SQL(" WHERE ({} #>> '{{}}') = {}").format(
+            walk(RECORD, path), sql.Literal(wanted)
         )
-    if not conditions:
-        return sql.Composed([])
-    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(conditions)
+    # OFFSET 0 again: the view stays a subquery in the queries over it, so the columns a
+    # query reads are computed below its joins (and the others not at all), and a join
+    # carries those values rather than the payload.
+    return sql.SQL("SELECT {items} FROM {rows} AS r{joins}{where} OFFSET 0").format(
+        items=sql.SQL(", ").join(items), rows=rows, joins=sql.Composed(joins), where=where
+    )
+
+
+def _reads_record(spec: ViewSpec) -> bool:
+    """Whether the view's columns read the record (a view of records, or `@` columns)."""
+    return not spec.levels or any(c.path.startswith("@") for c in spec.columns)
 
 
 def walk(base: Base, path: str) -> sql.Composable:
-    """`base -> 'A' -> 'B'` for the path `A.B` (NULL wherever a part is missing); from the
-    record, the first key is its column of `p`."""
-    keys = path.split(".")
-    expr: sql.Composable
-    if isinstance(base, Record):
-        expr, keys = base.key(keys[0]), keys[1:]
-    else:
-        expr = base
-    for key in keys:
+    """`base -> 'A' -> 'B'` for the path `A.B` (NULL wherever a part is missing)."""
+    expr: sql.Composable = base
+    for key in path.split("."):
         expr = sql.SQL("{} -> {}").format(expr, sql.Literal(key))
     return sql.SQL("({})").format(expr)
 
