@@ -244,10 +244,18 @@ def sync_table(records: Iterable[SyncRecord], title: str = "sync") -> Table:
 
 
 def views_table(counts: Iterable[tuple[str, int]], title: str) -> Table:
-    """One row per typed view and its rows."""
+    """One row per typed view that has rows; the empty ones (entities not copied) counted
+    in the caption (JSON, CSV and HTML list every view)."""
     table = Table(title=title, title_justify="left")
     table.add_column("view")
     table.add_column("rows", justify="right")
+    empty = 0
     for name, rows in counts:
-        table.add_row(name, f"{rows:,}")
+        if rows:
+            table.add_row(name, f"{rows:,}")
+        else:
+            empty += 1
+    if empty:
+        table.caption = f"and {plural(empty, 'empty view')} (entities not copied)"
+        table.caption_justify = "left"
     return table
