@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 from psycopg import sql
-from tests.helpers import NO_LIMITS, settings_for
+from tests.helpers import NO_LIMITS, settings_for, views_schema_of
 
 from qbo_backfill.entities import CATALOG, resolve_entity
 from qbo_backfill.run.engine import BackfillOptions, backfill
@@ -68,7 +68,7 @@ def copy(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield Copy(sb, settings, database_url, raw_schema)
     finally:
         sb.stop()
-        drop_schemas(database_url, raw_schema)
+        drop_schemas(database_url, raw_schema, views_schema_of(raw_schema))
 
 
 @pytest.fixture

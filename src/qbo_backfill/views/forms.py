@@ -104,6 +104,11 @@ async def _replace_view(
     try:
         async with conn.transaction():
             await conn.execute(sql.SQL("CREATE OR REPLACE VIEW {} AS ").format(target) + query)
+    except errors.WrongObjectType:
+        raise ConfigError(
+            f"{target.as_string(conn)} exists and is not a view: "
+            "choose another schema for the views (--schema, QBO_VIEWS_SCHEMA)"
+        ) from None
     except (errors.InvalidTableDefinition, errors.DatatypeMismatch, errors.FeatureNotSupported):
         await _drop(conn, target, "v")
         await conn.execute(sql.SQL("CREATE VIEW {} AS ").format(target) + query)

@@ -22,8 +22,6 @@ from qbo_backfill.views.catalog import definitions
 from qbo_backfill.views.definition import ViewDefinition
 from qbo_backfill.views.forms import Form
 
-DEFAULT_VIEWS_SCHEMA = "quickbooks"
-
 
 @dataclass(frozen=True)
 class Installed:
