@@ -10,7 +10,9 @@ from psycopg import sql
 from tests.views.conftest import Copy
 
 from qbo_backfill.views.catalog import DBT_DEFAULT_VIEWS, definitions
+from qbo_backfill.views.definition import RawTables, ViewDefinition
 from qbo_backfill.views.install import install_views
+from qbo_backfill.views.model import ColumnType
 
 pytestmark = pytest.mark.db
 
@@ -100,3 +102,30 @@ def test_materialized_form_holds_the_same_rows(
         ).fetchone()
     assert left == (0,)
     assert _counts(copy.url, views_schema) == _counts(copy.url, installed)
+
+
+def test_a_view_defined_elsewhere_installs_with_the_others(copy: Copy, views_schema: str) -> None:
+    """The installer's extension point: a `ViewDefinition` handed in as `extra` (as a view
+    over stored reports will be) is made with the rest, over its table or, missing, empty."""
+
+    def build(raw: RawTables, realm: str | None) -> sql.Composable:
+        table = raw.get("qb_invoice")
+        if table is None:
+            return sql.SQL("SELECT NULL::bigint AS invoices WHERE false")
+        return sql.SQL("SELECT count(*) AS invoices FROM {}").format(table)
+
+    extra = ViewDefinition(
+        "invoice_count", ("qb_invoice",), (("invoices", ColumnType.INTEGER),), build
+    )
+
+    async def install() -> None:
+        async with await psycopg.AsyncConnection.connect(copy.url) as conn:
+            await install_views(conn, copy.raw_schema, views_schema, extra=[extra])
+
+    asyncio.run(install())
+    with psycopg.connect(copy.url) as conn:
+        got = conn.execute(
+            sql.SQL("SELECT invoices FROM {}").format(sql.Identifier(views_schema, "invoice_count"))
+        ).fetchone()
+    assert got is not None
+    assert got[0] == _counts(copy.url, views_schema)["invoice"] > 0
