@@ -14,7 +14,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psycopg
 
@@ -25,6 +25,7 @@ from bench import (
     peers_side_by_side,
     raw_speed,
     sync_day,
+    typed_views,
     wide_range,
 )
 from bench.harness import DEFAULT_DATABASE_URL, HEADER, OUT, Row, table_line
@@ -45,6 +46,9 @@ class Sizes:
     wide_latency_ms: float = 175  # 100-250 ms
     wide_jitter_ms: float = 75
     churn_invoices: int = 3_000  # scenario 11
+    views_invoices: int = 1_000_000  # scenario 12 (grown in SQL from views_seed backfilled)
+    views_seed: int = 5_000
+    smoke: bool = False
 
     def latency(self) -> dict[str, float]:
         """The sandbox's added latency for most scenarios."""
@@ -56,7 +60,9 @@ class Sizes:
 
 
 FULL = Sizes(200_000, 20_000, 1_000_000, 100, 100_000, 250, 50)
-SMOKE = Sizes(3_000, 1_000, 5_000, 3, 2_000, 20, 5, 3_000, 2_000, 1_000, 20, 5)
+SMOKE = Sizes(
+    3_000, 1_000, 5_000, 3, 2_000, 20, 5, 3_000, 2_000, 1_000, 20, 5, 1_000, 2_000, 500, True
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,8 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     parser.add_argument(
         "--only",
-        default="1,2,3,4,5,6,7,8,9,10",
+        default="1,2,3,4,5,6,7,8,9,10,12",
         help="scenarios to run, e.g. 1,4 (default: all but 11, the peers after a churn)",
+    )
+    parser.add_argument(
+        "--views-invoices",
+        type=int,
+        help="invoices of scenario 12 (default 1,000,000; 2,000 with --smoke)",
     )
     parser.add_argument(
         "--database-url",
@@ -79,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     sizes = SMOKE if args.smoke else FULL
+    if args.views_invoices:
+        sizes = replace(sizes, views_invoices=args.views_invoices)
     wanted = {int(n) for n in args.only.split(",") if n.strip()}
     tag = "-smoke" if args.smoke else ""
     print(_machine(args.database_url))
@@ -134,7 +147,12 @@ def _raw_speed(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Itera
 
 
 def _one_company(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
-    return one_company.rows(url, wanted, smoke=sizes is SMOKE)
+    return one_company.rows(url, wanted, smoke=sizes.smoke)
+
+
+def _typed_views(url: str, sizes: Sizes, wanted: set[int], install: bool) -> Iterable[Row]:
+    seed = min(sizes.views_seed, sizes.views_invoices)
+    yield typed_views.run(url, invoices=sizes.views_invoices, seed_invoices=seed)
 
 
 # The scenarios by number. Numbers that one entry yields are measured together (5 reuses
@@ -157,6 +175,7 @@ SCENARIOS: tuple[tuple[set[int], Callable[[str, Sizes, set[int], bool], Iterable
     ),
     ({9, 10}, _one_company),
     ({11}, OneRow(peers_churn.run, lambda s: s.churn_invoices, latency=None, install=True)),
+    ({12}, _typed_views),
 )
 
 

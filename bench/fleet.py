@@ -63,6 +63,7 @@ def fleet_env(info: dict[str, Any], url: str, schema: str, home: Path) -> dict[s
             "QBO_TOKEN_URL": info["token_url"],
             "QBO_DATABASE_URL": url,
             "QBO_SCHEMA": schema,
+            "QBO_VIEWS_SCHEMA": f"{schema}_views",
             "QBO_HOME": str(home),
         }
     )

@@ -192,6 +192,7 @@ class Schema:
     def __init__(self, database_url: str, label: str) -> None:
         self.url = database_url
         self.name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+        self.views = f"{self.name}_views"  # where its backfills keep the typed views
 
     def rows(self, table: str) -> int:
         with psycopg.connect(self.url) as conn:
@@ -206,9 +207,10 @@ class Schema:
 
     def drop(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.name))
-            )
+            for name in (self.name, self.views):
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                )
 
     def __enter__(self) -> Schema:
         return self
@@ -270,6 +272,7 @@ def backfill_env(sandbox: SandboxProcess, schema: Schema, home: Path) -> dict[st
         "PYTHONPATH": str(ROOT / "src"),  # this checkout's code, whatever is installed
         "QBO_DATABASE_URL": schema.url,
         "QBO_SCHEMA": schema.name,
+        "QBO_VIEWS_SCHEMA": schema.views,
         "QBO_HOME": str(home),
     }
 

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from hypothesis import settings
 from psycopg import sql
-from tests.helpers import NO_LIMITS, SMALL, MakeSandbox
+from tests.helpers import NO_LIMITS, SMALL, MakeSandbox, views_schema_of
 
 from qbo_backfill import redact
 from qbo_backfill.load.db import embedded_url, stop_embedded
@@ -42,11 +42,14 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def schema(database_url: str) -> Iterator[str]:
-    """A schema of the test's own, dropped afterwards."""
+    """A schema of the test's own, dropped afterwards (with its typed views' schema)."""
     name = f"t_{uuid.uuid4().hex[:10]}"
     yield name
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+        for dropped in (name, views_schema_of(name)):
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(dropped))
+            )
 
 
 @pytest.fixture

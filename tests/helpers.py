@@ -3,6 +3,7 @@ at a sandbox, settings for the library called in-process, and readers of the tab
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -49,6 +50,13 @@ YEAR_2025_ARGS = ("--start", "2025-01-01", "--end", "2026-01-01", "--chunk-days"
 YEAR_2025_CHUNKS = 13
 
 
+def views_schema_of(schema: str) -> str:
+    """The typed views' schema of a test whose raw schema is `schema` (backfill and sync
+    keep views there): never the fixed `quickbooks` that tests sharing a database would
+    fight over; the `schema` fixture drops it too."""
+    return "v_" + hashlib.sha256(schema.encode("utf-8")).hexdigest()[:12]
+
+
 def sandbox_env(
     sandbox: Sandbox | SandboxInfo | Mapping[str, Any],
     database_url: str,
@@ -63,6 +71,7 @@ def sandbox_env(
         "PYTHONPATH": str(SRC),
         "QBO_DATABASE_URL": database_url,
         "QBO_SCHEMA": schema,
+        "QBO_VIEWS_SCHEMA": views_schema_of(schema),
         "QBO_HOME": str(home),
         "QBO_BACKOFF_SECONDS": "0.01",
         "QBO_THROTTLE_WAIT_SECONDS": "0.5",

@@ -71,6 +71,7 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "pg_user": ("PG_USER", "pg_user"),
     "pg_password": ("PG_PASSWORD", "pg_password"),
     "schema": ("QBO_SCHEMA", "pg_schema"),
+    "views_schema": ("QBO_VIEWS_SCHEMA", None),
     "requests_per_minute": ("QBO_REQUESTS_PER_MINUTE", None),
     "max_in_flight": ("QBO_MAX_IN_FLIGHT", None),
     "retry_attempts": ("QBO_RETRY_ATTEMPTS", None),
@@ -101,6 +102,7 @@ class Settings:
     token_key: Secret | None = None
     home: Path = field(default_factory=lambda: Path(".qbo-backfill"))
     schema: str = "public"
+    views_schema: str = "quickbooks"  # the typed views (docs/typed-views.md)
     requests_per_minute: int = 490
     max_in_flight: int = 10
     retry_attempts: int = 5
@@ -216,6 +218,7 @@ def _validate(raw: dict[str, str]) -> Settings:
         token_key=_secret(raw.get("token_key")),
         home=Path(raw.get("home", ".qbo-backfill")),
         schema=_schema(raw.get("schema", "public")),
+        views_schema=_schema(raw.get("views_schema", "quickbooks")),
         requests_per_minute=_int(raw, "requests_per_minute", 490, minimum=1),
         max_in_flight=_int(raw, "max_in_flight", 10, minimum=1),
         retry_attempts=_int(raw, "retry_attempts", 5, minimum=1),

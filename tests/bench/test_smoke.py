@@ -26,11 +26,17 @@ def test_smoke_run_produces_every_scenario(database_url: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
     numbers = [line.split("|")[1].strip() for line in rows[2:]]
-    assert numbers == ["1", "4", "2", "3", "5", "6", "7", "8", "9", "10"], proc.stdout
+    assert numbers == ["1", "4", "2", "3", "5", "6", "7", "8", "9", "10", "12"], proc.stdout
     figures = {
         n: json.loads((OUT / f"scenario{n}-smoke.json").read_text())["figures"]
         for n in range(1, 11)
     }
+    views = json.loads((OUT / "scenario12-smoke.json").read_text())["figures"]
+    assert views["invoices"] == 2000
+    assert views["same_answer"] is True
+    assert views["view_query_s"] > 0
+    assert views["table_query_s"] > 0
+
     synced = figures[7]
     assert synced["idle_api_calls"] <= 2
     assert 0 < synced["sync_api_calls"] <= 10

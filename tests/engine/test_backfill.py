@@ -21,6 +21,7 @@ from tests.helpers import (
     settings_for,
     table_rows,
     tables_in,
+    views_schema_of,
 )
 
 from qbo_backfill.entities import resolve_entity
@@ -276,7 +277,10 @@ def test_runs_in_two_schemas_of_one_database_do_not_block_each_other(
         asyncio.run(_claim_in_both(database_url, schema, other))
     finally:
         with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(other)))
+            for name in (other, views_schema_of(other)):
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                )
 
 
 async def _claim_in_both(database_url: str, schema: str, other: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from psycopg import sql
-from tests.helpers import INTUIT_LIMITS, count, run_cli, sandbox_env, table_rows
+from tests.helpers import INTUIT_LIMITS, count, run_cli, sandbox_env, table_rows, views_schema_of
 
 from qbo_backfill.sandbox import Sandbox
 
@@ -53,6 +53,7 @@ def test_demo_twice_leaves_exactly_the_same_rows(
         "PATH": "/usr/bin:/bin",
         "QBO_DATABASE_URL": database_url,
         "QBO_SCHEMA": schema,
+        "QBO_VIEWS_SCHEMA": views_schema_of(schema),
         "QBO_HOME": str(home),
     }
     first = run_cli(["demo", "--invoices", "300", "--rate-limit-per-min", "6000"], env, tmp_path)

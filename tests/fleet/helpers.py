@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from tests.helpers import views_schema_of
 
 from qbo_backfill.sandbox import Sandbox
 
@@ -40,6 +41,7 @@ def fleet_env(
         "QBO_TOKEN_URL": info.token_url,
         "QBO_DATABASE_URL": database_url,
         "QBO_SCHEMA": schema,
+        "QBO_VIEWS_SCHEMA": views_schema_of(schema),
         "QBO_HOME": str(home),
         "QBO_BACKOFF_SECONDS": "0.05",
         "QBO_THROTTLE_WAIT_SECONDS": "0.5",

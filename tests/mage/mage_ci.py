@@ -273,6 +273,7 @@ def main() -> int:
             "QBO_TOKEN_URL": box["token_url"],
             "QBO_DATABASE_URL": url,
             "QBO_SCHEMA": schema,
+            "QBO_VIEWS_SCHEMA": schema + "_views",
             "QBO_TOKEN_KEY": token_key,
         }
         mage_secrets = {

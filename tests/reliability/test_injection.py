@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from psycopg import sql
-from tests.helpers import run_cli
+from tests.helpers import run_cli, views_schema_of
 from tests.reliability.harness import cli_env, compare, record_figures, sandbox_process
 
 from qbo_backfill.qbo.query import quote
@@ -36,7 +36,10 @@ def canary(database_url: str) -> Iterator[None]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS canary CASCADE")
         for name in HOSTILE:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+            for dropped in (name, views_schema_of(name)):
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(dropped))
+                )
 
 
 def test_hostile_schema_names_are_literal_identifiers(

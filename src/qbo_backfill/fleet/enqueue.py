@@ -32,6 +32,7 @@ from qbo_backfill.load.rawtable import RawTable
 from qbo_backfill.run.engine import BackfillOptions
 from qbo_backfill.run.session import token_store
 from qbo_backfill.settings import Settings
+from qbo_backfill.views.keep import keep_views
 
 __all__ = ["EnqueueResult", "enqueue_backfill", "enqueue_sync", "fleet_realms", "prepare_database"]
 
@@ -91,6 +92,9 @@ async def enqueue_backfill(
     chosen = await asyncio.to_thread(fleet_realms, settings, url, realms)
     tables = [RawTable(settings.schema, entity) for entity in options.entities]
     await prepare_database(settings, url, tables)
+    # The typed views over the new tables (plain views then follow the workers' rows; a
+    # materialized form is refreshed by the companies' syncs).
+    await keep_views(url, settings.schema, settings.views_schema)
     plans = [
         PlanJob.of(realm, entity, options.window, options.chunk_days, options.page_size)
         for realm in chosen

@@ -14,7 +14,7 @@ import orjson
 from qbo_backfill.figures import CHUNK_COLUMNS
 from qbo_backfill.report.model import Report
 
-__all__ = ["checks_csv", "chunks_csv", "to_json", "write_all"]
+__all__ = ["checks_csv", "chunks_csv", "to_json", "views_csv", "write_all"]
 
 
 def to_json(report: Report) -> str:
@@ -62,6 +62,16 @@ def checks_csv(report: Report) -> str:
     return out.getvalue()
 
 
+def views_csv(report: Report) -> str:
+    """One row per typed view: its schema, name and rows."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("schema", "view", "rows"))
+    for name, rows in report.views:
+        writer.writerow((report.views_schema, name, rows))
+    return out.getvalue()
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -78,6 +88,7 @@ def write_all(report: Report, directory: Path, table_text: str, html: str) -> li
         "report.json": to_json(report) + "\n",
         "report-chunks.csv": chunks_csv(report),
         "report-checks.csv": checks_csv(report),
+        "report-views.csv": views_csv(report),
         "report.html": html,
     }
     paths = []

@@ -41,6 +41,7 @@ def render_html(report: Report) -> str:
         *(_run_section(run) for run in report.runs),
         _sync_section(report.syncs),
         _reports_section(report),
+        _views_section(report),
         *(
             f"<p class='verdict bad'>company {escape(realm)} needs re-authorization: "
             f"{escape(why)}</p>"
@@ -201,6 +202,22 @@ def _sync_section(syncs: list[SyncRecord]) -> str:
         "raw tables, the path it took, the cursor it left and how far behind the source the "
         "copy was when it began.</p><div class='scroll'><table class='syncs sortable'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _views_section(report: Report) -> str:
+    """The typed views and their rows."""
+    if not report.views:
+        return ""
+    body = "".join(
+        f"<tr><td>{escape(name)}</td><td>{rows:,}</td></tr>" for name, rows in report.views
+    )
+    return (
+        f"<section><h2>Typed views</h2><p class='meta'>Schema <code>"
+        f"{escape(report.views_schema)}</code>: Fivetran's QuickBooks tables over the raw "
+        "tables (docs/typed-views.md), rows counted now.</p><div class='scroll'>"
+        "<table class='views sortable'><thead><tr><th>view</th><th>rows</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></div></section>"
     )
 
 

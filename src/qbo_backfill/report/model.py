@@ -134,6 +134,8 @@ class Report:
     needs_reauthorization: dict[str, str] = field(default_factory=dict)  # realm -> why
     reports: list[ReportCopy] = field(default_factory=list)
     report_changes: list[ReportChange] = field(default_factory=list)  # newest first
+    views_schema: str = ""
+    views: list[tuple[str, int]] = field(default_factory=list)  # typed view -> rows
 
     @property
     def ok(self) -> bool:
@@ -175,6 +177,7 @@ class Report:
             "needs_reauthorization": self.needs_reauthorization,
             "reports": [asdict(r) for r in self.reports],
             "report_changes": [asdict(c) for c in self.report_changes],
+            "views": {"schema": self.views_schema, "rows": dict(self.views)},
         }
 
 

@@ -23,6 +23,7 @@ from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunRep
 from qbo_backfill.report.rate import read_measured
 from qbo_backfill.report.reportcopies import report_changes, report_copies
 from qbo_backfill.report.syncs import sync_runs
+from qbo_backfill.report.views import view_counts
 from qbo_backfill.settings import Settings
 
 __all__ = ["build_report", "load_report"]
@@ -37,6 +38,7 @@ def build_report(settings: Settings, selection: Selection) -> Report:
             selection,
             database=db.describe(settings),
             configured_per_minute=settings.requests_per_minute,
+            views_schema=settings.views_schema,
         )
 
 
@@ -47,6 +49,7 @@ def load_report(
     *,
     database: str = "",
     configured_per_minute: int = INTUIT_REQUESTS_PER_MINUTE,
+    views_schema: str | None = None,
 ) -> Report:
     """Read runs, chunks and checks in one read-only snapshot."""
     # One snapshot, so the checks and the figures describe the same moment even while a
@@ -60,6 +63,7 @@ def load_report(
             run.checks = run_checks(conn, schema, run)
         syncs = sync_runs(conn, schema)
         copies, changes = report_copies(conn, schema), report_changes(conn, schema)
+        views = view_counts(conn, views_schema) if views_schema else []
         reauthorize = _needs_reauthorization(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
@@ -75,6 +79,8 @@ def load_report(
         needs_reauthorization=reauthorize,
         reports=copies,
         report_changes=changes,
+        views_schema=views_schema or "",
+        views=views,
     )
 
 

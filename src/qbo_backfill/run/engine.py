@@ -21,6 +21,7 @@ from qbo_backfill.run.observer import NullObserver, RunObserver
 from qbo_backfill.run.plan import FirstPage, plan_windows
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Settings
+from qbo_backfill.views.keep import keep_views, refresh_views
 from qbo_backfill.windows import ExtractWindow
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ class Backfill:
             for entity in options.entities:
                 await RawTable(self.session.schema, entity).create(conn)
             await conn.commit()
+        await keep_views(self.session.url, self.session.schema, self.session.settings.views_schema)
         gate = asyncio.Semaphore(options.chunk_concurrency)
         # Entities run together, so a small entity's few round trips hide under the pages
         # of a large one instead of adding to the wall time.
@@ -134,6 +136,8 @@ class Backfill:
         finally:
             async with await self._connect() as conn:
                 await self._save_request_minutes(conn)  # planning's, and any left
+        views = self.session.settings.views_schema
+        await refresh_views(self.session.url, views, [e.name for e in options.entities])
         stats = self.session.client.stats
         return BackfillResult(
             self.session_id,

@@ -40,6 +40,7 @@ from qbo_backfill.run.observer import NullObserver, RunObserver
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.run.syncpaths import FirstPage, Outcome, by_last_updated, cdc_one_entity
 from qbo_backfill.settings import Settings
+from qbo_backfill.views.keep import keep_views, refresh_views
 
 __all__ = ["CDC_MARGIN", "SYNC_OVERLAP", "SyncOptions", "SyncResult", "run_sync", "sync"]
 
@@ -115,6 +116,8 @@ class Sync:
         others = [e for e in entities if not e.in_cdc]
         if others:
             await self._by_last_updated(conn, others, starts)
+        views = self.session.settings.views_schema
+        await refresh_views(self.session.url, views, [e.name for e in entities])
         calls = self.session.client.stats.requests
         return SyncResult(self.session_id, tuple(self.records), calls)
 
@@ -140,6 +143,8 @@ class Sync:
         for name in names:  # older tables gain deleted_at_utc
             await RawTable(self.session.schema, resolve_entity(name)).create(conn)
         await conn.commit()
+        settings = self.session.settings
+        await keep_views(self.session.url, self.session.schema, settings.views_schema)
         return {name: known[name] for name in names}
 
     async def _by_cdc(

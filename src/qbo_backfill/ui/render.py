@@ -161,6 +161,8 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
                 "yellow",
             )
         )
+    if report.views:
+        out.append(views_table(report.views, f"typed views in schema {report.views_schema}"))
     for realm, why in report.needs_reauthorization.items():
         out.append(Text(f"company {realm} needs re-authorization: {why}", "bold red"))
     counts = report.check_counts()
@@ -288,3 +290,21 @@ _REPORT_COLUMNS = (
     "changed",
 )
 _REPORT_TEXT = ("realm", "report", "basis", "days")
+
+
+def views_table(counts: Iterable[tuple[str, int]], title: str) -> Table:
+    """One row per typed view that has rows; the empty ones (entities not copied) counted
+    in the caption (JSON, CSV and HTML list every view)."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("view")
+    table.add_column("rows", justify="right")
+    empty = 0
+    for name, rows in counts:
+        if rows:
+            table.add_row(name, f"{rows:,}")
+        else:
+            empty += 1
+    if empty:
+        table.caption = f"and {plural(empty, 'empty view')} (entities not copied)"
+        table.caption_justify = "left"
+    return table

@@ -22,6 +22,7 @@ from qbo_backfill.ui.cli.report import report_command
 from qbo_backfill.ui.cli.reports import reports_command
 from qbo_backfill.ui.cli.shared import echo_error
 from qbo_backfill.ui.cli.sync import sync_command
+from qbo_backfill.ui.cli.views import views_command
 
 __all__ = ["cli", "main", "run"]
 
@@ -53,6 +54,7 @@ cli.add_command(auth_group)
 cli.add_command(db_group)
 cli.add_command(sync_command)
 cli.add_command(reports_command)
+cli.add_command(views_command)
 cli.add_command(fleet_group)
 cli.add_command(worker_command)
 

@@ -30,7 +30,7 @@ from qbo_backfill.ui.cli.shared import console, load_settings
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write every format into this folder (report.txt, .json, -chunks.csv, "
-    "-checks.csv, .html) as evidence.",
+    "-checks.csv, -views.csv, .html) as evidence.",
 )
 def report_command(
     run_ids: tuple[int, ...], last: bool, entity: str | None, fmt: str, out: Path | None
