@@ -1,5 +1,5 @@
 """Every typed view, in the order the installer creates them: the declared ones (sales,
-purchases, banking, lists) and `address`.
+purchases, banking, lists), `address`, and `report_row` over the stored reports.
 
 A view defined elsewhere joins by being returned from `definitions()` (or handed to the
 installer as `extra`): one line here, nothing else to change."""
@@ -10,6 +10,7 @@ from qbo_backfill.views import banking, lists, purchases, sales
 from qbo_backfill.views.address import ADDRESS
 from qbo_backfill.views.definition import ViewDefinition, from_spec
 from qbo_backfill.views.model import ViewSpec
+from qbo_backfill.views.reportrow import REPORT_ROW
 
 SPECS: tuple[ViewSpec, ...] = (*lists.VIEWS, *sales.VIEWS, *purchases.VIEWS, *banking.VIEWS)
 # The views dbt_quickbooks reads with its default switches (its `using_*` variables).
@@ -25,7 +26,7 @@ DBT_DEFAULT_VIEWS = frozenset(
 
 def definitions() -> list[ViewDefinition]:
     """Every view the installer creates, by default."""
-    return [*(from_spec(spec) for spec in SPECS), ADDRESS]
+    return [*(from_spec(spec) for spec in SPECS), ADDRESS, REPORT_ROW]
 
 
 def spec_named(name: str) -> ViewSpec:

@@ -21,6 +21,8 @@ class ColumnType(Enum):
     TIMESTAMPTZ = "timestamptz"
     BOOLEAN = "boolean"
     INTEGER = "integer"
+    BIGINT = "bigint"
+    TEXT_ARRAY = "text[]"
 
 
 @dataclass(frozen=True)
