@@ -20,6 +20,7 @@ from qbo_backfill.sandbox.books import chart as ac
 from qbo_backfill.sandbox.books.chart import Chart, ref_id
 from qbo_backfill.sandbox.books.model import NameRef
 
+_AP_ACCOUNT = "APAccountRef"  # pragma: allowlist secret (a field name, not a key)
 __all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "inventory_cost", "post"]
 
 Record = dict[str, Any]
@@ -261,7 +262,7 @@ def _bill_payment(record: Record, ctx: RuleContext) -> Posted:
     else:
         bank_ref = check.get("BankAccountRef") if isinstance(check, dict) else None
         bank = ctx.chart.known(ref_id(bank_ref), ac.CHECKING)
-    payable = ctx.chart.known(ref_id(record.get("APAccountRef")), ac.ACCOUNTS_PAYABLE)
+    payable = ctx.chart.known(ref_id(record.get(_AP_ACCOUNT)), ac.ACCOUNTS_PAYABLE)
     postings = [Raw(bank, -total, None, "bank", "", name)]
     postings += _applied(record, "Bill", "VendorCredit", payable, +1, name)
     return Posted(name, total, postings)
@@ -361,13 +362,13 @@ RULES: dict[str, Callable[[Record, RuleContext], Posted]] = {
     ),
     "Bill": _form(
         lambda r, c: _expenses(
-            r, c, 1, (_head(r, c, "APAccountRef", ac.ACCOUNTS_PAYABLE), "ap"), _name(r, *_VENDOR)
+            r, c, 1, (_head(r, c, _AP_ACCOUNT, ac.ACCOUNTS_PAYABLE), "ap"), _name(r, *_VENDOR)
         ),
         _VENDOR,
     ),
     "VendorCredit": _form(
         lambda r, c: _expenses(
-            r, c, -1, (_head(r, c, "APAccountRef", ac.ACCOUNTS_PAYABLE), "ap"), _name(r, *_VENDOR)
+            r, c, -1, (_head(r, c, _AP_ACCOUNT, ac.ACCOUNTS_PAYABLE), "ap"), _name(r, *_VENDOR)
         ),
         _VENDOR,
     ),
