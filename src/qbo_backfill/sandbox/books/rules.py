@@ -4,8 +4,7 @@ A rule reads the record as served (its lines, references and amounts) and return
 postings in cents (debit positive). Every entry balances: when a record changed through the
 admin API does not add up (a TotalAmt that is not its lines' sum, an unbalanced journal
 entry), the difference goes to an Uncategorized account as a posting of kind "unbalanced",
-so it shows instead of breaking the books. A voided transaction posts nothing.
-"""
+so it shows instead of breaking the books. A voided transaction posts nothing."""
 
 from __future__ import annotations
 
@@ -20,10 +19,10 @@ from qbo_backfill.sandbox.books import chart as ac
 from qbo_backfill.sandbox.books.chart import Chart, ref_id
 from qbo_backfill.sandbox.books.model import NameRef
 
-_AP_ACCOUNT = "APAccountRef"  # pragma: allowlist secret (a field name, not a key)
 __all__ = ["ItemFacts", "Posted", "Raw", "RuleContext", "cents", "inventory_cost", "post"]
 
 Record = dict[str, Any]
+_AP_ACCOUNT = "APAccountRef"  # pragma: allowlist secret (a field name, not a key)
 
 
 class Raw(NamedTuple):
