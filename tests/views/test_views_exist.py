@@ -23,6 +23,8 @@ PG_TYPES = {
     "timestamptz": "timestamp with time zone",
     "boolean": "boolean",
     "integer": "integer",
+    "bigint": "bigint",
+    "text[]": "ARRAY",
 }
 
 
