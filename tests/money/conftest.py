@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,6 +51,7 @@ class Company:
             return cursor.fetchall() if cursor.description else []
 
 
+@contextmanager
 def copied_company(url: str, home: Path, cwd: Path, years: int, **fields: Any) -> Iterator[Company]:
     """Every entity of a company active from `years` Januaries ago to this month, copied."""
     start = date(TODAY.year - years + 1, 1, 1)
@@ -83,4 +85,5 @@ def company(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Five years of a company with every entity, copied once for the module."""
     home = tmp_path_factory.mktemp("money-home")
     cwd = tmp_path_factory.mktemp("money-cwd")
-    yield from copied_company(database_url, home, cwd, 5, other_records=40)
+    with copied_company(database_url, home, cwd, 5, other_records=40) as copied:
+        yield copied
