@@ -5,10 +5,14 @@ output with exit 1."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -42,6 +46,28 @@ def test_true_copy_agrees_in_every_month(company: Company) -> None:
         + " WHERE month IS NOT NULL"
     )
     assert recorded[0][0] == recorded[0][1] >= 60
+
+
+def test_report_shows_the_money_section_in_every_format(company: Company) -> None:
+    """After the true copy's check: the months, source against copy, in each format."""
+    table = company.cli.run("report")
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert "money, accrual basis (realm" in table.stdout
+    assert len(re.findall(r"^│ \d{4}-\d{2} │.* yes │$", table.stdout, re.M)) == 60
+    as_json = json.loads(company.cli.run("report", "--format", "json").stdout)
+    [money] = as_json["money"]
+    assert money["ok"] is True
+    assert money["months_agreeing"] == len(money["months"]) == 60
+    assert {"source_total", "copy_total", "residue"} <= set(money["months"][0])
+    rows = list(
+        csv.DictReader(io.StringIO(company.cli.run("report", "--format", "money-csv").stdout))
+    )
+    assert len(rows) == 60
+    assert all(Decimal(r["source_total"]) == Decimal(r["copy_total"]) for r in rows)
+    page = company.cli.run("report", "--format", "html").stdout
+    assert "<h2>Money: realm" in page
+    assert "every month agrees" in page
+    assert page.count("<rect class='mark'") >= 120  # two bars a month
 
 
 def test_a_repeat_of_closed_months_costs_no_call(company: Company) -> None:

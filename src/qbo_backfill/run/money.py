@@ -165,7 +165,7 @@ def _months(
     for month, (source, copy, source_total, copy_total) in counts.items():
         row = table[month]
         row.source_count, row.copy_count = source, copy
-        row.source_total, row.copy_total = source_total, copy_total
+        row.source_total, row.copy_total = _cents(source_total), _cents(copy_total)
     for diff in result.differences:
         row = table[month_of(diff.month_day)[0]]
         _count(row, diff)
@@ -178,6 +178,12 @@ def _months(
         if not line.counterpart:
             table[line.month].residue += line.amount
     return list(table.values())
+
+
+def _cents(amount: Decimal) -> Decimal:
+    """Two decimals when that is exact (`12.5` -> `12.50`); never rounded."""
+    cents = amount.quantize(Decimal("0.01"))
+    return cents if cents == amount else amount
 
 
 def _count(row: MoneyMonth, diff: Difference) -> None:

@@ -10,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from qbo_backfill.load.moneyrecord import MoneyResult
+from qbo_backfill.report.money import MoneyCheck
 
-__all__ = ["NAMED", "money_lines", "money_summary"]
+__all__ = ["NAMED", "money_check_lines", "money_lines", "money_summary"]
 
 NAMED = 20  # differing transactions named in the terminal (all are recorded per month)
 _MONTH_COLUMNS = (
@@ -117,3 +118,47 @@ def money_summary(result: MoneyResult) -> str:
         f"{len(result.open_balances)} open balances differ; residue {residue} "
         f"({len(result.residue)} lines); {result.calls} calls"
     )
+
+
+def money_check_lines(check: MoneyCheck) -> RenderableType:
+    """`report`: the newest money check of a company and basis, as recorded."""
+    table = Table(
+        title=f"money, {check.accounting_method.lower()} basis (realm {check.realm_id}, "
+        f"checked {check.checked_at_utc:%Y-%m-%d %H:%M}Z, {check.calls} calls)",
+        title_justify="left",
+    )
+    for header in _MONTH_COLUMNS:
+        table.add_column(header, justify="left" if header == "month" else "right")
+    for m in check.months:
+        table.add_row(
+            m.month.strftime("%Y-%m"),
+            *(
+                str(v)
+                for v in (
+                    m.source_count,
+                    m.copy_count,
+                    m.missing,
+                    m.extra,
+                    m.amounts_differing,
+                    m.dates_differing,
+                    m.source_total,
+                    m.copy_total,
+                )
+            ),
+            str(m.residue) if m.residue else "",
+            "yes" if m.agreed else "NO",
+        )
+    parts: list[RenderableType] = [table]
+    for d in check.differences[:NAMED]:
+        parts.append(
+            Text(
+                f"{d['kind']}: {d['type']} {d['id']} (number {d['number'] or '-'}): "
+                f"source {d['source_date'] or '-'} {d['source_amount'] or '-'}, "
+                f"copy {d['copy_date'] or '-'} {d['copy_amount'] or '-'}",
+                "red",
+            )
+        )
+    for name, rows in check.checks.items():
+        for row in rows:
+            parts.append(Text(f"{name.replace('_', ' ')}: {row}", "red"))
+    return Group(*parts)
