@@ -13,7 +13,7 @@ residue (postings no entity carries) measured, never judged:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +23,13 @@ from psycopg import sql
 from qbo_backfill.load.moneytxns import TXN_LABELS
 from qbo_backfill.load.reportstore import REPORTS, ROWS
 
-__all__ = ["ResidueLine", "balances_not_equal", "open_balance_differences", "residue"]
+__all__ = [
+    "ResidueLine",
+    "aging_fetched_at",
+    "balances_not_equal",
+    "open_balance_differences",
+    "residue",
+]
 
 
 @dataclass(frozen=True)
@@ -228,3 +234,20 @@ async def _exists(conn: psycopg.AsyncConnection, schema: str, table: str) -> boo
         await conn.execute("SELECT to_regclass(%s)", (f'"{schema}"."{table}"',))
     ).fetchone()
     return row is not None and row[0] is not None
+
+
+async def aging_fetched_at(
+    conn: psycopg.AsyncConnection, schema: str, which: tuple[str, str, str], day: date
+) -> datetime | None:
+    """When the aging report `which` (realm, report, basis) as of `day` was stored."""
+    if not await _exists(conn, schema, REPORTS):
+        return None
+    cursor = await conn.execute(
+        sql.SQL(
+            "SELECT max(ingested_at_utc) FROM {} WHERE realm_id = %s AND report_name = %s"
+            " AND accounting_method = %s AND period_start = %s AND period_end = %s"
+        ).format(sql.Identifier(schema, REPORTS)),
+        (*which, day, day),
+    )
+    row = await cursor.fetchone()
+    return row[0] if row else None

@@ -6,7 +6,7 @@ run for the report checks (month NULL), so `report` can show the evidence later.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +74,7 @@ class MoneyResult:
     not_adding_up: list[dict[str, Any]] = field(default_factory=list)
     open_balances: list[dict[str, Any]] = field(default_factory=list)
     reports_failed: list[str] = field(default_factory=list)
+    not_copied: list[str] = field(default_factory=list)  # posting entities with no raw table
     calls: int = 0
 
     @property
@@ -128,6 +129,16 @@ class MoneyRecord:
                 sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
             )
             await conn.execute(sql.SQL(_DDL).format(table=self.table))
+
+    async def last_checked(self, conn: psycopg.AsyncConnection, realm: str) -> datetime | None:
+        """When the company's newest money check ran (None: never)."""
+        await self.create(conn)
+        cursor = await conn.execute(
+            sql.SQL("SELECT max(checked_at_utc) FROM {} WHERE realm_id = %s").format(self.table),
+            (realm,),
+        )
+        row = await cursor.fetchone()
+        return row[0] if row else None
 
     async def record(self, conn: psycopg.AsyncConnection, result: MoneyResult) -> None:
         """One row per month and one for the report checks, in one transaction."""

@@ -6,13 +6,14 @@ Each source transaction is one Data row of a stored TransactionList (default col
 one basis); its cells share the row's first ordinal (`ordinal - column_index`). The copy's
 transaction is the raw record: `TotalAmt` (`Amount` where the entity has none), `TxnDate`,
 `DocNumber`, live unless `deleted_at_utc` is set. Types join through `TXN_LABELS`, the
-words QBO prints for each entity (docs/reconciliation.md).
+words QBO prints for each entity (docs/reconciliation.md). Only the entities copied (those
+with a raw table) are compared: a report's lines of an entity never copied are not missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +30,7 @@ __all__ = [
     "copy_table_exists",
     "differences",
     "month_counts",
+    "months_changed_since",
 ]
 
 # What QBO prints in a detail report's Transaction Type column -> the entity copied.
@@ -137,7 +139,7 @@ joined AS (
            coalesce(c.doc_number, s.doc_number) AS doc_number,
            s.txn_date AS source_date, c.txn_date AS copy_date,
            s.amount AS source_amount, c.amount AS copy_amount
-    FROM (SELECT * FROM source WHERE entity IS NOT NULL) AS s
+    FROM (SELECT * FROM source WHERE entity = ANY(%(copied)s)) AS s
     FULL JOIN (SELECT * FROM copy WHERE live) AS c USING (entity, txn_id)
 )
 SELECT CASE WHEN copy_date IS NULL THEN 'missing' WHEN source_date IS NULL THEN 'extra'
@@ -155,7 +157,7 @@ _MONTHS = """
 WITH {source},
 copy AS ({copy}),
 s AS (SELECT date_trunc('month', txn_date)::date AS month, count(*) AS n, sum(amount) AS total
-      FROM source WHERE entity IS NOT NULL GROUP BY 1),
+      FROM source WHERE entity = ANY(%(copied)s) GROUP BY 1),
 c AS (SELECT date_trunc('month', txn_date)::date AS month, count(*) AS n, sum(amount) AS total
       FROM copy WHERE live AND ((entity, txn_id) IN (SELECT entity, txn_id FROM source)
           OR (amount <> 0 AND NOT (entity = ANY(%(quiet)s)))) GROUP BY 1)
@@ -193,9 +195,10 @@ def _copy(schema: str, entities: list[str]) -> sql.Composable:
     )
 
 
-def _params(realm: str, basis: str, first: date, last: date) -> dict[str, Any]:
+def _params(copied: list[str], realm: str, basis: str, first: date, last: date) -> dict[str, Any]:
     quiet = list(ACCRUAL_ONLY) if basis == "Cash" else []
     return {
+        "copied": copied,
         "realm": realm,
         "basis": basis,
         "first": first,
@@ -221,7 +224,7 @@ async def differences(
 ) -> list[Difference]:
     """Every transaction of `[first, last]` (both included) the two sides disagree on."""
     query = sql.SQL(_DIFFERENCES).format(source=_source(schema), copy=_copy(schema, copied))
-    cursor = await conn.execute(query, _params(*scope))
+    cursor = await conn.execute(query, _params(copied, *scope))
     return [Difference(*row) for row in await cursor.fetchall()]
 
 
@@ -233,7 +236,7 @@ async def month_counts(
 ) -> dict[date, tuple[int, int, Decimal, Decimal]]:
     """Per month: transactions at the source and in the copy, and their totals."""
     query = sql.SQL(_MONTHS).format(source=_source(schema), copy=_copy(schema, copied))
-    cursor = await conn.execute(query, _params(*scope))
+    cursor = await conn.execute(query, _params(copied, *scope))
     return {row[0]: (int(row[1]), int(row[2]), row[3], row[4]) for row in await cursor.fetchall()}
 
 
@@ -299,3 +302,28 @@ async def changed_months(
     params = {"realm": realm, "basis": basis, "report": report}
     cursor = await conn.execute(query, params)
     return {row[0] for row in await cursor.fetchall()}
+
+
+async def months_changed_since(
+    conn: psycopg.AsyncConnection,
+    schema: str,
+    copied: list[str],
+    realm: str,
+    since: datetime,
+) -> list[date]:
+    """The months (first days) of the copy's transactions written or deleted after `since`:
+    what a sync touched since the last money check."""
+    if not copied:
+        return []
+    parts = sql.SQL(" UNION ALL ").join(
+        sql.SQL(_CHANGED_ONE).format(
+            entity=sql.Literal(name), table=sql.Identifier(schema, f"qb_{name.lower()}")
+        )
+        for name in copied
+    )
+    query = sql.SQL(
+        "SELECT DISTINCT date_trunc('month', txn_date)::date FROM ({}) AS c"
+        " WHERE c.changed_at > %(since)s ORDER BY 1"
+    ).format(parts)
+    cursor = await conn.execute(query, {"realm": realm, "since": since})
+    return [row[0] for row in await cursor.fetchall()]

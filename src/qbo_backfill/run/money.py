@@ -11,7 +11,6 @@ the open months (the current and the previous) are asked for again each time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,8 @@ import psycopg
 
 from qbo_backfill.errors import ApiError, ReauthorizeError, RunFailedError
 from qbo_backfill.load.moneychecks import (
+    OPEN_ITEMS,
+    aging_fetched_at,
     balances_not_equal,
     open_balance_differences,
     residue,
@@ -33,6 +34,7 @@ from qbo_backfill.load.moneytxns import (
     copy_table_exists,
     differences,
     month_counts,
+    months_changed_since,
 )
 from qbo_backfill.load.reportruns import ReportFigures, ReportRuns
 from qbo_backfill.load.reportstore import ReportStore
@@ -42,7 +44,14 @@ from qbo_backfill.run.reportplan import Month, covered, month_of, months_between
 from qbo_backfill.run.reports import first_txn_day
 from qbo_backfill.run.session import Session
 
-__all__ = ["MONEY_REPORTS", "MoneyMonth", "MoneyOptions", "MoneyResult", "verify_money"]
+__all__ = [
+    "MONEY_REPORTS",
+    "MoneyMonth",
+    "MoneyOptions",
+    "MoneyResult",
+    "touched_since_last_check",
+    "verify_money",
+]
 
 # The reports the checks read: the transactions, the postings (residue), the open items.
 MONEY_REPORTS = ("TransactionList", "GeneralLedger", "AgedReceivables", "AgedPayables")
@@ -57,6 +66,7 @@ class MoneyOptions:
     start: date | None = None
     end: date | None = None
     basis: str = "Accrual"
+    refresh_open: bool = True  # ask again for the open months (a sync just did: no need)
 
 
 async def verify_money(session: Session, options: MoneyOptions) -> MoneyResult:
@@ -70,7 +80,8 @@ async def verify_money(session: Session, options: MoneyOptions) -> MoneyResult:
         result = MoneyResult(uuid.uuid4().hex, session.realm_id, options.basis, first, last)
         before = session.client.stats.requests
         if first <= last:
-            await _fetch(conn, session, result, months_between(first, last), today)
+            months = months_between(first, last)
+            await _fetch(conn, session, result, months, today, options.refresh_open)
         result.calls = session.client.stats.requests - before
         await _check(conn, session.schema, result)
         await MoneyRecord(session.schema).record(conn, result)
@@ -83,6 +94,7 @@ async def _fetch(
     result: MoneyResult,
     months: list[Month],
     today: date,
+    refresh_open: bool,
 ) -> None:
     """The reports the checks read, copied where missing, asked again where stale."""
     store = ReportStore(session.schema, session.realm_id)
@@ -99,7 +111,8 @@ async def _fetch(
         record = (result.run_id, session.realm_id, "verify", (months[0][0], months[-1][1]), False)
         await runs.record(conn, *record, figures)
         try:
-            await _fetch_one(conn, copier, months, copied, (session.schema, session.realm_id))
+            where = (session.schema, session.realm_id)
+            await _fetch_one(conn, copier, months, copied, where, refresh_open)
             figures.status = "done"
         except ReauthorizeError:
             raise
@@ -115,18 +128,34 @@ async def _fetch_one(
     months: list[Month],
     copied: list[str],
     where: tuple[str, str],
+    refresh_open: bool,
 ) -> None:
     name, basis = copier.figures.report, copier.figures.basis
     if name not in _DETAIL:
-        await copier.copy(months)
+        await _fetch_aging(conn, copier, copied, where)
         return
     pieces = [p for p in await copier.store.pieces(conn, name, basis) if _plain(p.params)]
     stored = covered(months, pieces)
     changed = await changed_months(conn, where[0], copied, (where[1], basis, name))
-    stale = [m for m in months if m in stored and (m[1] >= copier.open_start or m[0] in changed)]
+    reopen = refresh_open and copier.open_start
+    stale = [m for m in months if m in stored and ((reopen and m[1] >= reopen) or m[0] in changed)]
     await copier.copy(months)
     if stale:
         await copier.refresh(stale)
+
+
+async def _fetch_aging(
+    conn: psycopg.AsyncConnection, copier: ReportCopier, copied: list[str], where: tuple[str, str]
+) -> None:
+    """Today's aging, once a day; again when the copy changed since it was stored (its
+    open items would otherwise be compared with an older answer)."""
+    schema, realm = where
+    which = (realm, copier.figures.report, copier.figures.basis)
+    fetched = await aging_fetched_at(conn, schema, which, copier.today)
+    if fetched is None:
+        await copier.copy([])
+    elif await months_changed_since(conn, schema, copied, realm, fetched):
+        await copier.copy_span(copier.request((copier.today, copier.today)))
 
 
 def _plain(params: dict[str, Any]) -> bool:
@@ -140,6 +169,7 @@ async def _copied(conn: psycopg.AsyncConnection, schema: str) -> list[str]:
 async def _check(conn: psycopg.AsyncConnection, schema: str, result: MoneyResult) -> None:
     """Every check, each a difference set; the months' table from the transactions'."""
     copied = await _copied(conn, schema)
+    result.not_copied = [e for e in POSTING_ENTITIES if e not in copied]
     scope = (result.realm_id, result.basis, result.first, result.last)
     if result.first <= result.last:
         result.differences = await differences(conn, schema, copied, scope)
@@ -152,10 +182,11 @@ async def _check(conn: psycopg.AsyncConnection, schema: str, result: MoneyResult
         if row["realm_id"] == result.realm_id
     ] + await balances_not_equal(conn, schema, result.realm_id)
     if result.basis == "Accrual":
-        for report in ("AgedReceivables", "AgedPayables"):
-            result.open_balances += await open_balance_differences(
-                conn, schema, result.realm_id, report
-            )
+        for report, parts in OPEN_ITEMS.items():
+            if all(entity in copied for entity, _ in parts):  # else not checked
+                result.open_balances += await open_balance_differences(
+                    conn, schema, result.realm_id, report
+                )
 
 
 def _months(
@@ -197,6 +228,13 @@ def _count(row: MoneyMonth, diff: Difference) -> None:
     setattr(row, name, getattr(row, name) + 1)
 
 
-def months_touched(days: Iterable[date]) -> list[Month]:
-    """The months holding the given days, each once, in order (what a sync touched)."""
-    return sorted({month_of(d) for d in days})
+async def touched_since_last_check(session: Session) -> tuple[bool, date | None]:
+    """Whether the company was checked before, and the first day of the earliest month the
+    copy changed in since (None: nothing changed, or never checked)."""
+    async with await psycopg.AsyncConnection.connect(session.url, autocommit=True) as conn:
+        since = await MoneyRecord(session.schema).last_checked(conn, session.realm_id)
+        if since is None:
+            return False, None
+        copied = await _copied(conn, session.schema)
+        months = await months_changed_since(conn, session.schema, copied, session.realm_id, since)
+        return True, months[0] if months else None

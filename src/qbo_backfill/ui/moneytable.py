@@ -48,6 +48,10 @@ def money_lines(result: MoneyResult) -> RenderableType:
         )
     for line in result.reports_failed:
         parts.append(Text(f"report not copied: {line}"))
+    if result.not_copied:
+        parts.append(
+            Text(f"not compared (no raw table, never copied): {', '.join(result.not_copied)}")
+        )
     return Group(*parts)
 
 
