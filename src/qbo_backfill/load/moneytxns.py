@@ -31,6 +31,7 @@ __all__ = [
     "differences",
     "month_counts",
     "months_changed_since",
+    "shown",
 ]
 
 # What QBO prints in a detail report's Transaction Type column -> the entity copied.
@@ -89,9 +90,18 @@ class Difference:
             "number": self.doc_number,
             "source_date": str(self.source_date) if self.source_date else None,
             "copy_date": str(self.copy_date) if self.copy_date else None,
-            "source_amount": str(self.source_amount) if self.source_amount is not None else None,
-            "copy_amount": str(self.copy_amount) if self.copy_amount is not None else None,
+            "source_amount": shown(self.source_amount),
+            "copy_amount": shown(self.copy_amount),
         }
+
+
+def shown(amount: Decimal | None) -> str | None:
+    """An amount as text, with two decimals when that is exact (`12.5` -> `12.50`); never
+    rounded: a third decimal stays."""
+    if amount is None:
+        return None
+    cents = amount.quantize(Decimal("0.01"))
+    return str(cents if cents == amount else amount)
 
 
 # The stored TransactionList periods of one basis that overlap the range, default columns.

@@ -35,6 +35,7 @@ from qbo_backfill.load.moneytxns import (
     differences,
     month_counts,
     months_changed_since,
+    shown,
 )
 from qbo_backfill.load.reportruns import ReportFigures, ReportRuns
 from qbo_backfill.load.reportstore import ReportStore
@@ -213,8 +214,7 @@ def _months(
 
 def _cents(amount: Decimal) -> Decimal:
     """Two decimals when that is exact (`12.5` -> `12.50`); never rounded."""
-    cents = amount.quantize(Decimal("0.01"))
-    return cents if cents == amount else amount
+    return Decimal(shown(amount) or "0")
 
 
 def _count(row: MoneyMonth, diff: Difference) -> None:

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from qbo_backfill.load.moneyrecord import MoneyResult
+from qbo_backfill.load.moneytxns import shown
 from qbo_backfill.report.money import MoneyCheck
 
 __all__ = ["NAMED", "money_check_lines", "money_lines", "money_summary"]
@@ -79,12 +80,12 @@ def _months(result: MoneyResult) -> Table:
 
 
 def _differences(result: MoneyResult) -> Table:
-    shown = result.differences[:NAMED]
-    title = f"differing transactions ({len(shown)} of {len(result.differences)})"
+    named = result.differences[:NAMED]
+    title = f"differing transactions ({len(named)} of {len(result.differences)})"
     table = Table(title=title, title_justify="left")
     for header in ("kind", "type", "Id", "number", "source date", "copy date", "source", "copy"):
         table.add_column(header)
-    for d in shown:
+    for d in named:
         table.add_row(
             d.kind,
             d.entity,
@@ -92,8 +93,8 @@ def _differences(result: MoneyResult) -> Table:
             d.doc_number or "",
             str(d.source_date or "-"),
             str(d.copy_date or "-"),
-            "-" if d.source_amount is None else str(d.source_amount),
-            "-" if d.copy_amount is None else str(d.copy_amount),
+            shown(d.source_amount) or "-",
+            shown(d.copy_amount) or "-",
         )
     return table
 
