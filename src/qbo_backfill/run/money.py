@@ -135,7 +135,8 @@ async def _fetch_one(
     if name not in _DETAIL:
         await _fetch_aging(conn, copier, copied, where)
         return
-    pieces = [p for p in await copier.store.pieces(conn, name, basis) if _plain(p.params)]
+    stored_pieces = await copier.store.pieces(conn, name, basis, payloads=False)
+    pieces = [p for p in stored_pieces if _plain(p.params)]
     stored = covered(months, pieces)
     changed = await changed_months(conn, where[0], copied, (where[1], basis, name))
     reopen = refresh_open and copier.open_start
