@@ -23,6 +23,10 @@ def test_cash_basis_entities_beside_and_bad_input(
             "SELECT DISTINCT accounting_method FROM {schema}.qbo_backfill_money_checks"
         )
         assert recorded == [("Cash",)]
+        aging = company.execute(
+            "SELECT count(*) FROM {schema}.qb_report WHERE report_name LIKE 'Aged%%'"
+        )
+        assert aging == [(0,)]  # open balances: accrual only, not asked for in cash
 
         both = company.cli.run("verify", "Invoice", "Bill", "--money")
         assert both.returncode == 0, both.stdout + both.stderr
