@@ -146,7 +146,7 @@ def check_csv(text: str, expected_rows: int) -> None:
 
 def check_archive(out: Path, printed: str) -> list[str]:
     names = {"report.txt", "report.json", "report-chunks.csv", "report-checks.csv", "report.html"}
-    names.add("report-views.csv")
+    names |= {"report-views.csv", "report-money.csv"}
     assert {p.name for p in out.iterdir()} == names
     for name in names:
         assert f"wrote {out / name}" in printed

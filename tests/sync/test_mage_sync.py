@@ -29,6 +29,7 @@ def test_pipeline_is_token_check_then_sync_on_an_hourly_trigger() -> None:
         ("qb_tokens_checker", "custom", []),
         ("sync_company", "data_loader", ["qb_tokens_checker"]),
         ("sync_reports", "data_loader", ["sync_company"]),
+        ("check_money", "data_loader", ["sync_reports"]),
     ]
     (trigger,) = _load(PROJECT / "pipelines" / "qb_sync" / "triggers.yaml")["triggers"]
     assert trigger["schedule_interval"] == "@hourly"

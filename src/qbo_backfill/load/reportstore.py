@@ -160,14 +160,17 @@ class ReportStore:
                 await conn.execute(statement)
 
     async def pieces(
-        self, conn: psycopg.AsyncConnection, name: str, basis: str
+        self, conn: psycopg.AsyncConnection, name: str, basis: str, *, payloads: bool = True
     ) -> list[StoredPiece]:
-        """Every stored period of one report and basis, in date order."""
+        """Every stored period of one report and basis, in date order; without `payloads`
+        each piece's payload is `{}` (planning needs only the periods, and a ledger's
+        payloads are megabytes)."""
+        payload = sql.SQL("payload" if payloads else "'{}'::jsonb")
         cursor = await conn.execute(
             sql.SQL(
-                "SELECT period_start, period_end, params, payload FROM {} WHERE realm_id = %s"
+                "SELECT period_start, period_end, params, {} FROM {} WHERE realm_id = %s"
                 " AND report_name = %s AND accounting_method = %s ORDER BY period_start, period_end"
-            ).format(self.reports),
+            ).format(payload, self.reports),
             (self._realm, name, basis),
         )
         return [StoredPiece(*row) for row in await cursor.fetchall()]

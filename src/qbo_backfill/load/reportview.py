@@ -22,6 +22,7 @@ __all__ = [
     "create_report_row_view",
     "report_row_select",
     "sections_not_adding_up",
+    "sections_not_adding_up_async",
 ]
 
 REPORT_ROW_VIEW = "report_row"
@@ -141,3 +142,20 @@ def sections_not_adding_up(conn: psycopg.Connection, raw_schema: str) -> list[di
     cursor = conn.execute(query)
     names = [d.name for d in cursor.description or []]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+async def sections_not_adding_up_async(
+    conn: psycopg.AsyncConnection, raw_schema: str
+) -> list[dict[str, Any]]:
+    """`sections_not_adding_up` on an async connection (no rows when nothing is stored)."""
+    found = await (
+        await conn.execute("SELECT to_regclass(%s)", (f'"{raw_schema}"."{ROWS}"',))
+    ).fetchone()
+    if found is None or found[0] is None:
+        return []
+    query = sql.SQL(_NOT_ADDING_UP).format(
+        reports=sql.Identifier(raw_schema, REPORTS), rows=sql.Identifier(raw_schema, ROWS)
+    )
+    cursor = await conn.execute(query)
+    names = [d.name for d in cursor.description or []]
+    return [dict(zip(names, row, strict=True)) for row in await cursor.fetchall()]

@@ -7,6 +7,7 @@ gives the whole public surface.
 
 from qbo_backfill.report.formats import checks_csv as checks_csv
 from qbo_backfill.report.formats import chunks_csv as chunks_csv
+from qbo_backfill.report.formats import money_csv as money_csv
 from qbo_backfill.report.formats import to_json as to_json
 from qbo_backfill.report.formats import views_csv as views_csv
 from qbo_backfill.report.formats import write_all as write_all

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from html import escape
 
 from qbo_backfill.report.model import RatePoint, RunReport
+from qbo_backfill.report.money import MoneyCheck
 from qbo_backfill.report.wording import plural
 
-__all__ = ["rate_chart", "rows_chart", "source_chart"]
+__all__ = ["money_chart", "rate_chart", "rows_chart", "source_chart"]
 
 WIDTH, HEIGHT = 900, 240
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 64, 16, 16, 40
@@ -137,6 +138,42 @@ def source_chart(run: RunReport) -> str:
         frame,
         marks,
         _window_labels(run),
+        [legend],
+    )
+
+
+def money_chart(check: MoneyCheck) -> str:
+    """Transactions per month at the source against the copy (a month that disagrees in
+    red); each bar's title carries both totals, as recorded (exact decimals)."""
+    months = check.months
+    frame = _Frame(
+        len(months), _nice_top(max((max(m.source_count, m.copy_count) for m in months), default=0))
+    )
+    width, left = _group(frame)
+    marks = []
+    for i, m in enumerate(months):
+        label = (
+            f"{m.month:%Y-%m}: source {m.source_count} ({m.source_total}), "
+            f"copy {m.copy_count} ({m.copy_total}), residue {m.residue}"
+        )
+        marks.append(_bar(frame, i, m.source_count, width / 2, left, COLORS["source"], label))
+        color = COLORS["loaded"] if m.agreed else COLORS["bad"]
+        marks.append(_bar(frame, i, m.copy_count, width / 2, left + width / 2, color, label))
+    legend = (
+        f"<g class='legend'><rect x='{PAD_LEFT}' y='2' width='10' height='10' "
+        f"fill='{COLORS['source']}'/><text x='{PAD_LEFT + 14}' y='11'>Intuit's report</text>"
+        f"<rect x='{PAD_LEFT + 130}' y='2' width='10' height='10' fill='{COLORS['loaded']}'/>"
+        f"<text x='{PAD_LEFT + 144}' y='11'>the copy</text>"
+        f"<rect x='{PAD_LEFT + 250}' y='2' width='10' height='10' fill='{COLORS['bad']}'/>"
+        f"<text x='{PAD_LEFT + 264}' y='11'>differs</text></g>"
+    )
+    labels = [f"{m.month:%Y-%m}" for m in months] or [""]
+    return _svg(
+        f"money-{check.realm_id}-{check.accounting_method.lower()}",
+        "Transactions per month, Intuit's report vs the copy",
+        frame,
+        marks,
+        labels,
         [legend],
     )
 

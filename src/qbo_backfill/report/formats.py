@@ -1,4 +1,5 @@
-"""The report's text formats: JSON, CSV (chunks, checks), and an archive of every format."""
+"""The report's text formats: JSON, CSV (chunks, checks, views, money), and an archive of
+every format."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import orjson
 
 from qbo_backfill.figures import CHUNK_COLUMNS
 from qbo_backfill.report.model import Report
+from qbo_backfill.report.money import MONEY_CSV_COLUMNS
 
-__all__ = ["checks_csv", "chunks_csv", "to_json", "views_csv", "write_all"]
+__all__ = ["checks_csv", "chunks_csv", "money_csv", "to_json", "views_csv", "write_all"]
 
 
 def to_json(report: Report) -> str:
@@ -72,6 +74,18 @@ def views_csv(report: Report) -> str:
     return out.getvalue()
 
 
+def money_csv(report: Report) -> str:
+    """One row per month of the newest money check of each company and basis."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(("realm_id", "basis", "run_id", *MONEY_CSV_COLUMNS))
+    for check in report.money:
+        for month in check.months:
+            cells = (_csv_cell(getattr(month, name)) for name in MONEY_CSV_COLUMNS)
+            writer.writerow((check.realm_id, check.accounting_method, check.run_id, *cells))
+    return out.getvalue()
+
+
 def _csv_cell(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -89,6 +103,7 @@ def write_all(report: Report, directory: Path, table_text: str, html: str) -> li
         "report-chunks.csv": chunks_csv(report),
         "report-checks.csv": checks_csv(report),
         "report-views.csv": views_csv(report),
+        "report-money.csv": money_csv(report),
         "report.html": html,
     }
     paths = []

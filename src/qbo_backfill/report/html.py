@@ -10,6 +10,7 @@ headless browser can prove the page works from its DOM alone.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from html import escape
 from importlib import resources
 
@@ -17,6 +18,7 @@ from qbo_backfill.figures import ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report import charts
 from qbo_backfill.report.model import CheckStatus, Report, RunReport
+from qbo_backfill.report.money import MONEY_CSV_COLUMNS, MoneyCheck
 from qbo_backfill.report.reportcopies import ReportCopy
 
 __all__ = ["render_html"]
@@ -41,6 +43,7 @@ def render_html(report: Report) -> str:
         *(_run_section(run) for run in report.runs),
         _sync_section(report.syncs),
         _reports_section(report),
+        *(_money_section(check) for check in report.money),
         _views_section(report),
         *(
             f"<p class='verdict bad'>company {escape(realm)} needs re-authorization: "
@@ -273,6 +276,44 @@ def _report_row(r: ReportCopy) -> str:
         r.periods, r.months_empty, r.truncations_split, r.dense_split, r.calls, r.changes,
     )  # fmt: skip
     return "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in cells) + "</tr>"
+
+
+def _money_section(check: MoneyCheck) -> str:
+    """A money check: the monthly chart, the months that disagree, what was named."""
+    verdict = "every month agrees" if check.ok else "DIFFERENCES FOUND"
+    named = "".join(
+        f"<li class='bad'>{escape(d['kind'])}: {escape(d['type'])} {escape(d['id'])} "
+        f"(number {escape(d['number'] or '-')}): source {escape(d['source_date'] or '-')} "
+        f"{escape(d['source_amount'] or '-')}, copy {escape(d['copy_date'] or '-')} "
+        f"{escape(d['copy_amount'] or '-')}</li>"
+        for d in check.differences
+    )
+    others = "".join(
+        f"<li class='bad'>{escape(name.replace('_', ' '))}: {escape(str(row))}</li>"
+        for name, rows in check.checks.items()
+        for row in rows
+    )
+    bad = [m for m in check.months if not m.agreed]
+    head = "".join(f"<th>{escape(c.replace('_', ' '))}</th>" for c in MONEY_CSV_COLUMNS)
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(str(getattr(m, c)))}</td>" for c in MONEY_CSV_COLUMNS)
+        + "</tr>"
+        for m in check.months
+    )
+    residue = sum((m.residue for m in check.months), Decimal(0))
+    return (
+        f"<section><h2>Money: realm {escape(check.realm_id)}, "
+        f"{escape(check.accounting_method.lower())} basis</h2>"
+        f"<p class='verdict {'ok' if check.ok else 'bad'}'>{verdict}: "
+        f"{len(check.months) - len(bad)} of {len(check.months)} months agree; residue "
+        f"{residue}; {check.calls} calls; checked {_ts(check.checked_at_utc)}</p>"
+        + charts.money_chart(check)
+        + (f"<h3>Differences</h3><ul>{named}{others}</ul>" if named or others else "")
+        + f"<details><summary>Months</summary><div class='scroll'><table class='sortable'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div></details>"
+        "</section>"
+    )
 
 
 def _ts(value: datetime) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.figures import SUMMED, ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
+from qbo_backfill.report.money import MoneyCheck
 from qbo_backfill.report.rate import RatePoint, request_rate
 from qbo_backfill.report.reportcopies import ReportChange, ReportCopy
 from qbo_backfill.windows import ExtractWindow
@@ -136,10 +137,11 @@ class Report:
     report_changes: list[ReportChange] = field(default_factory=list)  # newest first
     views_schema: str = ""
     views: list[tuple[str, int]] = field(default_factory=list)  # typed view -> rows
+    money: list[MoneyCheck] = field(default_factory=list)  # newest per company and basis
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.runs)
+        return all(r.ok for r in self.runs) and all(m.ok for m in self.money)
 
     @property
     def rate_measured(self) -> bool:
@@ -178,6 +180,7 @@ class Report:
             "reports": [asdict(r) for r in self.reports],
             "report_changes": [asdict(c) for c in self.report_changes],
             "views": {"schema": self.views_schema, "rows": dict(self.views)},
+            "money": [m.as_dict() for m in self.money],
         }
 
 

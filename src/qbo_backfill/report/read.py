@@ -20,6 +20,7 @@ from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.load.reportruns import REPORT_RUNS
 from qbo_backfill.report.checks import run_checks
 from qbo_backfill.report.model import INTUIT_REQUESTS_PER_MINUTE, Report, RunReport, Selection
+from qbo_backfill.report.money import money_checks
 from qbo_backfill.report.rate import read_measured
 from qbo_backfill.report.reportcopies import report_changes, report_copies
 from qbo_backfill.report.syncs import sync_runs
@@ -64,6 +65,7 @@ def load_report(
         syncs = sync_runs(conn, schema)
         copies, changes = report_copies(conn, schema), report_changes(conn, schema)
         views = view_counts(conn, views_schema) if views_schema else []
+        money = money_checks(conn, schema)
         reauthorize = _needs_reauthorization(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
@@ -81,6 +83,7 @@ def load_report(
         report_changes=changes,
         views_schema=views_schema or "",
         views=views,
+        money=money,
     )
 
 

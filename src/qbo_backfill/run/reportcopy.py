@@ -219,5 +219,7 @@ class ReportCopier:
     ) -> list[StoredPiece]:
         shape = shape_of(self.request((self.today, self.today), extra).params)
         report = name or self.figures.report
-        pieces = await self.store.pieces(self.conn, report, self.figures.basis)
+        # Only the month-summarized answers are read (which months show amounts).
+        loaded = extra == MONTH_SUMMARY
+        pieces = await self.store.pieces(self.conn, report, self.figures.basis, payloads=loaded)
         return [p for p in pieces if shape_of(p.params) == shape]

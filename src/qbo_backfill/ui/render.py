@@ -15,6 +15,7 @@ from qbo_backfill.figures import ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.model import Report, RunReport
 from qbo_backfill.report.wording import plural
+from qbo_backfill.ui.moneytable import money_check_lines
 
 CHUNK_COLUMNS = (
     ("window", "window"),
@@ -163,6 +164,7 @@ def report_renderables(report: Report, *, chunks: bool = True) -> list[Renderabl
         )
     if report.views:
         out.append(views_table(report.views, f"typed views in schema {report.views_schema}"))
+    out += [money_check_lines(check) for check in report.money]
     for realm, why in report.needs_reauthorization.items():
         out.append(Text(f"company {realm} needs re-authorization: {why}", "bold red"))
     counts = report.check_counts()

@@ -5,12 +5,14 @@ log lines (`log`) and their runtime variables (`variables`). Blocks import this 
 from qbo_backfill.integrations.mage.blocks import check_token, ingest, reconcile, sync
 from qbo_backfill.integrations.mage.fleet import enqueue_fleet
 from qbo_backfill.integrations.mage.log import BlockFailed
+from qbo_backfill.integrations.mage.money import check_money
 from qbo_backfill.integrations.mage.reports import copy_reports_block, sync_reports
 from qbo_backfill.integrations.mage.secrets import MAGE_SECRETS, load_settings, mage_secret_lookup
 
 __all__ = [
     "MAGE_SECRETS",
     "BlockFailed",
+    "check_money",
     "check_token",
     "copy_reports_block",
     "enqueue_fleet",

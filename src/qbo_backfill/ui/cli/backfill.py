@@ -8,13 +8,16 @@ import click
 
 from qbo_backfill import report
 from qbo_backfill.errors import EXIT_OK, EXIT_RUN_FAILED
+from qbo_backfill.load.moneyrecord import MoneyResult
 from qbo_backfill.report.wording import agree, plural
 from qbo_backfill.run.engine import BackfillOptions, BackfillResult, backfill
+from qbo_backfill.run.money import MoneyOptions, verify_money
 from qbo_backfill.run.reconcile import WindowCheck, verify
 from qbo_backfill.run.session import open_session
 from qbo_backfill.settings import Settings
 from qbo_backfill.ui import progress, render
 from qbo_backfill.ui.cli.shared import (
+    build_options,
     chunk_days_option,
     configure_logging,
     console,
@@ -24,11 +27,14 @@ from qbo_backfill.ui.cli.shared import (
     load_settings,
     number_option,
     page_size_option,
+    parse_dates,
     realm_option,
     request_from_flags,
     window_options,
     with_progress,
 )
+from qbo_backfill.ui.moneytable import money_lines, money_summary
+from qbo_backfill.windows import requested_window
 
 
 @click.command("backfill", short_help="Copy entities into raw tables; resumes a stopped run.")
@@ -100,29 +106,71 @@ def print_result(result: BackfillResult) -> None:
     )
 
 
-@click.command("verify", short_help="Reconcile source counts per window with the table.")
-@click.argument("entities", nargs=-1, required=True)
+@click.command("verify", short_help="Reconcile the copy: counts per window, money per month.")
+@click.argument("entities", nargs=-1)
 @window_options
 @chunk_days_option("The finest window a mismatch is narrowed to: days, or 'auto' (one day).")
+@click.option(
+    "--money",
+    is_flag=True,
+    help="Also prove the copy against Intuit's reports, per month, to the cent "
+    "(docs/reconciliation.md).",
+)
+@click.option(
+    "--basis",
+    type=click.Choice(["accrual", "cash"]),
+    default="accrual",
+    show_default=True,
+    help="The accounting basis of the reports --money reads.",
+)
 @realm_option
-@request_from_flags
-def verify_command(options: BackfillOptions, realm: str | None) -> int:
+def verify_command(
+    entities: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    chunk_days: str,
+    money: bool,
+    basis: str,
+    realm: str | None,
+) -> int:
     """Reconcile: source COUNT(*) per window against rows in the table, in coarse slices
-    narrowed where they disagree. Exit 1 on a mismatch."""
+    narrowed where they disagree; with --money, every transaction of Intuit's reports
+    against the copy, month by month. Exit 1 on any mismatch."""
+    if not entities and not money:
+        raise click.UsageError("name the entities to verify, or ask for --money")
+    options = build_options(entities, start, end, chunk_days) if entities else None
+    money_options = None
+    if money:
+        window = options.window if options else requested_window(*parse_dates(start, end))
+        first = window.start if start is not None else None
+        money_options = MoneyOptions(first, window.end, basis.capitalize())
     settings = load_settings(realm_id=realm)
     configure_logging()
-    checks = asyncio.run(_verify(settings, options))
-    console.print(render.check_table(checks))
-    bad = [c for c in checks if not c.matched]
-    console.print(
-        f"{plural(len(checks), 'window')} checked, {len(bad)} mismatched", highlight=False
-    )
-    return EXIT_RUN_FAILED if bad else EXIT_OK
+    checks, result = asyncio.run(_verify(settings, options, money_options))
+    failed = False
+    if options:
+        console.print(render.check_table(checks))
+        bad = [c for c in checks if not c.matched]
+        console.print(
+            f"{plural(len(checks), 'window')} checked, {len(bad)} mismatched", highlight=False
+        )
+        failed = bool(bad)
+    if result is not None:
+        console.print(money_lines(result))
+        console.print(money_summary(result), highlight=False)
+        failed = failed or not result.ok
+    return EXIT_RUN_FAILED if failed else EXIT_OK
 
 
-async def _verify(settings: Settings, options: BackfillOptions) -> list[WindowCheck]:
+async def _verify(
+    settings: Settings, options: BackfillOptions | None, money: MoneyOptions | None
+) -> tuple[list[WindowCheck], MoneyResult | None]:
     async with open_session(settings) as session:
-        return await verify(session, options.entities, options.window, options.chunk_days)
+        checks = []
+        if options:
+            checks = await verify(session, options.entities, options.window, options.chunk_days)
+        result = await verify_money(session, money) if money else None
+        return checks, result
 
 
 @click.command("demo", short_help="Offline demo: embedded PostgreSQL and the local sandbox.")

@@ -21,16 +21,17 @@ from qbo_backfill.ui.cli.shared import console, load_settings
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "html"]),
+    type=click.Choice(["table", "json", "csv", "money-csv", "html"]),
     default="table",
     show_default=True,
-    help="What to print (csv: one row per chunk window).",
+    help="What to print (csv: one row per chunk window; money-csv: one row per month of "
+    "the newest money check).",
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Write every format into this folder (report.txt, .json, -chunks.csv, "
-    "-checks.csv, -views.csv, .html) as evidence.",
+    "-checks.csv, -views.csv, -money.csv, .html) as evidence.",
 )
 def report_command(
     run_ids: tuple[int, ...], last: bool, entity: str | None, fmt: str, out: Path | None
@@ -53,7 +54,12 @@ def report_command(
         shown = console if console.is_terminal else Console(width=200)
         shown.print(*render.report_renderables(evidence))
     elif out is None:
-        renderers = {"json": report.to_json, "csv": report.chunks_csv, "html": render_html}
+        renderers = {
+            "json": report.to_json,
+            "csv": report.chunks_csv,
+            "money-csv": report.money_csv,
+            "html": render_html,
+        }
         rendered = renderers[fmt](evidence)
         click.echo(rendered, nl=not rendered.endswith("\n"))
     return EXIT_OK if evidence.ok else EXIT_RUN_FAILED

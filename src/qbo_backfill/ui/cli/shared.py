@@ -124,7 +124,8 @@ def request_from_flags(command: Callable[..., int]) -> Callable[..., int]:
     return with_options
 
 
-def _dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+def parse_dates(start: str | None, end: str | None) -> tuple[date | None, date | None]:
+    """`--start` and `--end` as dates (None when not given)."""
     return (
         parse_date(start, "--start") if start is not None else None,
         parse_date(end, "--end") if end is not None else None,
@@ -155,7 +156,7 @@ def build_options(
     """Validate every argument before any request is made."""
     return BackfillOptions(
         entities=resolve_entities(entities),
-        window=requested_window(*_dates(start, end)),
+        window=requested_window(*parse_dates(start, end)),
         chunk_days=parse_chunk_days(chunk_days),
         page_size=page_size,
         force=force,
