@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,12 @@ VERIFIER = "test-verifier-token-0123456789"
 class ReceiverProcess:
     """The receiver on a free port of loopback; its log kept in a file."""
 
-    def __init__(self, fleet: Fleet, name: str = "receiver", port: int = 0) -> None:
+    def __init__(self, fleet: Fleet, name: str = "receiver", port: int = 0, *options: str) -> None:
         self.log_path = fleet.cwd / f"{name}.log"
         self._log = self.log_path.open("w", encoding="utf-8")
         env = {**fleet.env, "QBO_WEBHOOK_VERIFIER_TOKEN": VERIFIER}
         self.process = subprocess.Popen(
-            [*QBO, "webhooks", "serve", "--port", str(port)],
+            [*QBO, "webhooks", "serve", "--port", str(port), *options],
             env=env,
             cwd=fleet.cwd,
             stdout=subprocess.PIPE,
@@ -67,6 +68,13 @@ class ReceiverProcess:
 
     def log(self) -> str:
         return Path(self.log_path).read_text(encoding="utf-8")
+
+
+def free_port() -> int:
+    """A port free on loopback now (the sandbox must know the receiver's URL at start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def legacy_body(realm: str, *changes: tuple[str, str, str, str]) -> bytes:

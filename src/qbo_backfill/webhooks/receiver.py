@@ -44,8 +44,14 @@ POOL_SIZE = 4
 class WebhookReceiver:
     """The two routes over a pool of connections to the destination database."""
 
-    def __init__(self, schema: str, verifier_token: str, pool: psycopg_pool.AsyncConnectionPool):
-        self.events = WebhookEvents(schema)
+    def __init__(
+        self,
+        schema: str,
+        verifier_token: str,
+        pool: psycopg_pool.AsyncConnectionPool,
+        coalesce_seconds: float = 1.0,
+    ) -> None:
+        self.events = WebhookEvents(schema, coalesce_seconds)
         self._verifier = verifier_token
         self.pool = pool
 
@@ -157,14 +163,17 @@ async def receiver_pool(url: str, schema: str) -> AsyncIterator[psycopg_pool.Asy
         await pool.close()
 
 
-async def serve(settings: Settings, host: str, port: int, ready: Any = None) -> None:
+async def serve(
+    settings: Settings, host: str, port: int, coalesce_seconds: float = 1.0, ready: Any = None
+) -> None:
     """Serve until cancelled (SIGTERM/SIGINT in the command); `ready(url)` once listening."""
     token = verifier_token(settings)
     url = await asyncio.to_thread(database_url, settings)
     await prepare_receiver(settings, url)
     async with receiver_pool(url, settings.schema) as pool:
         runner = web.AppRunner(
-            receiver_app(WebhookReceiver(settings.schema, token, pool)), access_log=None
+            receiver_app(WebhookReceiver(settings.schema, token, pool, coalesce_seconds)),
+            access_log=None,
         )
         await runner.setup()
         try:

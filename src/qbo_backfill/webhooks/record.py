@@ -8,7 +8,8 @@
 - One fleet `sync` job per company: the job waiting under the company's queueing lock
   (`sync:<realm>`, the one `fleet sync` uses) absorbs the new entities, so a burst of events
   is one job, and at most one more runs behind the one already running. A waiting job for
-  every entity (`[]`) stays so.
+  every entity (`[]`) stays so. A new job is due `coalesce_seconds` after its first event
+  (Intuit sends a burst of changes as several POSTs): what arrives meanwhile joins it.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ class Delivery:
 class WebhookEvents:
     """The events table of one schema, and the one transaction a delivery is."""
 
-    def __init__(self, schema: str) -> None:
+    def __init__(self, schema: str, coalesce_seconds: float = 1.0) -> None:
         self.schema = schema
+        self.coalesce_seconds = coalesce_seconds
         self.table = sql.Identifier(schema, EVENTS_TABLE)
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
@@ -110,6 +112,7 @@ class WebhookEvents:
                 "task": SYNC_COMPANY,
                 "realms": realms,
                 "entities": [",".join(e) for e in entities],
+                "after": self.coalesce_seconds,
             },
         )
         return [(r[0], int(r[1]), bool(r[2])) for r in await cursor.fetchall()]
@@ -190,9 +193,11 @@ RETURNING event_key, realm_id, entity, led_to
 # (an empty list, "every copied entity", stays empty). The lock keeps one company's syncs
 # from running side by side.
 _UPSERT_JOBS = """
-INSERT INTO {jobs} AS j (queue_name, task_name, priority, lock, queueing_lock, args)
+INSERT INTO {jobs} AS j
+    (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
 SELECT %(queue)s, %(task)s, 0, 'sync:' || realm, 'sync:' || realm,
-       jsonb_build_object('realm', realm, 'entities', to_jsonb(string_to_array(names, ',')))
+       jsonb_build_object('realm', realm, 'entities', to_jsonb(string_to_array(names, ','))),
+       clock_timestamp() + make_interval(secs => %(after)s)
 FROM unnest(%(realms)s::text[], %(entities)s::text[]) AS w(realm, names)
 ON CONFLICT (queueing_lock) WHERE status = 'todo' DO UPDATE SET args = jsonb_build_object(
     'realm', j.args -> 'realm',

@@ -29,7 +29,14 @@ def webhooks_group() -> None:
     type=click.IntRange(0, 65535),
     help="Port; 0 picks a free one (printed).",
 )
-def webhooks_serve(host: str, port: int) -> int:
+@click.option(
+    "--coalesce-seconds",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0, 60),
+    help="A company's sync starts this long after its first event; later ones join it.",
+)
+def webhooks_serve(host: str, port: int, coalesce_seconds: float) -> int:
     """Receive Intuit's POSTs at /webhooks until SIGTERM: signatures checked with
     QBO_WEBHOOK_VERIFIER_TOKEN, each event recorded once, one sync per company enqueued.
     Prints one JSON line with its URLs once listening."""
@@ -43,7 +50,7 @@ def webhooks_serve(host: str, port: int) -> int:
         click.echo(json.dumps(line), nl=True)
 
     async def main() -> None:
-        task = asyncio.create_task(serve(settings, host, port, ready))
+        task = asyncio.create_task(serve(settings, host, port, coalesce_seconds, ready))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, task.cancel)
