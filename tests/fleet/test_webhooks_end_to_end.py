@@ -4,6 +4,7 @@ real HTTP; the bounds are generous (the issue's 10 s for an edit)."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -70,6 +71,15 @@ def test_an_edit_is_in_postgresql_within_10_seconds(
     wait_until(lambda: _settled(fleet), 30, "the sync jobs")
     fleet.assert_exact(*COPIED)
     assert sb.counters()["webhooks"]["delivered"] >= 1
+    hooks = fleet.status()["webhooks"]
+    assert hooks["received"] >= 1
+    assert hooks["syncs_triggered"] >= 1
+    assert hooks["awaiting_sync"] == 0
+    assert 0 <= hooks["lag_max_seconds"] < 30
+    shown = fleet.cli("fleet", "status")
+    assert "syncs triggered" in shown.stdout, shown.stderr
+    report = fleet.cli("report", "--format", "json")
+    assert json.loads(report.stdout)["webhooks"]["received"] == hooks["received"], report.stderr
 
 
 def test_a_burst_and_a_replayed_event_are_at_most_two_syncs(

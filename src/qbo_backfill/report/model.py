@@ -14,6 +14,7 @@ from qbo_backfill.figures import SUMMED, ChunkRow
 from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.rate import RatePoint, request_rate
 from qbo_backfill.report.reportcopies import ReportChange, ReportCopy
+from qbo_backfill.webhooks.activity import WebhookActivity
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
@@ -136,6 +137,7 @@ class Report:
     report_changes: list[ReportChange] = field(default_factory=list)  # newest first
     views_schema: str = ""
     views: list[tuple[str, int]] = field(default_factory=list)  # typed view -> rows
+    webhooks: WebhookActivity = field(default_factory=lambda: WebhookActivity(24))
 
     @property
     def ok(self) -> bool:
@@ -178,6 +180,7 @@ class Report:
             "reports": [asdict(r) for r in self.reports],
             "report_changes": [asdict(c) for c in self.report_changes],
             "views": {"schema": self.views_schema, "rows": dict(self.views)},
+            "webhooks": self.webhooks.as_dict(),
         }
 
 

@@ -26,11 +26,11 @@ from qbo_backfill.fleet.app import JOBS_TABLE
 from qbo_backfill.fleet.jobs import QUEUE, SYNC_COMPANY
 from qbo_backfill.load.cursors import CURSORS
 from qbo_backfill.load.ledger import CHUNKS, RUNS
+from qbo_backfill.webhooks.activity import EVENTS_TABLE
 from qbo_backfill.webhooks.events import WebhookEvent
 
 __all__ = ["EVENTS_TABLE", "Delivery", "WebhookEvents"]
 
-EVENTS_TABLE = "qbo_backfill_webhook_events"
 QUEUED, JOINED, IGNORED = "sync queued", "sync joined", "ignored"
 
 
