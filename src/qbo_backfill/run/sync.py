@@ -117,7 +117,7 @@ class Sync:
         if others:
             await self._by_last_updated(conn, others, starts)
         views = self.session.settings.views_schema
-        await refresh_views(self.session.url, views, [e.name for e in entities])
+        await refresh_views(self.session.url, views, [e.name for e in entities], conn)
         calls = self.session.client.stats.requests
         return SyncResult(self.session_id, tuple(self.records), calls)
 
@@ -144,7 +144,7 @@ class Sync:
             await RawTable(self.session.schema, resolve_entity(name)).create(conn)
         await conn.commit()
         settings = self.session.settings
-        await keep_views(self.session.url, self.session.schema, settings.views_schema)
+        await keep_views(self.session.url, self.session.schema, settings.views_schema, conn)
         return {name: known[name] for name in names}
 
     async def _by_cdc(
