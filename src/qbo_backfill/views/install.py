@@ -159,9 +159,11 @@ def _all_current(
 
 
 async def _tables(conn: psycopg.AsyncConnection, schema: str) -> set[str]:
+    # pg_class, not information_schema.tables: the same tables for a fraction of the work
+    # (that view checks privileges on every relation of the database).
     cursor = await conn.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+        "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
         (schema,),
     )
     return {str(row[0]) for row in await cursor.fetchall()}
