@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.fleet.helpers import Fleet, wait_until
+from tests.fleet.helpers import Fleet, MakeFleet, wait_until
 from tests.fleet.receiver import (
     VERIFIER,
     ReceiverProcess,
@@ -111,3 +111,18 @@ def test_a_burst_for_one_company_is_one_sync_job_naming_its_entities(
     wait_until(lambda: all(j[0] == "succeeded" for j in sync_jobs(fleet)), 60, "the syncs")
     assert worker.terminate() == 0
     fleet.assert_exact("Invoice")
+
+
+def test_serve_without_a_verifier_token_or_companies_is_one_line_and_exit_2(
+    make_fleet: MakeFleet,
+) -> None:
+    fleet = make_fleet()
+    no_token = fleet.cli("webhooks", "serve", "--port", "0")
+    assert no_token.returncode == 2
+    assert no_token.stderr.strip().count("\n") == 0, no_token.stderr
+    assert "QBO_WEBHOOK_VERIFIER_TOKEN" in no_token.stderr
+    fleet.env["QBO_WEBHOOK_VERIFIER_TOKEN"] = VERIFIER
+    no_companies = fleet.cli("webhooks", "serve", "--port", "0")
+    assert no_companies.returncode == 2
+    assert "auth import --from-json" in no_companies.stderr
+    assert VERIFIER not in no_companies.stderr + no_companies.stdout
