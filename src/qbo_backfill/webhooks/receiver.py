@@ -1,11 +1,11 @@
 """`qbo-backfill webhooks serve`: Intuit's POSTs in, events recorded, syncs enqueued.
 
-The request path is cheap on purpose: the signature (HMAC over the raw body), a parse, and
-one transaction (`WebhookEvents.record`); never an API call. Intuit wants 200 within 3 s
-and holds back later events behind a failed one, so the only refusals are a bad signature
-(401) and a body over `MAX_BODY_BYTES` (413). A body it cannot use is recorded with why
-and answered 200. A database that cannot record the events answers 503: they were not
-kept, and Intuit's retry brings them again.
+The request path is cheap on purpose: the signature (HMAC over the raw body), a parse,
+and one SQL statement on an autocommit connection (`WebhookEvents.record`); never an API
+call. Intuit wants 200 within 3 s and holds back later events behind a failed one, so the
+only refusals are a bad signature (401) and a body over `MAX_BODY_BYTES` (413). A body it
+cannot use is recorded with why and answered 200. A database that cannot record the
+events answers 503: they were not kept, and Intuit's retry brings them again.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024  # Intuit sends up to about 1 MB; room for a larger batch
 RECORD_TIMEOUT_SECONDS = 2.5  # inside Intuit's 3 s: past it, 503 and Intuit retries
-POOL_SIZE = 4
+POOL_SIZE = 6
 
 
 class WebhookReceiver:
@@ -145,7 +145,6 @@ async def receiver_pool(url: str, schema: str) -> AsyncIterator[psycopg_pool.Asy
 
     async def use_schema(conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
-        await conn.commit()
 
     pool = psycopg_pool.AsyncConnectionPool(
         url,
@@ -153,7 +152,7 @@ async def receiver_pool(url: str, schema: str) -> AsyncIterator[psycopg_pool.Asy
         max_size=POOL_SIZE,
         configure=use_schema,
         open=False,
-        kwargs={"connect_timeout": 10},
+        kwargs={"connect_timeout": 10, "autocommit": True},
         timeout=RECORD_TIMEOUT_SECONDS,
     )
     await pool.open(wait=True, timeout=10)

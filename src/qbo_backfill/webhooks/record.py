@@ -1,4 +1,4 @@
-"""Recording a delivery and enqueueing its syncs: one transaction per POST, no API call.
+"""Recording a delivery and enqueueing its syncs: one statement per POST, no API call.
 
 - `qbo_backfill_webhook_events` holds each event once (its key: the CloudEvents id, or the
   legacy format's natural key), with what it led to: `sync queued` (a new job), `sync
@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,7 +45,7 @@ class Delivery:
 
 
 class WebhookEvents:
-    """The events table of one schema, and the one transaction a delivery is."""
+    """The events table of one schema, and the one statement a delivery is."""
 
     def __init__(self, schema: str, coalesce_seconds: float = 1.0) -> None:
         self.schema = schema
@@ -59,75 +58,46 @@ class WebhookEvents:
     async def record(
         self, conn: psycopg.AsyncConnection, events: Sequence[WebhookEvent]
     ) -> Delivery:
-        """Record `events` and enqueue their companies' syncs, in one transaction."""
+        """Record `events` and enqueue their companies' syncs: one statement (on an
+        autocommit connection, one round trip and one commit per POST)."""
         unique = list({e.key: e for e in events}.values())
         if not unique:
             return Delivery(0, 0, 0, 0, 0)
-        async with conn.transaction():
-            fresh = await self._insert(conn, unique)
-            wanted: dict[str, set[str]] = defaultdict(set)
-            for _key, realm, entity, led_to in fresh:
-                if led_to == QUEUED:
-                    wanted[realm].add(entity)
-            jobs = await self._enqueue(conn, wanted)
-            if jobs:
-                await self._mark(conn, [row[0] for row in fresh if row[3] == QUEUED], jobs)
-        queued = sum(1 for _, _, inserted in jobs if inserted)
-        return Delivery(
-            received=len(events),
-            new=len(fresh),
-            ignored=sum(1 for row in fresh if row[3] == IGNORED),
-            jobs_queued=queued,
-            jobs_joined=len(jobs) - queued,
-        )
-
-    async def _insert(
-        self, conn: psycopg.AsyncConnection, events: list[WebhookEvent]
-    ) -> list[tuple[str, str, str, str]]:
-        """Insert the events not seen before, judged; (key, realm, entity, led_to) of each."""
-        columns = [list(column) for column in zip(*(_row(e) for e in events), strict=True)]
-        query = sql.SQL(_INSERT).format(
+        columns = [list(column) for column in zip(*(_row(e) for e in unique), strict=True)]
+        query = sql.SQL(_RECORD).format(
             table=self.table,
             tokens=sql.Identifier(self.schema, TOKEN_TABLE),
             cursors=sql.Identifier(self.schema, CURSORS),
             runs=sql.Identifier(self.schema, RUNS),
             chunks=sql.Identifier(self.schema, CHUNKS),
+            jobs=sql.Identifier(self.schema, JOBS_TABLE),
         )
-        cursor = await conn.execute(query, columns)
-        return [(r[0], r[1], r[2], r[3]) for r in await cursor.fetchall()]
-
-    async def _enqueue(
-        self, conn: psycopg.AsyncConnection, wanted: dict[str, set[str]]
-    ) -> list[tuple[str, int, bool]]:
-        """Insert or widen each company's waiting sync job; (realm, job id, inserted)."""
-        if not wanted:
-            return []
-        realms = sorted(wanted)
-        entities = [sorted(wanted[r]) for r in realms]
-        query = sql.SQL(_UPSERT_JOBS).format(jobs=sql.Identifier(self.schema, JOBS_TABLE))
-        cursor = await conn.execute(
-            query,
-            {
-                "queue": QUEUE,
-                "task": SYNC_COMPANY,
-                "realms": realms,
-                "entities": [",".join(e) for e in entities],
-                "after": self.coalesce_seconds,
-            },
-        )
-        return [(r[0], int(r[1]), bool(r[2])) for r in await cursor.fetchall()]
-
-    async def _mark(
-        self, conn: psycopg.AsyncConnection, keys: list[str], jobs: list[tuple[str, int, bool]]
-    ) -> None:
-        await conn.execute(
-            sql.SQL(_MARK).format(table=self.table),
-            (
-                [j[0] for j in jobs],
-                [j[1] for j in jobs],
-                [j[2] for j in jobs],
-                keys,
-            ),
+        params = {
+            "keys": columns[0],
+            "realms": columns[1],
+            "entities": columns[2],
+            "ids": columns[3],
+            "operations": columns[4],
+            "times": columns[5],
+            "formats": columns[6],
+            "problems": columns[7],
+            "queue": QUEUE,
+            "task": SYNC_COMPANY,
+            "after": self.coalesce_seconds,
+        }
+        if conn.autocommit:  # one statement is its own transaction
+            cursor = await conn.execute(query, params)
+            rows = [(str(r[0]), r[1]) for r in await cursor.fetchall()]
+        else:
+            async with conn.transaction():
+                cursor = await conn.execute(query, params)
+                rows = [(str(r[0]), r[1]) for r in await cursor.fetchall()]
+        return Delivery(
+            received=len(events),
+            new=len(rows),
+            ignored=sum(1 for led_to, _ in rows if led_to == IGNORED),
+            jobs_queued=len({job for led_to, job in rows if led_to == QUEUED}),
+            jobs_joined=len({job for led_to, job in rows if led_to == JOINED}),
         )
 
 
@@ -162,14 +132,19 @@ CREATE INDEX IF NOT EXISTS qbo_backfill_webhook_events_realm_idx
     ON {table} (realm_id, received_at)
 """
 
-# Each event judged in SQL against the token store (a company we serve?) and the copy (an
-# entity copied for it: a cursor, or a done chunk of a backfill), then inserted unless seen.
-_INSERT = """
-INSERT INTO {table} AS e
-    (event_key, realm_id, entity, entity_id, operation, event_time, source_format, led_to, reason)
-SELECT key, realm, entity, entity_id, operation, event_time, format,
-       CASE WHEN why IS NULL THEN 'sync queued' ELSE 'ignored' END, why
-FROM (
+# One statement: each event judged against the token store (a company we serve?) and the
+# copy (an entity copied for it: a cursor, or a done chunk of a backfill); the companies of
+# the events not seen before get their job, inserted, or widened when it names fewer
+# entities (left alone when it already covers them: no write, no trigger); then the events
+# are inserted with what they led to (a key already there is skipped: a replay).
+_RECORD = """
+WITH incoming AS (
+    SELECT * FROM unnest(%(keys)s::text[], %(realms)s::text[], %(entities)s::text[],
+                         %(ids)s::text[], %(operations)s::text[], %(times)s::timestamptz[],
+                         %(formats)s::text[], %(problems)s::text[])
+         AS i(key, realm, entity, entity_id, operation, event_time, format, problem)
+    WHERE NOT EXISTS (SELECT 1 FROM {table} e WHERE e.event_key = i.key)
+), judged AS (
     SELECT i.*, coalesce(i.problem,
         CASE
             WHEN NOT EXISTS (SELECT 1 FROM {tokens} t WHERE t.realm_id = i.realm)
@@ -181,39 +156,43 @@ FROM (
                                AND k.status = 'done')
                 THEN 'entity not copied for this company'
         END) AS why
-    FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                %s::timestamptz[], %s::text[], %s::text[])
-         AS i(key, realm, entity, entity_id, operation, event_time, format, problem)
-) judged
+    FROM incoming i
+), wanted AS (
+    SELECT realm, jsonb_agg(DISTINCT entity ORDER BY entity) AS names
+    FROM judged WHERE why IS NULL GROUP BY realm
+), waiting AS (
+    SELECT j.id, j.args ->> 'realm' AS realm FROM {jobs} j
+    WHERE j.status = 'todo' AND j.queueing_lock IN (SELECT 'sync:' || realm FROM wanted)
+), upserted AS (
+    INSERT INTO {jobs} AS j
+        (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
+    SELECT %(queue)s, %(task)s, 0, 'sync:' || realm, 'sync:' || realm,
+           jsonb_build_object('realm', realm, 'entities', names),
+           clock_timestamp() + make_interval(secs => %(after)s)
+    FROM wanted
+    ON CONFLICT (queueing_lock) WHERE status = 'todo' DO UPDATE SET args = jsonb_build_object(
+        'realm', j.args -> 'realm',
+        'entities', (SELECT jsonb_agg(DISTINCT name ORDER BY name) FROM (
+                         SELECT jsonb_array_elements_text(j.args -> 'entities')
+                         UNION SELECT jsonb_array_elements_text(EXCLUDED.args -> 'entities')
+                     ) AS names(name)))
+    WHERE jsonb_array_length(coalesce(j.args -> 'entities', '[]')) > 0
+      AND NOT (j.args -> 'entities') @> (EXCLUDED.args -> 'entities')
+    RETURNING j.id, j.args ->> 'realm' AS realm, xmax = 0 AS inserted
+), led AS (
+    SELECT w.realm, coalesce(u.id, waiting.id) AS job_id, coalesce(u.inserted, false) AS new
+    FROM wanted w
+    LEFT JOIN upserted u ON u.realm = w.realm
+    LEFT JOIN waiting ON waiting.realm = w.realm
+)
+INSERT INTO {table}
+    (event_key, realm_id, entity, entity_id, operation, event_time, source_format, led_to,
+     reason, job_id)
+SELECT g.key, g.realm, g.entity, g.entity_id, g.operation, g.event_time, g.format,
+       CASE WHEN g.why IS NOT NULL THEN 'ignored'
+            WHEN led.new THEN 'sync queued' ELSE 'sync joined' END,
+       g.why, led.job_id
+FROM judged g LEFT JOIN led ON g.why IS NULL AND led.realm = g.realm
 ON CONFLICT (event_key) DO NOTHING
-RETURNING event_key, realm_id, entity, led_to
-"""
-
-# One job per company under its queueing lock; a job already waiting is widened instead
-# (an empty list, "every copied entity", stays empty). The lock keeps one company's syncs
-# from running side by side.
-_UPSERT_JOBS = """
-INSERT INTO {jobs} AS j
-    (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
-SELECT %(queue)s, %(task)s, 0, 'sync:' || realm, 'sync:' || realm,
-       jsonb_build_object('realm', realm, 'entities', to_jsonb(string_to_array(names, ','))),
-       clock_timestamp() + make_interval(secs => %(after)s)
-FROM unnest(%(realms)s::text[], %(entities)s::text[]) AS w(realm, names)
-ON CONFLICT (queueing_lock) WHERE status = 'todo' DO UPDATE SET args = jsonb_build_object(
-    'realm', j.args -> 'realm',
-    'entities', CASE
-        WHEN jsonb_array_length(coalesce(j.args -> 'entities', '[]')) = 0 THEN '[]'::jsonb
-        ELSE (SELECT jsonb_agg(DISTINCT name ORDER BY name) FROM (
-                  SELECT jsonb_array_elements_text(j.args -> 'entities')
-                  UNION SELECT jsonb_array_elements_text(EXCLUDED.args -> 'entities')
-              ) AS names(name))
-    END)
-RETURNING args ->> 'realm', id, xmax = 0
-"""
-
-_MARK = """
-UPDATE {table} AS e
-SET job_id = j.job_id, led_to = CASE WHEN j.inserted THEN 'sync queued' ELSE 'sync joined' END
-FROM unnest(%s::text[], %s::bigint[], %s::bool[]) AS j(realm, job_id, inserted)
-WHERE e.realm_id = j.realm AND e.event_key = ANY(%s::text[])
+RETURNING led_to, job_id
 """
