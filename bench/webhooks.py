@@ -257,25 +257,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edit-rate", type=float, default=10.0, help="edits a second")
     parser.add_argument("--rate", type=int, default=200, help="POSTs a second")
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--only", default="lag,load", help="parts to run: lag, load or both")
     parser.add_argument(
         "--database-url", default=os.environ.get("QBO_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     args = parser.parse_args(argv)
+    parts = {part.strip() for part in args.only.split(",")}
     if args.smoke:
         args.companies, args.edits, args.edit_rate, args.rate, args.seconds = 3, 12, 6.0, 20, 2
     stack = Stack(args.database_url, args.companies, args.invoices)
+    lag: dict[str, Any] = {}
+    load: dict[str, Any] = {}
     try:
-        lag = lag_run(stack, args.edits, args.edit_rate)
-        print(json.dumps({"lag": lag}), flush=True)
-        load = asyncio.run(load_run(stack, args.rate, args.seconds))
-        print(json.dumps({"load": load}), flush=True)
+        if "lag" in parts:
+            lag = lag_run(stack, args.edits, args.edit_rate)
+            print(json.dumps({"lag": lag}), flush=True)
+        if "load" in parts:
+            load = asyncio.run(load_run(stack, args.rate, args.seconds))
+            print(json.dumps({"load": load}), flush=True)
     finally:
         stack.close()
     OUT.mkdir(parents=True, exist_ok=True)
     tag = "-smoke" if args.smoke else ""
     machine = {"cores": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M %Z")}
     body = {"machine": machine, "lag": lag, "load": load}
-    (OUT / f"webhooks{tag}.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
+    name = "webhooks" if parts >= {"lag", "load"} else f"webhooks-{'-'.join(sorted(parts))}"
+    (OUT / f"{name}{tag}.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
     return 0
 
 
