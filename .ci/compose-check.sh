@@ -36,9 +36,11 @@ SECRETS=(PG_PASSWORD PGADMIN_PASSWORD MAGE_OWNER_PASSWORD QBO_TOKEN_KEY)
 REQUIRED=(PG_DBNAME PG_USER PG_PASSWORD PGADMIN_EMAIL PGADMIN_PASSWORD MAGE_OWNER_EMAIL
   MAGE_OWNER_PASSWORD QBO_TOKEN_KEY)
 
-# .env.example with the secrets a user fills; nothing from this shell's environment.
+# .env.example with the secrets a user fills, and every profile on (Compose v2 lists only
+# the services of active profiles); nothing from this shell's environment.
 filled="$work/filled.env"
 sed -e 's/^PG_PASSWORD=$/PG_PASSWORD=check-pg-password/' \
+  -e 's/^COMPOSE_PROFILES=sandbox$/COMPOSE_PROFILES=sandbox,webhooks/' \
   -e 's/^PGADMIN_PASSWORD=$/PGADMIN_PASSWORD=check-pgadmin-password/' \
   -e 's/^MAGE_OWNER_PASSWORD=$/MAGE_OWNER_PASSWORD=check-mage-password/' \
   -e 's/^QBO_TOKEN_KEY=$/QBO_TOKEN_KEY=check-token-key/' .env.example >"$filled"
@@ -52,7 +54,7 @@ render "$filled" >"$work/config.yaml" 2>"$work/err" || {
 echo "ok: the file validates and renders with .env.example and the secrets set"
 
 services=$(render "$filled" --services | sort | tr '\n' ' ')
-[ "$services" = "mage pgadmin postgres sandbox worker " ] || fail "services are '$services'"
+[ "$services" = "mage pgadmin postgres sandbox webhooks worker " ] || fail "services are '$services'"
 volumes=$(render "$filled" --volumes | sort | tr '\n' ' ')
 [ "$volumes" = "mage_data pgadmin_data pgdata " ] || fail "named volumes are '$volumes'"
 echo "ok: services $services; named volumes $volumes"

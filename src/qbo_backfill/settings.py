@@ -79,6 +79,7 @@ _SOURCES: dict[str, tuple[str, str | None]] = {
     "throttle_wait_seconds": ("QBO_THROTTLE_WAIT_SECONDS", None),
     "request_timeout_seconds": ("QBO_REQUEST_TIMEOUT_SECONDS", None),
     "monthly_call_budget": ("QBO_MONTHLY_CALL_BUDGET", None),
+    "webhook_verifier_token": ("QBO_WEBHOOK_VERIFIER_TOKEN", "qb_webhook_verifier_token"),
 }
 # The Mage Secrets names (the seed's qb_*/pg_* names), each with the `Settings` field it fills.
 MAGE_SECRET_NAMES: dict[str, str] = {
@@ -110,6 +111,7 @@ class Settings:
     throttle_wait_seconds: float = 60.0
     request_timeout_seconds: float = 60.0
     monthly_call_budget: int | None = None  # API calls per app and month; None: no limit
+    webhook_verifier_token: Secret | None = None  # the key of Intuit's webhook signatures
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -118,7 +120,12 @@ class Settings:
 
     def secret_values(self) -> list[str]:
         """Every secret's real value, so that output can be checked and scrubbed."""
-        secrets = (self.client_secret, self.refresh_token, self.token_key)
+        secrets = (
+            self.client_secret,
+            self.refresh_token,
+            self.token_key,
+            self.webhook_verifier_token,
+        )
         values = [s.reveal() for s in secrets if s is not None]
         if self.database_url is not None:
             password = urlsplit(self.database_url.reveal()).password
@@ -228,6 +235,7 @@ def _validate(raw: dict[str, str]) -> Settings:
         monthly_call_budget=(
             _int(raw, "monthly_call_budget", 0, minimum=1) if "monthly_call_budget" in raw else None
         ),
+        webhook_verifier_token=_secret(raw.get("webhook_verifier_token")),
     )
 
 

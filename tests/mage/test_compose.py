@@ -35,10 +35,10 @@ def variables(node: Any) -> list[tuple[str, str, str]]:
 
 
 def test_the_four_services_of_the_seed_and_the_sandbox() -> None:
-    assert set(SERVICES) == {"postgres", "pgadmin", "mage", "sandbox", "worker"}
+    assert set(SERVICES) == {"postgres", "pgadmin", "mage", "sandbox", "worker", "webhooks"}
 
 
-@pytest.mark.parametrize("name", ["postgres", "pgadmin", "mage", "sandbox", "worker"])
+@pytest.mark.parametrize("name", ["postgres", "pgadmin", "mage", "sandbox", "worker", "webhooks"])
 def test_every_service_has_a_health_check(name: str) -> None:
     check = SERVICES[name]["healthcheck"]
     assert check["test"][0] in ("CMD", "CMD-SHELL")
@@ -46,7 +46,7 @@ def test_every_service_has_a_health_check(name: str) -> None:
 
 
 def test_start_up_waits_for_a_healthy_database() -> None:
-    for name in ("pgadmin", "mage", "worker"):
+    for name in ("pgadmin", "mage", "worker", "webhooks"):
         assert SERVICES[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
 
 
@@ -90,6 +90,14 @@ def test_mage_reaches_the_others_by_service_name() -> None:
 def test_the_sandbox_is_a_profile_that_env_example_turns_on() -> None:
     assert SERVICES["sandbox"]["profiles"] == ["sandbox"]
     assert ENV_EXAMPLE["COMPOSE_PROFILES"] == "sandbox"
+
+
+def test_the_webhook_receiver_is_a_profile_with_a_health_probe() -> None:
+    service = SERVICES["webhooks"]
+    assert service["profiles"] == ["webhooks"]
+    assert service["command"][:3] == ["qbo-backfill", "webhooks", "serve"]
+    assert "/healthz" in " ".join(service["healthcheck"]["test"])
+    assert ENV_EXAMPLE["QBO_WEBHOOK_VERIFIER_TOKEN"] == ""
 
 
 def test_env_example_names_the_sandboxs_company() -> None:

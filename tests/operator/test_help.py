@@ -75,7 +75,7 @@ def _summary(command: click.Command) -> str:
 
 
 def test_the_walk_finds_every_group() -> None:
-    assert _groups() == [(), ("auth",), ("db",), ("fleet",), ("sandbox",)]
+    assert _groups() == [(), ("auth",), ("db",), ("fleet",), ("sandbox",), ("webhooks",)]
 
 
 @pytest.mark.parametrize("width", [80, 120])

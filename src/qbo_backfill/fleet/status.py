@@ -17,6 +17,7 @@ from qbo_backfill.load.db import connect, database_url
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.run.session import token_store
 from qbo_backfill.settings import Settings
+from qbo_backfill.webhooks.activity import WebhookActivity, webhook_activity
 
 __all__ = ["CompanyProgress", "FleetStatus", "fleet_status"]
 
@@ -42,6 +43,7 @@ class FleetStatus:
     api_calls: int
     budget: int | None
     companies: list[CompanyProgress] = field(default_factory=list)
+    webhooks: WebhookActivity = field(default_factory=lambda: WebhookActivity(24))
 
     @property
     def budget_reached(self) -> bool:
@@ -61,6 +63,7 @@ class FleetStatus:
             "budget_reached": self.budget_reached,
             "needs_reauthorization": self.needs_reauthorization,
             "companies": [asdict(c) for c in self.companies],
+            "webhooks": self.webhooks.as_dict(),
         }
 
 
@@ -75,6 +78,7 @@ def fleet_status(settings: Settings) -> FleetStatus:
         progress = _progress(conn, settings.schema)
         marks = _marks(conn, settings.schema)
         calls = _calls(conn, settings.schema, settings.client_id or "")
+        webhooks = webhook_activity(conn, settings.schema)
     realms = sorted(stored | set(progress) | set(marks))
     companies = [
         CompanyProgress(
@@ -86,7 +90,8 @@ def fleet_status(settings: Settings) -> FleetStatus:
         for realm in realms
     ]
     month = f"{month_of():%Y-%m}"
-    return FleetStatus(len(realms), jobs, month, calls, settings.monthly_call_budget, companies)
+    budget = settings.monthly_call_budget
+    return FleetStatus(len(realms), jobs, month, calls, budget, companies, webhooks)
 
 
 def _exists(conn: psycopg.Connection, schema: str, table: str) -> bool:

@@ -42,6 +42,7 @@ def render_html(report: Report) -> str:
         _rate_section(report),
         *(_run_section(run) for run in report.runs),
         _sync_section(report.syncs),
+        _webhooks_section(report),
         _reports_section(report),
         *(_money_section(check) for check in report.money),
         _views_section(report),
@@ -205,6 +206,29 @@ def _sync_section(syncs: list[SyncRecord]) -> str:
         "raw tables, the path it took, the cursor it left and how far behind the source the "
         "copy was when it began.</p><div class='scroll'><table class='syncs sortable'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _webhooks_section(report: Report) -> str:
+    """Webhook activity: events, why some were ignored, syncs, the lag to the copy."""
+    hooks = report.webhooks
+    if not hooks.received:
+        return ""
+    rows = [
+        ("events received", f"{hooks.received:,}"),
+        *((f"ignored: {why}", f"{n:,}") for why, n in sorted(hooks.ignored.items())),
+        ("syncs triggered", f"{hooks.syncs_triggered:,}"),
+        ("awaiting a sync", f"{hooks.awaiting_sync:,}"),
+        ("lag to the copy, p50", _seconds(hooks.lag_p50_seconds)),
+        ("lag to the copy, p95", _seconds(hooks.lag_p95_seconds)),
+        ("lag to the copy, max", _seconds(hooks.lag_max_seconds)),
+    ]
+    body = "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in rows)
+    return (
+        f"<section><h2>Webhooks</h2><p class='meta'>The last {hooks.hours} hours of Intuit's "
+        "change notifications (docs/webhooks.md); the lag runs from an event's time to the "
+        "end of the first sync that copied it.</p><table class='webhooks'>"
+        f"<tbody>{body}</tbody></table></section>"
     )
 
 

@@ -15,6 +15,7 @@ from qbo_backfill.load.syncruns import SyncRecord
 from qbo_backfill.report.money import MoneyCheck
 from qbo_backfill.report.rate import RatePoint, request_rate
 from qbo_backfill.report.reportcopies import ReportChange, ReportCopy
+from qbo_backfill.webhooks.activity import WebhookActivity
 from qbo_backfill.windows import ExtractWindow
 
 __all__ = [
@@ -138,6 +139,7 @@ class Report:
     views_schema: str = ""
     views: list[tuple[str, int]] = field(default_factory=list)  # typed view -> rows
     money: list[MoneyCheck] = field(default_factory=list)  # newest per company and basis
+    webhooks: WebhookActivity = field(default_factory=lambda: WebhookActivity(24))
 
     @property
     def ok(self) -> bool:
@@ -181,6 +183,7 @@ class Report:
             "report_changes": [asdict(c) for c in self.report_changes],
             "views": {"schema": self.views_schema, "rows": dict(self.views)},
             "money": [m.as_dict() for m in self.money],
+            "webhooks": self.webhooks.as_dict(),
         }
 
 

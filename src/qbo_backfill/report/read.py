@@ -26,6 +26,7 @@ from qbo_backfill.report.reportcopies import report_changes, report_copies
 from qbo_backfill.report.syncs import sync_runs
 from qbo_backfill.report.views import view_counts
 from qbo_backfill.settings import Settings
+from qbo_backfill.webhooks.activity import webhook_activity
 
 __all__ = ["build_report", "load_report"]
 
@@ -67,6 +68,7 @@ def load_report(
         views = view_counts(conn, views_schema) if views_schema else []
         money = money_checks(conn, schema)
         reauthorize = _needs_reauthorization(conn, schema)
+        webhooks = webhook_activity(conn, schema)
         now = datetime.now(UTC)
         minutes = read_measured(conn, schema, [r.run for r in runs], now)
     return Report(
@@ -84,6 +86,7 @@ def load_report(
         views_schema=views_schema or "",
         views=views,
         money=money,
+        webhooks=webhooks,
     )
 
 

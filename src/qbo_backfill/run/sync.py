@@ -19,19 +19,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg import sql
 
 from qbo_backfill.entities import Entity, resolve_entity
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
-from qbo_backfill.load.cursors import SyncCursors
-from qbo_backfill.load.ledger import Ledger
+from qbo_backfill.load.cursors import CURSORS, SyncCursors
+from qbo_backfill.load.ledger import CHUNKS, RUNS, Ledger
 from qbo_backfill.load.pools import ConnectionPools, connection
 from qbo_backfill.load.rawtable import RawTable
-from qbo_backfill.load.syncruns import SyncFigures, SyncRecord, SyncRuns
+from qbo_backfill.load.syncruns import SYNC_RUNS, SyncFigures, SyncRecord, SyncRuns
 from qbo_backfill.qbo.cdc import CDC_LOOKBACK, fetch_changes, is_lookback_refusal
 from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, ClientStats
 from qbo_backfill.qbo.lastupdated import changed_since_query, source_time, total_count_query
@@ -54,6 +55,7 @@ CDC_MARGIN = timedelta(days=1)
 ENTITIES_PER_BATCH = BATCH_MAX_ITEMS // 2
 
 Work = Callable[[ChangeWriter, ClientStats], Awaitable[Outcome]]
+_SYNC_TABLES = (RUNS, CHUNKS, CURSORS, SYNC_RUNS)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ class Sync:
         if others:
             await self._by_last_updated(conn, others, starts)
         views = self.session.settings.views_schema
-        await refresh_views(self.session.url, views, [e.name for e in entities])
+        await refresh_views(self.session.url, views, [e.name for e in entities], conn)
         calls = self.session.client.stats.requests
         return SyncResult(self.session_id, tuple(self.records), calls)
 
@@ -126,9 +128,12 @@ class Sync:
     ) -> dict[str, datetime]:
         """Ledger tables; where each entity starts (named entities must have been copied)."""
         realm = self.session.realm_id
-        await Ledger(self.session.schema).create(conn)
-        await self.cursors.create(conn)
-        await self.runs.create(conn)
+        # Their DDL only creates what is missing: once all four are there (every sync but a
+        # schema's first), one catalog read replaces it and the DDL lock all syncs share.
+        if not await _tables_exist(conn, self.session.schema, _SYNC_TABLES):
+            await Ledger(self.session.schema).create(conn)
+            await self.cursors.create(conn)
+            await self.runs.create(conn)
         await conn.commit()  # DDL's locks go before any raw table is touched
         known = await self.cursors.starting_points(conn, realm)
         names = [e.name for e in options.entities] or sorted(known)
@@ -144,7 +149,7 @@ class Sync:
             await RawTable(self.session.schema, resolve_entity(name)).create(conn)
         await conn.commit()
         settings = self.session.settings
-        await keep_views(self.session.url, self.session.schema, settings.views_schema)
+        await keep_views(self.session.url, self.session.schema, settings.views_schema, conn)
         return {name: known[name] for name in names}
 
     async def _by_cdc(
@@ -331,3 +336,13 @@ def _line(record: SyncRecord) -> str:
         f"{f.reactivated} reactivated; {f.api_calls} calls; "
         f"cursor {record.cursor_after:%Y-%m-%d %H:%M:%S}"
     )
+
+
+async def _tables_exist(conn: psycopg.AsyncConnection, schema: str, tables: Sequence[str]) -> bool:
+    """Whether every one of `tables` exists in `schema` (one catalog read)."""
+    names = [sql.Identifier(schema, table).as_string(conn) for table in tables]
+    cursor = await conn.execute(
+        "SELECT count(*) FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", (names,)
+    )
+    row = await cursor.fetchone()
+    return row is not None and row[0] == 0

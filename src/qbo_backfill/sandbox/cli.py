@@ -120,6 +120,26 @@ _SERVE_OPTIONS = (
         "--report-dense-rows",
         "A report answer of more data rows than this answers HTTP 504 (Fault 6002); 0 = off.",
     ),
+    _config_option(
+        "--webhook-url",
+        "Send Intuit's change notifications of every admin API change to this URL.",
+        type=str,
+    ),
+    _config_option(
+        "--webhook-verifier", "The verifier token that signs them (intuit-signature).", type=str
+    ),
+    _config_option(
+        "--webhook-format",
+        "Intuit's notification format.",
+        type=click.Choice(["cloudevents", "legacy"]),
+    ),
+    _config_option("--webhook-delay-ms", "Changes within this of the first go in one POST."),
+    _config_option(
+        "--webhook-retry-scale",
+        "Intuit's retry schedule (10 s, 20 s, 30 s, 5 min, ... 6 h) multiplied by this.",
+    ),
+    _config_option("--webhook-duplicates", "Send every POST this many extra times."),
+    _config_option("--webhook-reorder", "Send a batch's events newest first.", is_flag=True),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -27,6 +28,10 @@ class NotVoidableError(ValueError):
     """Only transactions that move money can be voided."""
 
 
+# (realm, entity, record id, operation as QBO's webhooks name it, epoch of the change)
+ChangeListener = Callable[[str, str, int, str, float], None]
+
+
 class Company:
     """All entities of one realm, generated from the seed and changed at run time."""
 
@@ -49,6 +54,11 @@ class Company:
                 self.stores[name].prerender()
         if prerender:
             self.derived.snapshot()
+        self.listener: ChangeListener | None = None  # told of every change (webhooks)
+
+    def _changed(self, entity: str, record_id: int, operation: str, now: float) -> None:
+        if self.listener is not None:
+            self.listener(self.realm, entity, record_id, operation, now)
 
     def store(self, entity: str) -> EntityStore:
         """The store of an entity; KeyError for a name QBO does not know."""
@@ -81,11 +91,17 @@ class Company:
         )
         before = self.ripple.before(entity, int(record["Id"]), None, record)
         store.put(record)
+        self._changed(entity, int(record["Id"]), "Create", now)
         self._ripple(before, now)
         return store.get(int(record["Id"]))
 
     def update(
-        self, entity: str, record_id: int, patch: dict[str, Any], now: float
+        self,
+        entity: str,
+        record_id: int,
+        patch: dict[str, Any],
+        now: float,
+        operation: str = "Update",
     ) -> dict[str, Any]:
         """Merge `patch` into a record, bump SyncToken and LastUpdatedTime."""
         store = self.store(entity)
@@ -94,6 +110,7 @@ class Company:
         before = self.ripple.before(entity, record_id, old, record)
         _bump(record, now)
         store.put(record)
+        self._changed(entity, record_id, operation, now)
         self._ripple(before, now)
         return store.get(record_id)
 
@@ -103,9 +120,10 @@ class Company:
         """Delete as QBO does: a list record with `Active` becomes inactive (an update,
         returned); anything else, or any record with `hard`, is gone (CDC: a tombstone)."""
         if self.store(entity).info.has_active and not hard:
-            return self.update(entity, record_id, {"Active": False}, now)
+            return self.update(entity, record_id, {"Active": False}, now, "Delete")
         before = self.ripple.before(entity, record_id, self.store(entity).raw(record_id), None)
         self.store(entity).delete(record_id, now)
+        self._changed(entity, record_id, "Delete", now)
         self._ripple(before, now)
         return None
 
@@ -114,7 +132,7 @@ class Company:
         store = self.store(entity)
         if store.info.kind != "transaction" or entity in _NOT_VOIDABLE:
             raise NotVoidableError(entity)
-        return self.update(entity, record_id, _voided(store.get(record_id)), now)
+        return self.update(entity, record_id, _voided(store.get(record_id)), now, "Void")
 
     def restore(self, entity: str, record_id: int, now: float) -> dict[str, Any]:
         """Undo a delete: a deleted record comes back under its Id (or an inactive list
@@ -129,6 +147,7 @@ class Company:
         before = self.ripple.before(entity, record_id, None, record)
         _bump(record, now)
         store.put(record)
+        self._changed(entity, record_id, "Create", now)
         self._ripple(before, now)
         return store.get(record_id)
 
@@ -142,6 +161,7 @@ class Company:
                     moved = store.raw(record_id)
                     _bump(moved, now)
                     store.put(moved)
+                    self._changed(entity, record_id, "Update", now)
 
     def income_by_day(self, first: date, last: date) -> dict[int, int]:
         """Invoice totals in cents per TxnDate in [first, last]."""

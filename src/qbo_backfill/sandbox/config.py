@@ -89,6 +89,13 @@ class SandboxConfig:
     prerender: bool = False  # build every record's JSON at start instead of when served
     report_cell_cap: int = 400_000  # a report answer past this many cells is cut, as QBO
     report_dense_rows: int = 0  # a report of more data rows answers 504; 0 = off
+    webhook_url: str | None = None  # where change notifications go (sandbox/webhooks.py)
+    webhook_verifier: str | None = None  # the key of their `intuit-signature`
+    webhook_format: str = "cloudevents"  # or "legacy"
+    webhook_delay_ms: float = 0.0  # events within this of the first go in one POST
+    webhook_retry_scale: float = 1.0  # Intuit's retry schedule multiplied by this
+    webhook_duplicates: int = 0  # extra copies of every POST
+    webhook_reorder: bool = False  # a batch's events newest first
 
     def validate(self) -> None:
         """Raise ValueError with one clear line for the first bad value."""
@@ -121,6 +128,7 @@ class SandboxConfig:
         if self.access_token_ttl <= 0:
             raise ValueError(f"access_token_ttl must be > 0, got {self.access_token_ttl}")
         self.rotation()
+        self._check_webhooks()
         FaultSpec.parse(self.faults, default_seed=self.seed)
         for name in ("client_id", "client_secret", "refresh_token"):
             value = getattr(self, name)
@@ -137,6 +145,21 @@ class SandboxConfig:
             raise ValueError(f"other_records must be >= 0, got {self.other_records}")
         if self.other_records and not (self.customers and self.items):
             raise ValueError("other_records need at least one customer and one item")
+
+    def _check_webhooks(self) -> None:
+        if self.webhook_format not in ("cloudevents", "legacy"):
+            raise ValueError(
+                f"webhook_format must be 'cloudevents' or 'legacy', got {self.webhook_format!r}"
+            )
+        for name in ("webhook_delay_ms", "webhook_retry_scale", "webhook_duplicates"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.webhook_url is None:
+            return
+        if not self.webhook_url.startswith(("http://", "https://")):
+            raise ValueError(f"webhook_url must be an http(s) URL, got {self.webhook_url!r}")
+        if not self.webhook_verifier:
+            raise ValueError("webhook_url needs webhook_verifier (the key of the signatures)")
 
     def other_count(self) -> int:
         """Records per other entity: `other_records`, else invoices / 20, at most 500."""

@@ -286,10 +286,20 @@ def _summary(info: SandboxInfo, config: SandboxConfig) -> str:
         f"  limits:     {limits}",
         f"  latency:    {config.latency_ms} ms +/- {config.latency_jitter_ms} ms",
         f"  faults:     {config.faults or 'none'}",
+        f"  webhooks:   {_webhooks(config)}",
         f"  discovery:  {info.discovery_url}",
         "Press Ctrl+C to stop.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _webhooks(config: SandboxConfig) -> str:
+    if not config.webhook_url:
+        return "none"
+    return (
+        f"{config.webhook_format} to {config.webhook_url}, batched over "
+        f"{config.webhook_delay_ms} ms, retries x{config.webhook_retry_scale}"
+    )
 
 
 def serve_forever(

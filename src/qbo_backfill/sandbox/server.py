@@ -55,4 +55,11 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get(company + "/reports/{report}", api.report)
     app.router.add_get(company + "/{entity}/{id}", api.read)
     add_admin_routes(app, state)
+    sender = state.webhooks
+    if sender is not None:
+
+        async def close_sender(_app: web.Application) -> None:
+            await sender.close()
+
+        app.on_cleanup.append(close_sender)
     return app

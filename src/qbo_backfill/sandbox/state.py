@@ -12,6 +12,7 @@ from qbo_backfill.sandbox.config import SandboxConfig, derive_credentials
 from qbo_backfill.sandbox.faults import FaultSpec
 from qbo_backfill.sandbox.generate import generate_company
 from qbo_backfill.sandbox.limits import RealmLimiter
+from qbo_backfill.sandbox.webhooks import WebhookSender
 
 __all__ = ["SandboxState"]
 
@@ -54,6 +55,10 @@ class SandboxState:
             self.auth.seed_refresh_token(realm, self.credentials.refresh_tokens[realm], now)
         # (realm, report name) -> a payload served verbatim instead of the computed report
         self.report_replays: dict[tuple[str, str], bytes] = {}
+        self.webhooks = WebhookSender(config) if config.webhook_url else None
+        if self.webhooks is not None:
+            for company in self.companies.values():
+                company.listener = self.webhooks.notice
         self.faults = FaultSpec.parse(config.faults, default_seed=config.seed)
         self.oauth_counters = self._zero_oauth()
         self._latency = random.Random(f"latency:{config.seed}")
@@ -67,6 +72,8 @@ class SandboxState:
         for limiter in self.limiters.values():
             limiter.reset()
         self.oauth_counters = self._zero_oauth()
+        if self.webhooks is not None:
+            self.webhooks.reset()
 
     def counters(self, realm: str | None = None) -> dict[str, Any]:
         """The JSON of `GET /_sandbox/counters`."""
@@ -75,7 +82,10 @@ class SandboxState:
             for name, limiter in self.limiters.items()
             if realm is None or name == realm
         }
-        return {"realms": realms, "oauth": dict(self.oauth_counters)}
+        answer: dict[str, Any] = {"realms": realms, "oauth": dict(self.oauth_counters)}
+        if self.webhooks is not None:
+            answer["webhooks"] = self.webhooks.counts()
+        return answer
 
     def latency(self) -> float:
         """This request's injected delay in seconds."""

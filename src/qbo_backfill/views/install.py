@@ -19,8 +19,44 @@ from psycopg import sql
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.views import forms
 from qbo_backfill.views.catalog import definitions
-from qbo_backfill.views.definition import ViewDefinition
-from qbo_backfill.views.forms import Form
+from qbo_backfill.views.definition import RawTables, ViewDefinition
+from qbo_backfill.views.forms import Form, Present
+
+
+class ViewTexts:
+    """Each view's SQL text, generated once per process for one set of inputs (the raw
+    tables it reads, whether they exist, the company). Generating every view's SELECT was
+    most of a sync's CPU when nothing had changed (docs/webhooks.md, bench/RESULTS.md)."""
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.limit = limit
+        self._texts: dict[tuple[object, ...], str] = {}
+
+    def text(
+        self,
+        conn: psycopg.AsyncConnection,
+        definition: ViewDefinition,
+        raw: RawTables,
+        realm: str | None,
+    ) -> str:
+        """The view's SELECT as sent to the server."""
+        shown = tuple((t, None if v is None else v.as_string(conn)) for t, v in raw.items())
+        # The catalog builds its definitions anew on each call: a view is known by its name,
+        # its tables and its typed columns, not by the object.
+        key = (definition.name, definition.tables, definition.columns, shown, realm)
+        text = self._texts.get(key)
+        if text is None:
+            text = definition.build(raw, realm).as_string(conn)
+            if len(self._texts) >= self.limit:
+                self._texts.clear()
+            self._texts[key] = text
+        return text
+
+    def clear(self) -> None:
+        self._texts.clear()
+
+
+VIEW_TEXTS = ViewTexts()
 
 
 @dataclass(frozen=True)
@@ -65,28 +101,30 @@ async def install_views(
     form = Form(realm, materialized)
     views = chosen(entity_names, extra)
     existing = await _tables(conn, raw_schema)
-    missing: list[str] = []
+    raws = {d.name: _raw(d, raw_schema, existing) for d in views}
+    missing = [d.name for d in views if all(v is None for v in raws[d.name].values())]
     unchanged: list[str] = []
-    async with conn.transaction():
-        await conn.execute(DDL_LOCK)
-        await conn.execute(
-            sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(views_schema))
-        )
-        relations = await forms.present(conn, views_schema)
-        for definition in views:
-            raw = {
-                t: (sql.Identifier(raw_schema, t) if t in existing else None)
-                for t in definition.tables
-            }
-            if all(v is None for v in raw.values()):
-                missing.append(definition.name)
-            query = definition.build(raw, realm)
-            there = relations.get(definition.name)
-            if there is not None and there.mark == form.mark(query.as_string(conn)):
-                unchanged.append(definition.name)
-                continue
-            target = (views_schema, definition.name)
-            await forms.make(conn, target, query, definition.keys, form, there)
+    # Every view as it should be already (the usual case, each sync): no lock, no DDL.
+    if _all_current(conn, views, raws, realm, form, await forms.present(conn, views_schema)):
+        unchanged = [d.name for d in views]
+    else:
+        async with conn.transaction():
+            await conn.execute(DDL_LOCK)
+            await conn.execute(
+                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(views_schema))
+            )
+            relations = await forms.present(conn, views_schema)
+            for definition in views:
+                raw = raws[definition.name]
+                there = relations.get(definition.name)
+                if there is not None and there.mark == form.mark(
+                    VIEW_TEXTS.text(conn, definition, raw, realm)
+                ):
+                    unchanged.append(definition.name)
+                    continue
+                target = (views_schema, definition.name)
+                query = definition.build(raw, realm)
+                await forms.make(conn, target, query, definition.keys, form, there)
     return Installed(
         views_schema,
         tuple(d.name for d in views),
@@ -97,10 +135,35 @@ async def install_views(
     )
 
 
+def _raw(definition: ViewDefinition, raw_schema: str, existing: set[str]) -> RawTables:
+    return {
+        t: (sql.Identifier(raw_schema, t) if t in existing else None) for t in definition.tables
+    }
+
+
+def _all_current(
+    conn: psycopg.AsyncConnection,
+    views: list[ViewDefinition],
+    raws: dict[str, RawTables],
+    realm: str | None,
+    form: Form,
+    relations: dict[str, Present],
+) -> bool:
+    """Whether every view is there with the mark of its present definition."""
+    for definition in views:
+        there = relations.get(definition.name)
+        text = VIEW_TEXTS.text(conn, definition, raws[definition.name], realm)
+        if there is None or there.mark != form.mark(text):
+            return False
+    return True
+
+
 async def _tables(conn: psycopg.AsyncConnection, schema: str) -> set[str]:
+    # pg_class, not information_schema.tables: the same tables for a fraction of the work
+    # (that view checks privileges on every relation of the database).
     cursor = await conn.execute(
-        "SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = %s AND table_type = 'BASE TABLE'",
+        "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p')",
         (schema,),
     )
     return {str(row[0]) for row in await cursor.fetchall()}

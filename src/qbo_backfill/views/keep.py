@@ -18,22 +18,32 @@ import psycopg
 
 from qbo_backfill.errors import ConfigError
 from qbo_backfill.views import forms
-from qbo_backfill.views.install import chosen, install_views
+from qbo_backfill.views.install import Installed, chosen, install_views
 
 log = logging.getLogger(__name__)
+_PLAIN = forms.Present("v", "")
 # How long to wait for a lock on a view that must change (a reader holding it).
 LOCK_TIMEOUT = "5s"
 
 
-async def keep_views(url: str, raw_schema: str, views_schema: str) -> None:
-    """Install the views over `raw_schema` in the form the schema has; log on failure."""
+async def keep_views(
+    url: str, raw_schema: str, views_schema: str, conn: psycopg.AsyncConnection | None = None
+) -> None:
+    """Install the views over `raw_schema` in the form the schema has; log on failure.
+    Given `conn` (a sync's own, outside any transaction of its), it is used and committed:
+    a fleet sync then opens no connection for the views (a backend's start and its cold
+    catalog cache were most of an unchanged company's database CPU)."""
     try:
-        async with await psycopg.AsyncConnection.connect(url) as conn:
-            await conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            form = forms.form_of(await forms.present(conn, views_schema))
-            installed = await install_views(
-                conn, raw_schema, views_schema, realm=form.realm, materialized=form.materialized
-            )
+        if conn is None:
+            async with await psycopg.AsyncConnection.connect(url) as own:
+                installed = await _install(own, raw_schema, views_schema)
+        else:
+            try:
+                installed = await _install(conn, raw_schema, views_schema)
+                await conn.commit()
+            except BaseException:
+                await conn.rollback()
+                raise
     except (psycopg.Error, ConfigError) as exc:
         _warn(views_schema, "not updated", exc)
         return
@@ -42,14 +52,39 @@ async def keep_views(url: str, raw_schema: str, views_schema: str) -> None:
         log.info("typed views: %d made or replaced in %s", changed, views_schema)
 
 
-async def refresh_views(url: str, views_schema: str, entities: Iterable[str]) -> None:
+async def _install(conn: psycopg.AsyncConnection, raw_schema: str, views_schema: str) -> Installed:
+    # LOCAL: ends with the transaction, so a connection used again goes on unchanged.
+    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    form = forms.form_of(await forms.present(conn, views_schema))
+    return await install_views(
+        conn, raw_schema, views_schema, realm=form.realm, materialized=form.materialized
+    )
+
+
+async def refresh_views(
+    url: str,
+    views_schema: str,
+    entities: Iterable[str],
+    conn: psycopg.AsyncConnection | None = None,
+) -> None:
     """Refresh, concurrently, the materialized views that read `entities` (nothing to do
-    for plain views, the default); log on failure."""
+    for plain views, the default); log on failure. Given `conn`, it is asked first whether
+    any of them is materialized, so plain views cost no connection."""
     names = [d.name for d in chosen(list(entities))]
-    try:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+    if conn is not None:
+        try:
             relations = await forms.present(conn, views_schema)
-            done = await forms.refresh(conn, views_schema, names, relations)
+            await conn.commit()
+        except psycopg.Error as exc:
+            await conn.rollback()
+            _warn(views_schema, "not refreshed", exc)
+            return
+        if not any(relations.get(name, _PLAIN).kind == "m" for name in names):
+            return
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as own:
+            relations = await forms.present(own, views_schema)
+            done = await forms.refresh(own, views_schema, names, relations)
     except psycopg.Error as exc:
         _warn(views_schema, "not refreshed", exc)
         return

@@ -23,6 +23,7 @@ from qbo_backfill.ui.cli.reports import reports_command
 from qbo_backfill.ui.cli.shared import echo_error
 from qbo_backfill.ui.cli.sync import sync_command
 from qbo_backfill.ui.cli.views import views_command
+from qbo_backfill.ui.cli.webhooks import webhooks_group
 
 __all__ = ["cli", "main", "run"]
 
@@ -57,6 +58,7 @@ cli.add_command(reports_command)
 cli.add_command(views_command)
 cli.add_command(fleet_group)
 cli.add_command(worker_command)
+cli.add_command(webhooks_group)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

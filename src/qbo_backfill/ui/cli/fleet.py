@@ -178,6 +178,8 @@ def _print_table(status: FleetStatus) -> None:
     click.echo(f"API calls in {status.month}: {status.api_calls}{budget}")
     if status.budget_reached:
         click.echo("monthly API call budget reached: no new work starts until next month")
+    if status.webhooks.received:
+        click.echo(_webhook_line(status))
     table = Table(title="companies", title_justify="left")
     for header in ("realm", "chunks done", "failed", "rows", "state"):
         table.add_column(header, justify="left" if header in ("realm", "state") else "right")
@@ -186,6 +188,24 @@ def _print_table(status: FleetStatus) -> None:
         done = f"{c.chunks_done}/{c.chunks_total}"
         table.add_row(c.realm_id, done, str(c.chunks_failed), str(c.rows), state)
     console.print(table)
+
+
+def _webhook_line(status: FleetStatus) -> str:
+    """Webhook activity in one line: received, ignored and why, syncs, lag."""
+    hooks = status.webhooks
+    ignored = sum(hooks.ignored.values())
+    why = "; ".join(f"{reason}: {n}" for reason, n in sorted(hooks.ignored.items()))
+    lag = (
+        f"lag to the copy p50 {hooks.lag_p50_seconds} s, p95 {hooks.lag_p95_seconds} s, "
+        f"max {hooks.lag_max_seconds} s"
+        if hooks.lag_p50_seconds is not None
+        else "no lag measured yet"
+    )
+    return (
+        f"webhooks, last {hooks.hours} h: {hooks.received} events, {ignored} ignored"
+        f"{f' ({why})' if why else ''}, {hooks.syncs_triggered} syncs triggered, "
+        f"{hooks.awaiting_sync} awaiting a sync; {lag}"
+    )
 
 
 def _state(company: CompanyProgress) -> str:

@@ -1,0 +1,1 @@
+"""Intuit's webhooks: signed notifications of changes, turned into fleet syncs (webhooks.md)."""
