@@ -37,15 +37,17 @@ CHANGED = {("Invoice", "12"), ("Invoice", "13"), ("Invoice", "14"), ("Invoice", 
 CHANGED |= {("Customer", "2")}  # 301: the invoice `_change` creates
 
 
-def _answers(api: Api) -> list[list[dict]]:
+def _answers(api: Api, *, changed: bool = False) -> list[list[dict]]:
     """The queries' rows; the change times of the records `_change` touches are left out
-    (the two sandboxes make the same changes a moment apart)."""
+    (the two sandboxes make the same changes a moment apart), and after `_change` every
+    change time, since the books also update the records a change moves (a customer's
+    balance after its invoice is voided) at that moment."""
     out = []
     for text in QUERIES:
         entity = text.split()[3]
         rows = api.rows(text)
         for row in rows:
-            if (entity, row["Id"]) in CHANGED:
+            if changed or (entity, row["Id"]) in CHANGED:
                 row.pop("MetaData")
         out.append(rows)
     return out
@@ -58,13 +60,14 @@ def test_prerendered_records_answer_as_built_ones(
     built_ahead = make_api(make_sandbox(other_records=20, prerender=True))
     before = _answers(plain)
     assert all(before)
+    unchanged = _answers(plain, changed=True)
     assert _answers(built_ahead) == before
 
     _change(plain.sb)
     _change(built_ahead.sb)
-    after = _answers(plain)
-    assert after != before
-    assert _answers(built_ahead) == after
+    after = _answers(plain, changed=True)
+    assert after != unchanged
+    assert _answers(built_ahead, changed=True) == after
     edited = built_ahead.rows("SELECT * FROM Invoice WHERE Id = '12'")
     assert edited[0]["PrivateNote"] == "edited after the start"
     assert built_ahead.rows("SELECT * FROM Invoice WHERE Id = '14'") == []
