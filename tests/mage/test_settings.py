@@ -30,6 +30,8 @@ SEED_NAMES = {
     "pg_user",
     "pg_password",
     "pg_schema",
+    # Not the seed's own, but named in its style: the receiver of Intuit's webhooks.
+    "qb_webhook_verifier_token",
 }
 
 
@@ -50,7 +52,7 @@ def load(secrets: dict[str, str | None], env: dict[str, str], tmp_path: Path) ->
     return load_settings(lookup, environ=env, secrets_dir=tmp_path / "no-secrets")
 
 
-def test_the_secret_names_are_the_seeds() -> None:
+def test_the_secret_names_are_the_seeds_and_the_webhook_token() -> None:
     assert set(MAGE_SECRETS) == SEED_NAMES
 
 
