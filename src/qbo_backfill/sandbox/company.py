@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from qbo_backfill.sandbox import clock
@@ -15,7 +14,6 @@ from qbo_backfill.sandbox.catalog import CATALOG
 from qbo_backfill.sandbox.generate import CompanyData
 from qbo_backfill.sandbox.generate.lists import default_chart
 from qbo_backfill.sandbox.store import EntityStore, RecordNotFoundError
-from qbo_backfill.sandbox.store_amounts import amounts_by_day
 
 __all__ = ["Company", "NotVoidableError", "RecordNotFoundError"]
 
@@ -162,10 +160,6 @@ class Company:
                     _bump(moved, now)
                     store.put(moved)
                     self._changed(entity, record_id, "Update", now)
-
-    def income_by_day(self, first: date, last: date) -> dict[int, int]:
-        """Invoice totals in cents per TxnDate in [first, last]."""
-        return amounts_by_day(self.store("Invoice"), first.toordinal(), last.toordinal())
 
 
 def _bump(record: dict[str, Any], now: float) -> None:

@@ -63,7 +63,6 @@ class EntityStore:
         self.next_id = self.base_count + 1
         self.version = 0
         self._cache: OrderedDict[tuple[Any, ...], Sequence[int]] = OrderedDict()
-        self.amount_cache: array[int] | None = None  # TotalAmt cents by row (store_amounts)
         self.overlay: Overlay | None = None
         self.on_touch: Callable[[], None] | None = None  # told of every change
 
