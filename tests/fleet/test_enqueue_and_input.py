@@ -59,17 +59,21 @@ def test_fleet_commands_refuse_unknown_companies(make_fleet: MakeFleet) -> None:
 
 
 def test_sync_and_backfill_enqueue_once_per_company(fleet: Fleet) -> None:
-    first, second = (fleet.cli("fleet", "sync", "Invoice") for _ in range(2))
+    alone = ("fleet", "sync", "Invoice", "--companies-per-job", "1")
+    first, second = (fleet.cli(*alone) for _ in range(2))
     assert "3 companies: 3 sync jobs enqueued" in first.stdout
     assert "0 sync jobs enqueued, 3 already waiting" in second.stdout
+    grouped, again = (fleet.cli("fleet", "sync", "Invoice") for _ in range(2))
+    assert "3 companies: 1 sync jobs enqueued" in grouped.stdout  # 20 companies a job
+    assert "0 sync jobs enqueued, 1 already waiting" in again.stdout
     realm = fleet.sandbox.info.realm_ids[0]
     one = fleet.cli("fleet", "backfill", "Customer", "--realm", realm)
     assert "1 companies: 1 plan jobs enqueued" in one.stdout
-    assert fleet.jobs() == {"todo": 4}
+    assert fleet.jobs() == {"todo": 5}
     shown = fleet.cli("fleet", "status", "--format", "json")
     body = json.loads(shown.stdout)
     assert body["realms"] == 3
-    assert body["jobs"] == {"todo": 4, "doing": 0, "succeeded": 0, "failed": 0}
+    assert body["jobs"] == {"todo": 5, "doing": 0, "succeeded": 0, "failed": 0}
     assert all(token not in shown.stdout for token in fleet.sandbox.info.refresh_tokens.values())
 
 

@@ -1,5 +1,7 @@
 """A worker's pooled connections come back clean: a job that ends while holding a chunk's
-claim (a session advisory lock) must not keep that chunk locked for the connection's life."""
+claim (a session advisory lock, noted by `note_session_lock` as the ledger's claims are)
+must not keep that chunk locked for the connection's life; every connection comes back out
+of autocommit and out of any transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ import asyncio
 import psycopg
 import pytest
 
-from qbo_backfill.load.pools import ConnectionPools, autocommit_connection
+from qbo_backfill.load.pools import ConnectionPools, autocommit_connection, note_session_lock
 
 pytestmark = pytest.mark.db
 
@@ -28,6 +30,7 @@ def test_a_returned_connection_holds_no_claim_and_no_transaction(database_url: s
     async def scenario() -> tuple[bool, bool, bool, bool]:
         async with ConnectionPools.open(database_url, concurrency=1) as pools:
             async with pools.jobs.connection() as conn:
+                note_session_lock(conn)
                 await conn.execute("SELECT pg_advisory_lock(%s, %s)", LOCK)
                 held_while_lent = await asyncio.to_thread(_taken_elsewhere, database_url)
             held_after = await asyncio.to_thread(_taken_elsewhere, database_url)
@@ -43,15 +46,23 @@ def test_a_returned_connection_holds_no_claim_and_no_transaction(database_url: s
     assert not autocommit_after
 
 
-def test_the_token_pool_releases_claims_too(database_url: str) -> None:
-    async def scenario() -> bool:
+def test_a_token_connection_comes_back_out_of_autocommit_and_transaction(
+    database_url: str,
+) -> None:
+    """The token store reads in autocommit, and refreshes in a transaction: whichever ran
+    last, the next borrower gets neither."""
+
+    async def scenario() -> list[tuple[bool, psycopg.pq.TransactionStatus]]:
         async with ConnectionPools.open(database_url, concurrency=1) as pools:
 
-            def hold() -> None:
+            def lend(autocommit: bool) -> tuple[bool, psycopg.pq.TransactionStatus]:
                 with pools.tokens.connection() as conn:
-                    conn.execute("SELECT pg_advisory_lock(%s, %s)", LOCK)
+                    state = (conn.autocommit, conn.info.transaction_status)
+                    conn.autocommit = autocommit
+                    conn.execute("SELECT 1")
+                return state
 
-            await asyncio.to_thread(hold)
-            return await asyncio.to_thread(_taken_elsewhere, database_url)
+            return [await asyncio.to_thread(lend, flag) for flag in (True, False, True)]
 
-    assert not asyncio.run(scenario())
+    idle = psycopg.pq.TransactionStatus.IDLE
+    assert asyncio.run(scenario()) == [(False, idle)] * 3

@@ -157,8 +157,41 @@ class TokenStore:
         """A valid access token: the stored one, or a refreshed one saved before returning.
 
         `rejected` is an access token the API just answered 401 to: never return it again.
+        The common case, a stored token still valid, is one read; only a refresh locks the
+        company's row, so two processes never spend one refresh token twice.
         """
-        with self._connection() as conn, conn.transaction():
+        with self._connection() as conn:
+            conn.autocommit = True  # the pool's reset (or the close) turns it off again
+            stored = self._stored_access_token(conn, realm_id, rejected)
+            if stored is not None:
+                return stored
+            conn.autocommit = False
+            return self._refreshed_access_token(conn, realm_id, credentials, rejected)
+
+    def _stored_access_token(
+        self, conn: psycopg.Connection, realm_id: str, rejected: str | None
+    ) -> tuple[Secret, datetime] | None:
+        """The stored access token if still usable, read without a lock or a transaction."""
+        query = sql.SQL(
+            "SELECT access_token_enc, access_expires_at FROM {} WHERE realm_id = %s"
+        ).format(self._table)
+        try:
+            row = conn.cursor(row_factory=dict_row).execute(query, (realm_id,)).fetchone()
+        except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+            return None  # the locked path makes the table, and finds no token
+        current = None if row is None else self._usable_access_token(row, rejected)
+        return None if current is None or row is None else (current, row["access_expires_at"])
+
+    def _refreshed_access_token(
+        self,
+        conn: psycopg.Connection,
+        realm_id: str,
+        credentials: ClientCredentials,
+        rejected: str | None,
+    ) -> tuple[Secret, datetime]:
+        """Under the row's lock: the stored token if another process just refreshed it,
+        else a refreshed one, saved before returning."""
+        with conn.transaction():
             self.ensure_table(conn)
             row = self._locked_row(conn, realm_id)
             if row is None:

@@ -1,11 +1,13 @@
 """Putting a fleet's work in the queue: a plan job per (company, entity) for `fleet
-backfill`, a sync job per company for `fleet sync`. Enqueueing is pure database work (no API
-call), idempotent (queueing locks, and runs already done are skipped), and quick enough for
-thousands of companies."""
+backfill`, sync jobs of a few companies each for `fleet sync`. Enqueueing is pure database
+work (no API call), idempotent (queueing locks, and runs already done are skipped), and
+quick enough for thousands of companies."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -15,12 +17,14 @@ from procrastinate import App, exceptions
 from psycopg import sql
 
 from qbo_backfill.errors import ConfigError
+from qbo_backfill.fleet import COMPANIES_PER_SYNC_JOB
 from qbo_backfill.fleet.app import build_app, ensure_job_schema
 from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.jobs import (
     COPY_REPORTS,
     PLAN_RUN,
     QUEUE,
+    SYNC_COMPANIES,
     SYNC_COMPANY,
     plan_queueing_lock,
 )
@@ -34,7 +38,13 @@ from qbo_backfill.run.session import token_store
 from qbo_backfill.settings import Settings
 from qbo_backfill.views.keep import keep_views
 
-__all__ = ["EnqueueResult", "enqueue_backfill", "enqueue_sync", "fleet_realms", "prepare_database"]
+__all__ = [
+    "EnqueueResult",
+    "enqueue_backfill",
+    "enqueue_sync",
+    "fleet_realms",
+    "prepare_database",
+]
 
 
 @dataclass(frozen=True)
@@ -124,20 +134,40 @@ async def enqueue_backfill(
 
 
 async def enqueue_sync(
-    settings: Settings, entities: Sequence[str], realms: Sequence[str] = ()
+    settings: Settings,
+    entities: Sequence[str],
+    realms: Sequence[str] = (),
+    per_job: int = COMPANIES_PER_SYNC_JOB,
 ) -> EnqueueResult:
-    """A sync job per company (its copied entities, or `entities`), unless one is waiting."""
+    """Sync jobs for the companies (their copied entities, or `entities`), `per_job`
+    companies a job, unless the same job is waiting. One company a job takes the queueing
+    lock webhooks use (`sync:<realm>`); several share a job's fetch, finish and checks
+    (an idle company's sync is mostly such overhead, docs/webhooks.md)."""
     url = await asyncio.to_thread(database_url, settings)
     chosen = await asyncio.to_thread(fleet_realms, settings, url, realms)
     await prepare_database(settings, url)
-    jobs: list[tuple[str, dict[str, Any]]] = [
-        (f"sync:{realm}", {"realm": realm, "entities": list(entities)}) for realm in chosen
-    ]
+    names = list(entities)
+    if per_job == 1:
+        task = SYNC_COMPANY
+        jobs = [(f"sync:{realm}", {"realm": realm, "entities": names}) for realm in chosen]
+    else:
+        task = SYNC_COMPANIES
+        groups = [chosen[i : i + per_job] for i in range(0, len(chosen), per_job)]
+        jobs = [
+            (_group_lock(group, names), {"realms": group, "entities": names}) for group in groups
+        ]
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
-        enqueued = await _defer_all(app, SYNC_COMPANY, jobs)
+        enqueued = await _defer_all(app, task, jobs)
     reached = await _budget_line(settings, url)
     return EnqueueResult(len(chosen), enqueued, len(jobs) - enqueued, 0, reached)
+
+
+def _group_lock(realms: list[str], entities: list[str]) -> str:
+    """A queueing lock naming the group: enqueueing the same companies again adds nothing
+    while their job waits."""
+    digest = hashlib.sha256(json.dumps([realms, entities]).encode()).hexdigest()[:16]
+    return f"syncs:{realms[0]}:{len(realms)}:{digest}"
 
 
 async def _budget_line(settings: Settings, url: str) -> str | None:

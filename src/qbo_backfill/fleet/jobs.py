@@ -31,6 +31,7 @@ __all__ = [
     "MAX_ATTEMPTS",
     "PLAN_RUN",
     "QUEUE",
+    "SYNC_COMPANIES",
     "SYNC_COMPANY",
     "defer_chunks",
     "plan_queueing_lock",
@@ -43,6 +44,7 @@ QUEUE = "qbo_backfill"
 PLAN_RUN = "qbo_backfill.plan_run"
 COPY_CHUNK = "qbo_backfill.copy_chunk"
 SYNC_COMPANY = "qbo_backfill.sync_company"
+SYNC_COMPANIES = "qbo_backfill.sync_companies"
 COPY_REPORTS = "qbo_backfill.copy_reports"
 LANES = 2  # chunk jobs of one company running at once
 MAX_ATTEMPTS = 5
@@ -94,6 +96,16 @@ async def defer_chunks(app: App, chunks: list[ChunkJob]) -> int:
     return deferred
 
 
+async def defer_sync(app: App, realm: str, entities: list[str]) -> None:
+    """A sync job of one company (unless one is waiting: the webhooks' queueing lock)."""
+    deferrer = app.configure_task(SYNC_COMPANY, queue=QUEUE, queueing_lock=f"sync:{realm}")
+    arguments: dict[str, Any] = {"realm": realm, "entities": entities}
+    try:
+        await deferrer.defer_async(**arguments)
+    except exceptions.AlreadyEnqueued:
+        return
+
+
 def _context(context: JobContext) -> FleetContext:
     fleet = context.additional_context.get(CONTEXT_KEY)
     if not isinstance(fleet, FleetContext):
@@ -122,6 +134,17 @@ def register(app: App) -> None:
         from qbo_backfill.fleet.syncjob import sync_company
 
         return await sync_company(_context(context), realm, entities)
+
+    @app.task(name=SYNC_COMPANIES, queue=QUEUE, pass_context=True, retry=retry)
+    async def sync_companies_task(
+        context: JobContext, realms: list[str], entities: list[str]
+    ) -> str:
+        from qbo_backfill.fleet.syncjob import sync_companies
+
+        async def alone(realm: str) -> None:
+            await defer_sync(context.app, realm, entities)
+
+        return await sync_companies(_context(context), realms, entities, alone)
 
     @app.task(name=COPY_REPORTS, queue=QUEUE, pass_context=True, retry=retry)
     async def copy_reports_task(context: JobContext, realm: str, reports: list[str]) -> str:

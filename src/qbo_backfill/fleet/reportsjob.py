@@ -1,6 +1,7 @@
 """The body of a fleet reports job: one company's reports copied (`fleet backfill
---reports`) or their open months asked for again (after each `fleet sync`), through the
-same library function as the `reports` command. Its calls count against the month's budget."""
+--reports`), through the same library function as the `reports` command. Its calls count
+against the month's budget. (Their open months are asked for again by each `fleet sync`
+job, `fleet/syncjob.py`.)"""
 
 from __future__ import annotations
 
@@ -12,20 +13,15 @@ from qbo_backfill.fleet.work import FleetContext, guard
 from qbo_backfill.qbo.reports import DEFAULT_REPORTS
 from qbo_backfill.run.reports import ReportsOptions, ReportsResult, copy_reports
 
-__all__ = ["copy_company_reports", "refresh_company_reports"]
+__all__ = ["copy_company_reports"]
 
 
 async def copy_company_reports(ctx: FleetContext, realm: str, reports: Sequence[str]) -> str:
     """Copy `realm`'s reports (default: the default set) in the accrual basis."""
     options = ReportsOptions(tuple(reports) or DEFAULT_REPORTS)
+    ctx.prepared.forget()  # the reports table may be made: the next syncs refresh it
     result = await _run(ctx, realm, options)
     return f"reports of {realm}: {len(result.figures)} copied, {result.calls} calls"
-
-
-async def refresh_company_reports(ctx: FleetContext, realm: str) -> ReportsResult:
-    """Ask again for the open months of every report copied for `realm` (no call when none
-    was copied)."""
-    return await _run(ctx, realm, ReportsOptions((), refresh=True))
 
 
 async def _run(ctx: FleetContext, realm: str, options: ReportsOptions) -> ReportsResult:

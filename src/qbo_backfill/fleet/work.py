@@ -12,10 +12,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 
+import httpx
 import psycopg
 
 from qbo_backfill.entities import Entity, EntityKind, resolve_entity
@@ -27,6 +28,7 @@ from qbo_backfill.load.pools import ConnectionPools, autocommit_connection
 from qbo_backfill.run.chunk import ChunkWork
 from qbo_backfill.run.observer import NullObserver
 from qbo_backfill.run.plan import FirstPage, plan_windows
+from qbo_backfill.run.prepared import Prepared
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Secret, Settings
 from qbo_backfill.windows import ExtractWindow
@@ -56,14 +58,23 @@ class FleetContext:
     url: str
     pools: ConnectionPools  # the process's connections, lent to its jobs
     page_gate: asyncio.Semaphore  # pages held in memory by all the process's jobs
+    http: httpx.AsyncClient  # the API's kept-alive connections, shared by the jobs
+    prepared: Prepared  # the schema's shape, checked once a minute, not per company
 
     @classmethod
-    def create(cls, settings: Settings, url: str, pools: ConnectionPools) -> FleetContext:
+    def create(
+        cls, settings: Settings, url: str, pools: ConnectionPools, http: httpx.AsyncClient
+    ) -> FleetContext:
         resolved = replace(settings, database_url=Secret(url), refresh_token=None)
-        return cls(resolved, url, pools, asyncio.Semaphore(settings.max_in_flight * 2))
+        gate = asyncio.Semaphore(settings.max_in_flight * 2)
+        return cls(resolved, url, pools, gate, http, Prepared())
 
     def for_realm(self, realm_id: str) -> Settings:
         return replace(self.settings, realm_id=realm_id)
+
+    def session(self, realm_id: str) -> AbstractAsyncContextManager[Session]:
+        """A session with the company over the worker's pools and HTTP client."""
+        return open_session(self.for_realm(realm_id), pools=self.pools, http=self.http)
 
     def budget(self) -> CallBudget:
         s = self.settings
@@ -125,6 +136,7 @@ async def plan_run(ctx: FleetContext, job: PlanJob, defer: ChunkDeferrer) -> str
     """Open (or resume) the run and plan its chunks once; hand all open chunks but the
     first to `defer`, and copy the first here, on the session and connection already open:
     a small company's run then costs one job, not two."""
+    ctx.prepared.forget()  # it may make a raw table, over which the views are made again
     async with _company_work(ctx, job.realm) as work:
         run, chunks, first_page = await _planned(work, job)
         calls = work.session.client.stats.requests
@@ -152,7 +164,7 @@ async def _company_work(ctx: FleetContext, realm: str) -> AsyncIterator[_OpenJob
         await guard(ctx, conn, realm)
         async with (
             _marking_reauthorization(ctx, conn, realm),
-            open_session(ctx.for_realm(realm), pools=ctx.pools) as session,
+            ctx.session(realm) as session,
         ):
             yield _OpenJob(ctx, session, conn, Ledger(ctx.settings.schema))
 

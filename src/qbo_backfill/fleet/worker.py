@@ -33,6 +33,7 @@ from qbo_backfill.fleet.jobs import CONTEXT_KEY, MAX_ATTEMPTS, QUEUE
 from qbo_backfill.fleet.work import FleetContext
 from qbo_backfill.load.db import database_url
 from qbo_backfill.load.pools import ConnectionPools
+from qbo_backfill.run.session import api_http_client
 from qbo_backfill.settings import Settings
 
 __all__ = ["WorkerOptions", "prune_finished", "run_worker", "sweep_stalled"]
@@ -121,8 +122,9 @@ class FleetWorker:
         async with (
             app.open_async(),
             ConnectionPools.open(url, options.concurrency) as pools,
+            api_http_client(self.settings, options.concurrency) as http,
         ):
-            context = FleetContext.create(self.settings, url, pools)
+            context = FleetContext.create(self.settings, url, pools, http)
             worker = Worker(
                 app,
                 queues=[QUEUE],

@@ -8,16 +8,18 @@ source (the earliest start of its done chunks), so nothing changed since then is
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
 from qbo_backfill.load.columns import SCOPE
-from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.db import DDL_LOCK, values_rows
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 
-__all__ = ["CURSORS", "SyncCursors"]
+__all__ = ["CURSORS", "CursorMove", "SyncCursors"]
 
 CURSORS = "qbo_backfill_sync_cursors"
 
@@ -47,25 +49,34 @@ class SyncCursors:
         )
         return {str(entity): start for entity, start in await cursor.fetchall()}
 
-    async def lock(self, conn: psycopg.AsyncConnection, realm_id: str, entity: str) -> None:
-        """Serialise syncs of one (realm, entity) until the caller's transaction ends."""
+    async def lock(
+        self, conn: psycopg.AsyncConnection, realm_id: str, entities: Sequence[str]
+    ) -> None:
+        """Serialise syncs of each (realm, entity) until the caller's transaction ends; one
+        statement, the locks taken in one order whatever the caller's (no deadlock)."""
+        keys = sorted(f"{realm_id}:{entity}" for entity in entities)
         await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('qbo_backfill_sync'), hashtext(%s))",
-            (f"{realm_id}:{entity}",),
+            "SELECT pg_advisory_xact_lock(hashtext('qbo_backfill_sync'), hashtext(k))"
+            " FROM unnest(%s::text[]) AS k",
+            (keys,),
         )
 
     async def advance(
-        self,
-        conn: psycopg.AsyncConnection,
-        realm_id: str,
-        entity: str,
-        cursor_utc: datetime,
-        sync_run_id: int,
+        self, conn: psycopg.AsyncConnection, realm_id: str, moves: Sequence[CursorMove]
     ) -> None:
-        """Move the cursor forward (never back), in the caller's transaction."""
-        await conn.execute(
-            sql.SQL(_ADVANCE).format(table=self.table), (realm_id, entity, cursor_utc, sync_run_id)
-        )
+        """Move cursors forward (never back), in the caller's transaction."""
+        query = sql.SQL(_ADVANCE).format(table=self.table, rows=values_rows(4, len(moves)))
+        rows = [(realm_id, m.entity, m.cursor_utc, m.sync_run_id) for m in moves]
+        await conn.execute(query, [value for row in rows for value in row])
+
+
+@dataclass(frozen=True)
+class CursorMove:
+    """An entity's cursor, and the sync run that moved it there."""
+
+    entity: str
+    cursor_utc: datetime
+    sync_run_id: int
 
 
 _DDL = """
@@ -88,7 +99,7 @@ SELECT entity, coalesce(max(cursor_utc), min(first_read)) FROM (
 GROUP BY entity
 """
 _ADVANCE = """
-INSERT INTO {table} AS t (realm_id, entity, cursor_utc, sync_run_id) VALUES (%s, %s, %s, %s)
+INSERT INTO {table} AS t (realm_id, entity, cursor_utc, sync_run_id) VALUES {rows}
 ON CONFLICT (realm_id, entity) DO UPDATE SET
     cursor_utc = greatest(t.cursor_utc, EXCLUDED.cursor_utc),
     sync_run_id = EXCLUDED.sync_run_id,

@@ -121,3 +121,10 @@ def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
         "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)
     ).fetchone()
     return bool(row and row[0])
+
+
+def values_rows(width: int, count: int) -> sql.Composed:
+    """`(%s, ...), (%s, ...)`: `count` rows of `width` placeholders, so several rows go in
+    one INSERT (one statement, not one per row)."""
+    row = sql.SQL("({})").format(sql.SQL(", ").join([sql.Placeholder()] * width))
+    return sql.SQL(", ").join([row] * count)

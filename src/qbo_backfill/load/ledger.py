@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 from qbo_backfill.figures import ChunkFigures, ChunkRow, EntityTotals, RequestFigures
 from qbo_backfill.load.columns import DATE_WINDOW, SCOPE
 from qbo_backfill.load.db import DDL_LOCK
+from qbo_backfill.load.pools import note_session_lock
 from qbo_backfill.windows import ExtractWindow
 
 RUNS = "qbo_backfill_runs"
@@ -195,6 +196,7 @@ class Ledger:
         With `wait`, block until another worker holding it lets go, then decide."""
         # pg_advisory_lock returns nothing (void) once it holds the lock: select true then.
         claim = "SELECT true FROM pg_advisory_lock({}, %s)"
+        note_session_lock(conn)
         if not wait:
             claim = "SELECT pg_try_advisory_lock({}, %s)"
         cursor = await conn.execute(sql.SQL(claim).format(self.lock_namespace), (chunk.chunk_id,))

@@ -9,12 +9,13 @@ connections open instead and lends them out:
 - `tokens` (sync, used from threads): the token store's short transactions.
 
 A connection comes back clean: any transaction rolled back, session advisory locks (the
-ledger's chunk claims) released, autocommit off again.
+ledger's chunk claims, `note_session_lock`) released, autocommit off again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-__all__ = ["AsyncPool", "ConnectionPools", "autocommit_connection", "connection"]
+__all__ = [
+    "AsyncPool",
+    "ConnectionPools",
+    "autocommit_connection",
+    "connection",
+    "note_session_lock",
+]
 
 UNLOCK_ALL = "SELECT pg_advisory_unlock_all()"
 CONNECT_TIMEOUT_SECONDS = 10
@@ -94,13 +101,24 @@ def autocommit_connection(
     return connection(url, pool, autocommit=True)
 
 
+def note_session_lock(conn: psycopg.AsyncConnection[Any]) -> None:
+    """`conn` takes session-level advisory locks (the ledger's chunk claims): its return to
+    the pool releases every one it still holds. Other connections come back with no
+    statement (most jobs take none, and a statement per return was a share of an idle
+    company's sync)."""
+    _SESSION_LOCKING.add(conn)
+
+
+_SESSION_LOCKING: weakref.WeakSet[psycopg.AsyncConnection[Any]] = weakref.WeakSet()
+
+
 async def _reset(conn: psycopg.AsyncConnection[Any]) -> None:
-    await conn.set_autocommit(True)
-    await conn.execute(UNLOCK_ALL)
+    if conn in _SESSION_LOCKING:
+        _SESSION_LOCKING.discard(conn)
+        await conn.set_autocommit(True)
+        await conn.execute(UNLOCK_ALL)
     await conn.set_autocommit(False)
 
 
 def _reset_sync(conn: psycopg.Connection[Any]) -> None:
-    conn.autocommit = True
-    conn.execute(UNLOCK_ALL)
-    conn.autocommit = False
+    conn.autocommit = False  # the token store's transactions take no session lock

@@ -7,14 +7,15 @@ names exactly one run: a backfill run or a sync run.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 import psycopg
 from psycopg import sql
 
 from qbo_backfill.load.columns import SCOPE
-from qbo_backfill.load.db import DDL_LOCK, fetch_int
+from qbo_backfill.load.db import DDL_LOCK, values_rows
 from qbo_backfill.load.ledger import RUNS
 
 __all__ = ["SYNC_RUNS", "SyncFigures", "SyncRecord", "SyncRuns"]
@@ -89,19 +90,29 @@ class SyncRuns:
         await conn.execute(DDL_LOCK)
         await conn.execute(sql.SQL(_DDL).format(table=self.table, scope=SCOPE))
 
-    async def next_id(self, conn: psycopg.AsyncConnection) -> int:
-        """A fresh id from the backfill runs' sequence (outside any transaction's reach)."""
-        return await fetch_int(
-            conn,
-            "SELECT nextval(pg_get_serial_sequence(%s, 'run_id'))",
-            (self.runs.as_string(conn),),
+    async def next_ids(self, conn: psycopg.AsyncConnection, count: int) -> list[int]:
+        """`count` fresh ids from the backfill runs' sequence (outside any transaction's
+        reach), in one statement."""
+        cursor = await conn.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'run_id')) FROM generate_series(1, %s)",
+            (self.runs.as_string(conn), count),
         )
+        return [int(row[0]) for row in await cursor.fetchall()]
 
-    async def record(self, conn: psycopg.AsyncConnection, record: SyncRecord) -> None:
-        """Insert the row, in the caller's transaction (with the rows and the cursor)."""
-        values = asdict(record)
-        values |= values.pop("figures")
-        await conn.execute(sql.SQL(_INSERT).format(table=self.table), values)
+    async def record(self, conn: psycopg.AsyncConnection, records: Sequence[SyncRecord]) -> None:
+        """Insert the rows, in the caller's transaction (with the rows and the cursors)."""
+        rows = [_row(record) for record in records]
+        query = sql.SQL(_INSERT).format(
+            table=self.table, rows=values_rows(len(_COLUMNS), len(rows))
+        )
+        await conn.execute(query, [value for row in rows for value in row])
+
+
+def _row(record: SyncRecord) -> tuple[object, ...]:
+    """The record's values in `_COLUMNS`' order."""
+    r = record
+    head = (r.sync_run_id, r.session_id, r.realm_id, r.entity, r.path, r.status)
+    return (*head, r.cursor_before, r.cursor_after, r.lag_seconds, *r.figures.values(), r.error)
 
 
 _DDL = """
@@ -128,12 +139,20 @@ CREATE TABLE IF NOT EXISTS {table} (
 );
 CREATE INDEX IF NOT EXISTS qbo_backfill_sync_runs_entity_idx ON {table} (realm_id, entity)
 """
-_INSERT = """
-INSERT INTO {table} (sync_run_id, session_id, realm_id, entity, path, status, cursor_before,
-    cursor_after, lag_seconds, inserted, updated, unchanged, deleted, reactivated, quarantined,
-    answers, windows_read, api_calls, error)
-VALUES (%(sync_run_id)s, %(session_id)s, %(realm_id)s, %(entity)s, %(path)s, %(status)s,
-    %(cursor_before)s, %(cursor_after)s, %(lag_seconds)s, %(inserted)s, %(updated)s,
-    %(unchanged)s, %(deleted)s, %(reactivated)s, %(quarantined)s, %(answers)s,
-    %(windows_read)s, %(api_calls)s, %(error)s)
+_COLUMNS = (
+    "sync_run_id",
+    "session_id",
+    "realm_id",
+    "entity",
+    "path",
+    "status",
+    "cursor_before",
+    "cursor_after",
+    "lag_seconds",
+    *(f.name for f in fields(SyncFigures)),
+    "error",
+)
+_INSERT = f"""
+INSERT INTO {{table}} ({", ".join(_COLUMNS)})
+VALUES {{rows}}
 """

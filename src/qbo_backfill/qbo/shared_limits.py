@@ -50,13 +50,14 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
 from qbo_backfill.load.db import DDL_LOCK
 from qbo_backfill.load.pools import AsyncPool, autocommit_connection
+from qbo_backfill.qbo import limits_statements as statements
 from qbo_backfill.qbo.client import BATCH_CALLS_PER_MINUTE
 from qbo_backfill.settings import Settings
 
@@ -80,77 +81,6 @@ MAX_LATE_WAKES = 2
 RELEASE_DELAY = 0.05
 # Waiting for a free slot (every slot in flight): one task per process asks, backing off.
 BUSY_BACKOFF = (0.02, 0.2)
-
-_DDL = """
-CREATE UNLOGGED TABLE IF NOT EXISTS {limits} (
-    realm_id TEXT PRIMARY KEY,
-    next_start TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
-    next_batch_start TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
-    paused_until TIMESTAMPTZ NOT NULL DEFAULT 'epoch'
-);
-CREATE UNLOGGED TABLE IF NOT EXISTS {slots} (
-    realm_id TEXT NOT NULL,
-    slot INT NOT NULL,
-    holder TEXT,
-    lease_until TIMESTAMPTZ NOT NULL DEFAULT 'epoch',
-    PRIMARY KEY (realm_id, slot)
-)
-"""
-# The realm's rows, if missing (one statement: atomic, and one round trip).
-_ROWS = (
-    "WITH realm AS (INSERT INTO {limits} (realm_id) VALUES (%(realm)s) ON CONFLICT DO NOTHING) "
-    "INSERT INTO {slots} (realm_id, slot) SELECT %(realm)s, generate_series(1, %(slots)s) "
-    "ON CONFLICT DO NOTHING"
-)
-# Every statement but the DDL starts by giving back the slots of finished requests.
-_FREE = """
-WITH freed AS (
-    UPDATE {slots} SET holder = NULL, lease_until = 'epoch'
-    WHERE realm_id = %(realm)s AND slot = ANY(%(freed)s::int[]) AND holder = %(holder)s
-    RETURNING slot
-)"""
-# The start is the latest of: the next free start, the next free batch start (a batch call),
-# the end of a pause, now. The row lock orders concurrent reservations.
-_RESERVE = """
-UPDATE {limits} SET
-    next_start = greatest(next_start, paused_until, clock_timestamp(),
-        CASE WHEN %(batch)s THEN next_batch_start ELSE 'epoch' END) + %(interval)s,
-    next_batch_start = CASE WHEN %(batch)s
-        THEN greatest(next_start, paused_until, clock_timestamp(), next_batch_start)
-            + %(batch_interval)s
-        ELSE next_batch_start END
-WHERE realm_id = %(realm)s
-RETURNING extract(epoch FROM next_start - %(interval)s - clock_timestamp())::float8
-"""
-# A free slot, unless a pause began since the start was reserved (then: how long it lasts).
-_CLAIM = """,
-pause AS (
-    SELECT CASE WHEN paused_until > clock_timestamp()
-        THEN extract(epoch FROM paused_until - clock_timestamp())::float8 ELSE 0 END AS seconds
-    FROM {limits} WHERE realm_id = %(realm)s
-),
-free AS (
-    SELECT slot FROM {slots}
-    WHERE realm_id = %(realm)s AND slot <= %(max_slots)s AND lease_until < clock_timestamp()
-        AND slot <> ALL(%(freed)s::int[]) AND (SELECT seconds FROM pause) = 0
-    ORDER BY slot LIMIT 1 FOR UPDATE SKIP LOCKED
-),
-claimed AS (
-    UPDATE {slots} s SET holder = %(holder)s, lease_until = clock_timestamp() + %(lease)s
-    FROM free WHERE s.realm_id = %(realm)s AND s.slot = free.slot
-    RETURNING s.slot
-)
-SELECT (SELECT slot FROM claimed), coalesce((SELECT seconds FROM pause), 0)
-"""
-_RELEASE = " SELECT count(*) FROM freed"
-_RENEW = """
-UPDATE {slots} SET lease_until = clock_timestamp() + %(lease)s
-WHERE realm_id = %(realm)s AND slot = ANY(%(held)s::int[]) AND holder = %(holder)s
-"""
-_PAUSE = """
-UPDATE {limits} SET paused_until = greatest(paused_until, clock_timestamp() + %(pause)s)
-WHERE realm_id = %(realm)s
-"""
 
 
 def open_limiter(
@@ -236,13 +166,29 @@ class SharedLimiter:
         give slots back on exit."""
         async with autocommit_connection(url, pool) as conn:
             limiter = cls(conn, schema, realm_id, **limits)
+            ready = (url, schema, realm_id, limiter._max_slots)
             try:
-                await limiter._prepare(schema)
+                await limiter._prepare(schema, known=ready in cls._ready)
+                cls._ready.add(ready)
                 yield limiter
+            except BaseException:
+                cls._ready.discard(ready)  # the next session checks the tables again
+                raise
             finally:
                 await limiter._close()
 
-    async def _prepare(self, schema: str) -> None:
+    # The (database, schema, realm, slots) whose rows this process made sure of: a session
+    # then skips that statement. Rows gone since (a crash empties UNLOGGED tables) are put
+    # back by the reservation that finds none.
+    _ready: ClassVar[set[tuple[str, str, str, int]]] = set()
+
+    async def _prepare(self, schema: str, *, known: bool) -> None:
+        if not known:
+            await self._make_rows(schema)
+        self._renewer = asyncio.create_task(self._renew_forever())
+
+    async def _make_rows(self, schema: str) -> None:
+        """The realm's rows, and the tables first if missing."""
         try:
             await self._ensure_rows()
         except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
@@ -251,12 +197,11 @@ class SharedLimiter:
                 await self._conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
                 )
-                await self._conn.execute(sql.SQL(_DDL).format(**self._tables))
+                await self._conn.execute(sql.SQL(statements.DDL).format(**self._tables))
             await self._ensure_rows()
-        self._renewer = asyncio.create_task(self._renew_forever())
 
     async def _ensure_rows(self) -> None:
-        await self._execute(_ROWS, {"slots": self._max_slots})
+        await self._execute(statements.ROWS, {"slots": self._max_slots})
 
     async def _close(self) -> None:
         if self._renewer is not None:
@@ -289,7 +234,7 @@ class SharedLimiter:
     def pause(self, seconds: float) -> None:
         """Pause every process's later starts (after a 429: the server asked us to wait)."""
         params = {"realm": self._realm, "pause": timedelta(seconds=seconds)}
-        self._spawn(self._execute(_PAUSE, params))
+        self._spawn(self._execute(statements.PAUSE, params))
 
     # ---- taking a turn --------------------------------------------------------------------
     async def _take_turn(self, batch: bool) -> int:
@@ -313,7 +258,7 @@ class SharedLimiter:
             "interval": self._interval,
             "batch_interval": self._batch_interval,
         }
-        while (row := await self._execute_freeing(_RESERVE, params)) is None:
+        while (row := await self._execute_freeing(statements.RESERVE, params)) is None:
             await self._ensure_rows()  # gone: the database crashed and emptied the tables
         wait = float(row[0])
         due = time.monotonic() + wait
@@ -323,7 +268,7 @@ class SharedLimiter:
 
     async def _claim(self) -> _Claim:
         params = {"max_slots": self._max_slots, "lease": self._lease}
-        row = await self._execute_freeing(_FREE + _CLAIM, params, prefixed=True)
+        row = await self._execute_freeing(statements.FREE + statements.CLAIM, params, prefixed=True)
         return _Claim(row[0], float(row[1])) if row else _Claim(None, 0.0)
 
     async def _await_free_slot(self) -> _Claim:
@@ -351,7 +296,7 @@ class SharedLimiter:
             self._spawn(self._release())
 
     async def _release(self) -> None:
-        await self._execute_freeing(_FREE + _RELEASE, {}, prefixed=True)
+        await self._execute_freeing(statements.FREE + statements.RELEASE, {}, prefixed=True)
 
     async def _renew_forever(self) -> None:
         while True:
@@ -359,7 +304,7 @@ class SharedLimiter:
             if self._held:
                 params = {"held": sorted(self._held), "lease": self._lease}
                 try:
-                    await self._execute(_RENEW, params)
+                    await self._execute(statements.RENEW, params)
                 except psycopg.Error as exc:  # the next statement that needs it will say
                     log.warning("could not renew request slots: %s", exc)
 
@@ -379,7 +324,7 @@ class SharedLimiter:
     ) -> tuple[Any, ...] | None:
         """Run a statement that also gives back the slots freed since the last one."""
         freed, self._freed = self._freed, []
-        query = text if prefixed else _FREE + text
+        query = text if prefixed else statements.FREE + text
         return await self._execute(query, params | {"freed": freed})
 
     async def _execute(self, text: str, params: dict[str, Any]) -> tuple[Any, ...] | None:

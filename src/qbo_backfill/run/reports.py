@@ -22,7 +22,14 @@ from qbo_backfill.run.reportplan import months_between, open_from
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.settings import Settings
 
-__all__ = ["ReportsOptions", "ReportsResult", "copied_reports", "copy_reports", "first_txn_day"]
+__all__ = [
+    "ReportsOptions",
+    "ReportsResult",
+    "copied_reports",
+    "copy_reports",
+    "copy_reports_on",
+    "first_txn_day",
+]
 
 Extra = tuple[tuple[str, str], ...]
 
@@ -75,28 +82,37 @@ async def copy_reports(settings: Settings, options: ReportsOptions) -> ReportsRe
         open_session(settings) as session,
         await psycopg.AsyncConnection.connect(session.url, autocommit=True) as conn,
     ):
-        store = ReportStore(session.schema, session.realm_id)
-        today = datetime.now(UTC).date()
-        start, pairs = await _series(conn, session, options, today)
-        result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
-        result.start_found = not options.start and not options.refresh
-        if not pairs:  # a sync with no report copied: no call, no table made
-            return result
-        for name, basis, extra in pairs:
-            copier = ReportCopier(
-                session.client,
-                conn,
-                store,
-                result.run_id,
-                ReportFigures(name, basis),
-                open_from(today, 2),
-                today,
-                extra,
-            )
-            result.figures.append(copier.figures)
-            await _run_one(copier, session.realm_id, result, options.refresh)
-        result.requests = session.client.stats.requests
+        return await copy_reports_on(session, conn, options)
+
+
+async def copy_reports_on(
+    session: Session, conn: psycopg.AsyncConnection, options: ReportsOptions
+) -> ReportsResult:
+    """`copy_reports` over a session and an autocommit connection already open (a fleet
+    sync job's, which refreshes the reports after the entities)."""
+    calls_before = session.client.stats.requests
+    store = ReportStore(session.schema, session.realm_id)
+    today = datetime.now(UTC).date()
+    start, pairs = await _series(conn, session, options, today)
+    result = ReportsResult(uuid.uuid4().hex, start, options.end or today)
+    result.start_found = not options.start and not options.refresh
+    if not pairs:  # a sync with no report copied: no call, no table made
         return result
+    for name, basis, extra in pairs:
+        copier = ReportCopier(
+            session.client,
+            conn,
+            store,
+            result.run_id,
+            ReportFigures(name, basis),
+            open_from(today, 2),
+            today,
+            extra,
+        )
+        result.figures.append(copier.figures)
+        await _run_one(copier, session.realm_id, result, options.refresh)
+    result.requests = session.client.stats.requests - calls_before
+    return result
 
 
 async def _series(

@@ -27,7 +27,13 @@ from qbo_backfill.qbo.shared_limits import open_limiter
 from qbo_backfill.qbo.tls import tls_context
 from qbo_backfill.settings import Settings
 
-__all__ = ["Session", "open_session", "require_credentials", "token_store"]
+__all__ = [
+    "Session",
+    "api_http_client",
+    "open_session",
+    "require_credentials",
+    "token_store",
+]
 
 
 @dataclass(frozen=True)
@@ -49,9 +55,11 @@ async def open_session(
     settings: Settings,
     on_retry: RetryListener | None = None,
     pools: ConnectionPools | None = None,
+    http: httpx.AsyncClient | None = None,
 ) -> AsyncIterator[Session]:
     """Check the credentials, import a newly given refresh token, open the API client.
-    A long-lived process passes its `pools`; a command connects for itself."""
+    A long-lived process passes its `pools` and its `http` client (`api_http_client`); a
+    command connects for itself."""
     realm_id, credentials = require_credentials(settings)
     url = await asyncio.to_thread(database_url, settings)
     store = token_store(settings, url, pools.tokens if pools else None)
@@ -60,16 +68,39 @@ async def open_session(
             store.import_token, realm_id, settings.environment, settings.refresh_token, force=False
         )
     tokens = TokenProvider(store, realm_id, credentials)
-    limits = httpx.Limits(max_connections=settings.max_in_flight + 2)
-    timeout = settings.request_timeout_seconds
     async with (
         open_limiter(settings, realm_id, url, pools.jobs if pools else None) as limiter,
-        httpx.AsyncClient(limits=limits, timeout=timeout, verify=tls_context()) as http,
+        _kept_or_new(http, settings) as client_http,
     ):
-        client = QboClient(settings, realm_id, tokens, limiter, http)
+        client = QboClient(settings, realm_id, tokens, limiter, client_http)
         if on_retry is not None:
             client.retry_listeners.append(on_retry)
         yield Session(settings, realm_id, url, client)
+
+
+def api_http_client(settings: Settings, sessions: int = 1) -> httpx.AsyncClient:
+    """An HTTP client for the API, enough connections for `sessions` companies at once. A
+    worker keeps one for all its jobs, so a company's sync reuses a kept-alive connection
+    (and its TLS session) instead of opening one."""
+    per_session = settings.max_in_flight + 2
+    limits = httpx.Limits(
+        max_connections=per_session * sessions, max_keepalive_connections=per_session * sessions
+    )
+    return httpx.AsyncClient(
+        limits=limits, timeout=settings.request_timeout_seconds, verify=tls_context()
+    )
+
+
+@asynccontextmanager
+async def _kept_or_new(
+    http: httpx.AsyncClient | None, settings: Settings
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`http` left open, or a client of this session's own, closed after it."""
+    if http is not None:
+        yield http
+        return
+    async with api_http_client(settings) as own:
+        yield own
 
 
 def token_store(

@@ -19,29 +19,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from psycopg import sql
 
 from qbo_backfill.entities import Entity, resolve_entity
 from qbo_backfill.errors import ApiError, BackfillError, ConfigError, ReauthorizeError
-from qbo_backfill.load.cursors import CURSORS, SyncCursors
-from qbo_backfill.load.ledger import CHUNKS, RUNS, Ledger
+from qbo_backfill.load.cursors import CursorMove, SyncCursors
 from qbo_backfill.load.pools import ConnectionPools, connection
 from qbo_backfill.load.rawtable import RawTable
-from qbo_backfill.load.syncruns import SYNC_RUNS, SyncFigures, SyncRecord, SyncRuns
+from qbo_backfill.load.syncruns import SyncFigures, SyncRecord, SyncRuns
 from qbo_backfill.qbo.cdc import CDC_LOOKBACK, fetch_changes, is_lookback_refusal
 from qbo_backfill.qbo.client import BATCH_MAX_ITEMS, ClientStats
 from qbo_backfill.qbo.lastupdated import changed_since_query, source_time, total_count_query
 from qbo_backfill.run.changes import PAGE_SIZE, ChangeWriter
 from qbo_backfill.run.observer import NullObserver, RunObserver
+from qbo_backfill.run.prepared import Prepared
 from qbo_backfill.run.session import Session, open_session
 from qbo_backfill.run.syncpaths import FirstPage, Outcome, by_last_updated, cdc_one_entity
+from qbo_backfill.run.syncstart import plain_views_known, starting_points
 from qbo_backfill.settings import Settings
-from qbo_backfill.views.keep import keep_views, refresh_views
+from qbo_backfill.views.keep import refresh_views
 
 __all__ = ["CDC_MARGIN", "SYNC_OVERLAP", "SyncOptions", "SyncResult", "run_sync", "sync"]
 
@@ -55,7 +55,6 @@ CDC_MARGIN = timedelta(days=1)
 ENTITIES_PER_BATCH = BATCH_MAX_ITEMS // 2
 
 Work = Callable[[ChangeWriter, ClientStats], Awaitable[Outcome]]
-_SYNC_TABLES = (RUNS, CHUNKS, CURSORS, SYNC_RUNS)
 
 
 @dataclass(frozen=True)
@@ -100,17 +99,19 @@ async def run_sync(
 
 
 class Sync:
-    """One sync of one company, over an open session."""
+    """One sync of one company, over an open session. A long-lived process passes what it
+    has `prepared` already (the schema's shape, checked once a minute, not per company)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, prepared: Prepared | None = None) -> None:
         self.session = session
+        self.prepared = prepared or Prepared(seconds=0.0)
         self.cursors = SyncCursors(session.schema)
         self.runs = SyncRuns(session.schema)
         self.session_id = uuid.uuid4().hex
         self.records: list[SyncRecord] = []
 
     async def run(self, conn: psycopg.AsyncConnection, options: SyncOptions) -> SyncResult:
-        starts = await self._prepare(conn, options)
+        starts = await starting_points(self.session, conn, options.entities, self.prepared)
         entities = [resolve_entity(name) for name in starts]
         in_cdc = [e for e in entities if e.in_cdc]
         if in_cdc:
@@ -119,38 +120,10 @@ class Sync:
         if others:
             await self._by_last_updated(conn, others, starts)
         views = self.session.settings.views_schema
-        await refresh_views(self.session.url, views, [e.name for e in entities], conn)
+        if not plain_views_known(self.session, self.prepared):
+            await refresh_views(self.session.url, views, [e.name for e in entities], conn)
         calls = self.session.client.stats.requests
         return SyncResult(self.session_id, tuple(self.records), calls)
-
-    async def _prepare(
-        self, conn: psycopg.AsyncConnection, options: SyncOptions
-    ) -> dict[str, datetime]:
-        """Ledger tables; where each entity starts (named entities must have been copied)."""
-        realm = self.session.realm_id
-        # Their DDL only creates what is missing: once all four are there (every sync but a
-        # schema's first), one catalog read replaces it and the DDL lock all syncs share.
-        if not await _tables_exist(conn, self.session.schema, _SYNC_TABLES):
-            await Ledger(self.session.schema).create(conn)
-            await self.cursors.create(conn)
-            await self.runs.create(conn)
-        await conn.commit()  # DDL's locks go before any raw table is touched
-        known = await self.cursors.starting_points(conn, realm)
-        names = [e.name for e in options.entities] or sorted(known)
-        never = [name for name in names if name not in known]
-        if never:
-            raise ConfigError(
-                f"{', '.join(never)} never copied for realm {realm}: "
-                f"run `qbo-backfill backfill {' '.join(never)}` first"
-            )
-        if not names:
-            raise ConfigError(f"nothing copied for realm {realm} yet: run `qbo-backfill backfill`")
-        for name in names:  # older tables gain deleted_at_utc
-            await RawTable(self.session.schema, resolve_entity(name)).create(conn)
-        await conn.commit()
-        settings = self.session.settings
-        await keep_views(self.session.url, self.session.schema, settings.views_schema, conn)
-        return {name: known[name] for name in names}
 
     async def _by_cdc(
         self, conn: psycopg.AsyncConnection, entities: list[Entity], starts: dict[str, datetime]
@@ -175,12 +148,48 @@ class Sync:
             log.info("CDC refused %s as too old: reading by LastUpdatedTime", since)
             await self._by_last_updated(conn, entities, starts)
             return
-        for entity in entities:
+        quiet = [] if answer.truncated else [e for e in entities if not answer.changes[e.name]]
+        if quiet:
+            await self._quiet(conn, quiet, starts, Outcome(answer.time, "cdc"), shared.requests)
+        for entity in (e for e in entities if e not in quiet):
             if answer.truncated:
                 work = self._cdc_alone(entity, starts[entity.name] - SYNC_OVERLAP)
             else:
                 work = _written(answer.changes[entity.name], answer.request, answer.time, "cdc")
             await self._entity(conn, entity, starts[entity.name], work, shared.requests)
+
+    async def _quiet(
+        self,
+        conn: psycopg.AsyncConnection,
+        entities: list[Entity],
+        starts: dict[str, datetime],
+        outcome: Outcome,
+        calls: int,
+    ) -> None:
+        """Entities the source reported no change for: nothing to write, so their cursors
+        and records commit together, in a few statements however many they are (an idle
+        company's whole sync)."""
+        realm = self.session.realm_id
+        ids = await self.runs.next_ids(conn, len(entities))
+        await conn.commit()
+        figures = SyncFigures(answers=1, api_calls=calls)
+        records = [
+            self._record(run_id, e, starts[e.name], outcome, figures)
+            for run_id, e in zip(ids, entities, strict=True)
+        ]
+        try:
+            async with conn.transaction():
+                await self.cursors.lock(conn, realm, [e.name for e in entities])
+                moves = [CursorMove(r.entity, outcome.cursor, r.sync_run_id) for r in records]
+                await self.cursors.advance(conn, realm, moves)
+                await self.runs.record(conn, records)
+        except psycopg.Error as exc:
+            for run_id, entity in zip(ids, entities, strict=True):
+                await self._failed(conn, run_id, entity, starts[entity.name], exc, calls)
+            return
+        for record in records:
+            log.info("%s: %s", record.entity, _line(record))
+        self.records.extend(records)
 
     def _cdc_alone(self, entity: Entity, since: datetime) -> Work:
         async def work(writer: ChangeWriter, stats: ClientStats) -> Outcome:
@@ -231,20 +240,21 @@ class Sync:
     ) -> None:
         """One entity's sync in one transaction: rows, deletes, cursor and its record."""
         realm = self.session.realm_id
-        run_id = await self.runs.next_id(conn)
+        [run_id] = await self.runs.next_ids(conn, 1)
         await conn.commit()
         stats = ClientStats()
         try:
             async with conn.transaction():
-                await self.cursors.lock(conn, realm, entity.name)
+                await self.cursors.lock(conn, realm, [entity.name])
                 writer = ChangeWriter(
                     conn, RawTable(self.session.schema, entity), realm, run_id, start - SYNC_OVERLAP
                 )
                 outcome = await work(writer, stats)
                 figures = writer.figures.with_calls(shared_calls + stats.requests)
                 record = self._record(run_id, entity, start, outcome, figures)
-                await self.cursors.advance(conn, realm, entity.name, outcome.cursor, run_id)
-                await self.runs.record(conn, record)
+                move = CursorMove(entity.name, outcome.cursor, run_id)
+                await self.cursors.advance(conn, realm, [move])
+                await self.runs.record(conn, [record])
         except (ApiError, BackfillError, psycopg.Error) as exc:
             if isinstance(exc, ReauthorizeError | ConfigError):
                 raise
@@ -278,8 +288,9 @@ class Sync:
     ) -> None:
         if isinstance(exc, ReauthorizeError):
             raise exc
-        for entity in entities:
-            run_id = await self.runs.next_id(conn)
+        for run_id, entity in zip(
+            await self.runs.next_ids(conn, len(entities)), entities, strict=True
+        ):
             await self._failed(conn, run_id, entity, starts[entity.name], exc, 1)
 
     async def _failed(
@@ -311,7 +322,7 @@ class Sync:
         if conn.closed or conn.broken:
             return
         await conn.rollback()
-        await self.runs.record(conn, record)
+        await self.runs.record(conn, [record])
         await conn.commit()
 
 
@@ -336,13 +347,3 @@ def _line(record: SyncRecord) -> str:
         f"{f.reactivated} reactivated; {f.api_calls} calls; "
         f"cursor {record.cursor_after:%Y-%m-%d %H:%M:%S}"
     )
-
-
-async def _tables_exist(conn: psycopg.AsyncConnection, schema: str, tables: Sequence[str]) -> bool:
-    """Whether every one of `tables` exists in `schema` (one catalog read)."""
-    names = [sql.Identifier(schema, table).as_string(conn) for table in tables]
-    cursor = await conn.execute(
-        "SELECT count(*) FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NULL", (names,)
-    )
-    row = await cursor.fetchone()
-    return row is not None and row[0] == 0

@@ -28,8 +28,9 @@ LOCK_TIMEOUT = "5s"
 
 async def keep_views(
     url: str, raw_schema: str, views_schema: str, conn: psycopg.AsyncConnection | None = None
-) -> None:
-    """Install the views over `raw_schema` in the form the schema has; log on failure.
+) -> Installed | None:
+    """Install the views over `raw_schema` in the form the schema has; what was done, or
+    None (logged) on failure.
     Given `conn` (a sync's own, outside any transaction of its), it is used and committed:
     a fleet sync then opens no connection for the views (a backend's start and its cold
     catalog cache were most of an unchanged company's database CPU)."""
@@ -46,10 +47,11 @@ async def keep_views(
                 raise
     except (psycopg.Error, ConfigError) as exc:
         _warn(views_schema, "not updated", exc)
-        return
+        return None
     changed = len(installed.views) - len(installed.unchanged)
     if changed:
         log.info("typed views: %d made or replaced in %s", changed, views_schema)
+    return installed
 
 
 async def _install(conn: psycopg.AsyncConnection, raw_schema: str, views_schema: str) -> Installed:

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from qbo_backfill.entities import resolve_entities
 from qbo_backfill.errors import EXIT_OK
+from qbo_backfill.fleet import COMPANIES_PER_SYNC_JOB
 from qbo_backfill.ui.cli.shared import (
     build_options,
     configure_logging,
@@ -83,12 +84,20 @@ def fleet_backfill(
 @fleet_group.command("sync", short_help="Enqueue a sync of every company.")
 @click.argument("entities", nargs=-1)
 @realms_option
-def fleet_sync(entities: tuple[str, ...], realms: tuple[str, ...]) -> int:
-    """Enqueue a sync job per company: ENTITY..., or every entity already copied for it."""
+@click.option(
+    "--companies-per-job",
+    type=click.IntRange(min=1),
+    default=COMPANIES_PER_SYNC_JOB,
+    show_default=True,
+    help="Companies one job syncs, one after the other (1: a job each, as webhooks enqueue).",
+)
+def fleet_sync(entities: tuple[str, ...], realms: tuple[str, ...], companies_per_job: int) -> int:
+    """Enqueue sync jobs of the companies: ENTITY..., or every entity already copied for
+    each. A company whose sync fails in a shared job gets a job of its own."""
     from qbo_backfill.fleet.enqueue import enqueue_sync
 
     names = [entity.name for entity in resolve_entities(entities)]
-    result = asyncio.run(enqueue_sync(load_settings(), names, realms))
+    result = asyncio.run(enqueue_sync(load_settings(), names, realms, companies_per_job))
     _say_enqueued(result, "sync")
     return EXIT_OK
 
