@@ -11,6 +11,8 @@
   The ledger's advisory-lock claim makes the rerun of a chunk copy it once.
 - Jobs queued behind a company's lane lock are found by polling every `poll_seconds`
   (procrastinate's NOTIFY only says a job was inserted, not that a lock was freed).
+- When it starts and hourly after, it deletes succeeded jobs past `keep_finished_hours`
+  and webhook events past `keep_events_days` (webhooks/retention.py).
 """
 
 from __future__ import annotations
@@ -32,11 +34,12 @@ from qbo_backfill.fleet.app import build_app, ensure_job_schema
 from qbo_backfill.fleet.jobs import CONTEXT_KEY, MAX_ATTEMPTS, QUEUE
 from qbo_backfill.fleet.work import FleetContext
 from qbo_backfill.load.db import database_url
-from qbo_backfill.load.pools import ConnectionPools
+from qbo_backfill.load.pools import ConnectionPools, autocommit_connection
 from qbo_backfill.run.session import api_http_client
 from qbo_backfill.settings import Settings
+from qbo_backfill.webhooks.retention import prune_events
 
-__all__ = ["WorkerOptions", "prune_finished", "run_worker", "sweep_stalled"]
+__all__ = ["WorkerOptions", "prune_finished", "prune_old_events", "run_worker", "sweep_stalled"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ class WorkerOptions:
     (`worker --no-listen-notify`), where polling alone finds the jobs."""
     keep_finished_hours: int = 24
     """Succeeded jobs finished longer ago are deleted (`worker --keep-finished-hours`)."""
+    keep_events_days: int = 30
+    """Webhook events received longer ago are deleted (`worker --keep-events-days`; at
+    least 1, so the last 24 hours that `fleet status` and `report` show are kept)."""
 
 
 class FleetWorker:
@@ -139,7 +145,9 @@ class FleetWorker:
             )
             self.current = worker
             done = asyncio.Event()
-            sweeper = asyncio.create_task(self._sweep(app, done), name="stalled-job sweep")
+            sweeper = asyncio.create_task(
+                self._sweep(app, pools, url, done), name="stalled-job sweep"
+            )
             try:
                 if self.stopping.is_set():
                     return
@@ -148,15 +156,20 @@ class FleetWorker:
                 self.current = None
                 await _end(sweeper, done)
 
-    async def _sweep(self, app: App, done: asyncio.Event) -> None:
-        """Put back the jobs of workers that stopped beating; fail them past MAX_ATTEMPTS.
-        Ends when `done` is set (not by cancellation, which a database call can lose)."""
+    async def _sweep(self, app: App, pools: ConnectionPools, url: str, done: asyncio.Event) -> None:
+        """Put back the jobs of workers that stopped beating; fail them past MAX_ATTEMPTS;
+        hourly, prune old jobs and webhook events. Ends when `done` is set (not by
+        cancellation, which a database call can lose)."""
         next_prune = time.monotonic()
         while not await _wait(done, self.options.sweep_every):
             try:
                 await sweep_stalled(app, self.options.stall_after)
                 if time.monotonic() >= next_prune:
                     await prune_finished(app, self.options.keep_finished_hours)
+                    async with autocommit_connection(url, pools.jobs) as conn:
+                        await prune_old_events(
+                            conn, self.settings.schema, self.options.keep_events_days, done
+                        )
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             except _DATABASE_DOWN as exc:
                 log.debug("stalled-job sweep skipped: %s", type(exc).__name__)
@@ -202,6 +215,21 @@ async def prune_finished(app: App, keep_hours: int) -> None:
     every run's and chunk's figures, and enqueueing skips runs already done, so the queue
     need not grow by a job per company and entity forever. Failed jobs stay for a look."""
     await app.job_manager.delete_old_jobs(nb_hours=keep_hours, queue=QUEUE)
+
+
+async def prune_old_events(
+    conn: psycopg.AsyncConnection[Any],
+    schema: str,
+    keep_days: int,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Delete the webhook events received over `keep_days` ago, if the receiver made their
+    table (10,000 rows a statement, ending early when `stop` is set); one log line
+    when any were deleted. How many."""
+    deleted = await prune_events(conn, schema, keep_days, stop=stop)
+    if deleted:
+        log.info("deleted %d webhook events received over %d days ago", deleted, keep_days)
+    return deleted
 
 
 def _log_tasks() -> None:

@@ -4,7 +4,8 @@
   legacy format's natural key), with what it led to: `sync queued` (a new job), `sync
   joined` (folded into the company's job already waiting), or `ignored` and why (unknown
   company, entity not copied, unknown entity, malformed). A replayed event is not recorded
-  again and leads to nothing.
+  again and leads to nothing. The worker prunes the old events (webhooks/retention.py) by
+  the `received_at` index.
 - One fleet `sync` job per company: the job waiting under the company's queueing lock
   (`sync:<realm>`, the one `fleet sync` uses) absorbs the new entities, so a burst of events
   is one job, and at most one more runs behind the one already running. A waiting job for
@@ -129,7 +130,9 @@ CREATE TABLE IF NOT EXISTS {table} (
     job_id BIGINT
 );
 CREATE INDEX IF NOT EXISTS qbo_backfill_webhook_events_realm_idx
-    ON {table} (realm_id, received_at)
+    ON {table} (realm_id, received_at);
+CREATE INDEX IF NOT EXISTS qbo_backfill_webhook_events_received_idx
+    ON {table} (received_at)
 """
 
 # One statement: each event judged against the token store (a company we serve?) and the

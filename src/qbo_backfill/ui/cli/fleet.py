@@ -144,7 +144,16 @@ def fleet_status_command(fmt: str) -> int:
     type=click.IntRange(min=1),
     help="Delete succeeded jobs after this many hours (the ledger keeps their figures).",
 )
-def worker_command(concurrency: int, no_listen_notify: bool, keep_finished_hours: int) -> int:
+@click.option(
+    "--keep-events-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Delete webhook events received over this many days ago (the receiver's table).",
+)
+def worker_command(
+    concurrency: int, no_listen_notify: bool, keep_finished_hours: int, keep_events_days: int
+) -> int:
     """Run fleet jobs until SIGTERM or SIGINT; then finish the running chunks and exit 0.
     Reconnects by itself when the database restarts."""
     from qbo_backfill.fleet.worker import WorkerOptions, run_worker
@@ -156,6 +165,7 @@ def worker_command(concurrency: int, no_listen_notify: bool, keep_finished_hours
         concurrency=concurrency,
         listen_notify=not no_listen_notify,
         keep_finished_hours=keep_finished_hours,
+        keep_events_days=keep_events_days,
     )
     run_worker(settings, options)
     return EXIT_OK
