@@ -71,10 +71,12 @@ def kept(conn: psycopg.Connection[Any], schema: str) -> set[str]:
     return {r[0] for r in conn.execute(sql.SQL("SELECT event_key FROM {}").format(table))}
 
 
-def prune(database_url: str, schema: str, keep_days: int, batch: int = 10_000) -> int:
+def prune(
+    database_url: str, schema: str, keep_days: int, batch: int = 10_000, max_batches: int = 50
+) -> int:
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
-            return await prune_events(c, schema, keep_days, batch=batch)
+            return await prune_events(c, schema, keep_days, batch=batch, max_batches=max_batches)
 
     return asyncio.run(run())
 
@@ -102,6 +104,17 @@ def test_the_batches_delete_more_than_one_batch(
     add_events(conn, events, "old", *[(31 + n) * DAY for n in range(old)])
     young = add_events(conn, events, "young", *[n * DAY for n in range(5)])
     assert prune(database_url, events, keep_days=30, batch=10) == old
+    assert kept(conn, events) == set(young)
+
+
+def test_one_prune_deletes_at_most_its_batches_and_the_next_goes_on(
+    conn: psycopg.Connection[Any], database_url: str, events: str
+) -> None:
+    add_events(conn, events, "old", *[(31 + n) * DAY for n in range(25)])
+    young = add_events(conn, events, "young", DAY)
+    assert prune(database_url, events, keep_days=30, batch=10, max_batches=2) == 20
+    assert len(kept(conn, events)) == 6
+    assert prune(database_url, events, keep_days=30, batch=10, max_batches=2) == 5
     assert kept(conn, events) == set(young)
 
 

@@ -22,9 +22,12 @@ from psycopg import sql
 
 from qbo_backfill.webhooks.activity import EVENTS_TABLE
 
-__all__ = ["PRUNE_BATCH_ROWS", "prune_events"]
+__all__ = ["PRUNE_BATCH_ROWS", "PRUNE_MAX_BATCHES", "prune_events"]
 
 PRUNE_BATCH_ROWS = 10_000
+# Batches one prune deletes at most: a large backlog is cleared over several hourly runs
+# rather than holding up the worker's stalled-job sweep, which runs on the same task.
+PRUNE_MAX_BATCHES = 50
 
 
 async def prune_events(
@@ -33,10 +36,11 @@ async def prune_events(
     keep_days: int,
     *,
     batch: int = PRUNE_BATCH_ROWS,
+    max_batches: int = PRUNE_MAX_BATCHES,
     stop: asyncio.Event | None = None,
 ) -> int:
     """Delete the events of `schema` received over `keep_days` ago, `batch` rows a statement,
-    until none is left (or `stop` is set); how many were deleted. `conn` must be autocommit:
+    until none is left, `max_batches` were deleted or `stop` is set; how many were deleted. `conn` must be autocommit:
     each batch is then its own transaction."""
     if keep_days < 1 or batch < 1:
         raise ValueError("keep_days and batch must be at least 1")
@@ -46,7 +50,9 @@ async def prune_events(
         return 0
     delete = sql.SQL(_DELETE).format(table=sql.Identifier(schema, EVENTS_TABLE))
     deleted = 0
-    while stop is None or not stop.is_set():
+    for _ in range(max_batches):
+        if stop is not None and stop.is_set():
+            break
         cursor = await conn.execute(delete, {"days": keep_days, "batch": batch})
         deleted += max(cursor.rowcount, 0)
         if cursor.rowcount < batch:
