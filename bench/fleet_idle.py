@@ -1,10 +1,11 @@
 """The cost of keeping a fleet current: `fleet sync` of many companies with no change, and
 with one change each, measured in CPU (the worker and the PostgreSQL server) and API calls.
 
-`python -m bench.fleet_idle --companies 1000` (or `--smoke`): the sandbox serves N
-companies (10 invoices, 5 customers, 3 items each), `fleet backfill Invoice Customer Item`
-copies them with one worker (concurrency 4), a first `fleet sync` runs (warm-up: the first
-sync of an entity prepares its cursor), then, measured from the enqueue to the empty queue:
+`python -m bench.fleet_idle --companies 1000 [--companies-per-job K]` (or `--smoke`): the
+sandbox serves N companies (10 invoices, 5 customers, 3 items each), `fleet backfill
+Invoice Customer Item` copies them with one worker (concurrency 4), a first `fleet sync`
+runs (warm-up: the first sync of an entity prepares its cursor), then, measured from the
+enqueue to the empty queue:
 a `fleet sync` with no change anywhere, and one after one invoice edit per company. The
 projection: that CPU per company x 10,000 companies an hour, as a share of 2 cores.
 PostgreSQL's CPU is given twice: the whole server's (other work on the machine counts in it)
@@ -48,14 +49,18 @@ CORES = 2
 
 
 def measured_sync(
-    env: dict[str, str], schema: Schema, worker: subprocess.Popen[bytes], base_url: str
+    env: dict[str, str],
+    schema: Schema,
+    worker: subprocess.Popen[bytes],
+    base_url: str,
+    per_job: int | None,
 ) -> dict[str, Any]:
     """One `fleet sync` of every company, from the enqueue to the empty queue."""
     calls, worker_cpu, pg_cpu = api_calls(base_url), cpu_seconds(worker.pid), postgres_cpu_seconds()
     start = backend_cpu(schema)
     seen = dict(start)
     started = time.perf_counter()
-    cli(["fleet", "sync"], env)
+    cli(["fleet", "sync", *([] if per_job is None else ["--companies-per-job", str(per_job)])], env)
     time.sleep(0.2)
     while queue_left(schema):
         seen.update(backend_cpu(schema))
@@ -101,7 +106,7 @@ def with_projection(figures: dict[str, Any], companies: int) -> dict[str, Any]:
     }
 
 
-def run(url: str, companies: int) -> dict[str, Any]:
+def run(url: str, companies: int, per_job: int | None) -> dict[str, Any]:
     sandbox, info = start_sandbox(companies, 10)
     home = Path(tempfile.mkdtemp(prefix="fleet-idle-"))
     schema = Schema(url, "fleet_idle")
@@ -123,14 +128,15 @@ def run(url: str, companies: int) -> dict[str, Any]:
         while queue_left(schema):
             time.sleep(0.5)
         backfill_s = time.perf_counter() - started
-        warm = measured_sync(env, schema, worker, info["base_url"])
-        idle = measured_sync(env, schema, worker, info["base_url"])
+        warm = measured_sync(env, schema, worker, info["base_url"], per_job)
+        idle = measured_sync(env, schema, worker, info["base_url"], per_job)
         with httpx.Client(base_url=info["base_url"], timeout=60) as http:
             for realm in info.get("realm_ids") or [info["realm_id"]]:
                 http.post(f"/_sandbox/realms/{realm}/Invoice/1", json={"PrivateNote": "one change"})
-        changed = measured_sync(env, schema, worker, info["base_url"])
+        changed = measured_sync(env, schema, worker, info["base_url"], per_job)
         return {
             "companies": companies,
+            "companies_per_job": per_job or "default",
             "entities": ENTITIES,
             "backfill_s": round(backfill_s, 1),
             "first_sync": with_projection(warm, companies),
@@ -152,15 +158,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (CI)")
     parser.add_argument("--companies", type=int, default=1000)
     parser.add_argument(
+        "--companies-per-job", type=int, default=None, help="fleet sync's (default: its own)"
+    )
+    parser.add_argument(
         "--database-url", default=os.environ.get("QBO_BENCH_DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     args = parser.parse_args(argv)
     companies = 10 if args.smoke else args.companies
-    result = run(args.database_url, companies)
+    result = run(args.database_url, companies, args.companies_per_job)
     result["machine"] = {"cores": os.cpu_count(), "at": time.strftime("%Y-%m-%d %H:%M %Z")}
     print(json.dumps(result), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    tag = "-smoke" if args.smoke else ""
+    tag = ("-smoke" if args.smoke else "") + (
+        f"-per-job-{args.companies_per_job}" if args.companies_per_job else ""
+    )
     (OUT / f"fleet-idle{tag}.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     return 0
 
