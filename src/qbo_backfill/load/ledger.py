@@ -287,7 +287,10 @@ CREATE TABLE IF NOT EXISTS {runs} (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     finished_at TIMESTAMPTZ
 );
-CREATE INDEX IF NOT EXISTS qbo_backfill_runs_key_idx ON {runs} (run_key, run_id)
+CREATE INDEX IF NOT EXISTS qbo_backfill_runs_key_idx ON {runs} (run_key, run_id);
+-- A sync finds a company's runs by realm (where each entity starts): without it, every
+-- company's sync read every company's runs.
+CREATE INDEX IF NOT EXISTS qbo_backfill_runs_realm_idx ON {runs} (realm_id, entity)
 """
 _CHUNKS_DDL = """
 CREATE TABLE IF NOT EXISTS {chunks} (
