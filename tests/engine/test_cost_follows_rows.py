@@ -26,7 +26,7 @@ from tests.helpers import (
 
 from qbo_backfill.sandbox import Sandbox, SandboxConfig
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 INVOICES = 3000  # spread over 2024 and 2025 (the sandbox's default years)
 

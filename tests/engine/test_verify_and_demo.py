@@ -46,6 +46,7 @@ def test_verify_passes_after_a_backfill_and_fails_after_a_source_change(
     assert recorded == 1
 
 
+@pytest.mark.repeats_at_scale
 def test_demo_twice_leaves_exactly_the_same_rows(
     database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.fleet.helpers import SRC, MakeFleet, run_cli, stop_all, wait_until
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.own_server]
 
 SCHEMA = "fleet_restart"
 DOWN_SECONDS = 20

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from tests.fleet.helpers import Fleet, WorkerProcess, stop_all, wait_until
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 COMPANIES = 50
 WINDOW = ["--start", "2024-01-01", "--end", "2026-01-01", "--page-size", "10"]

@@ -9,7 +9,7 @@ import pytest
 from psycopg import sql
 from tests.fleet.helpers import Fleet, MakeFleet, stop_all, wait_until
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 ENTITIES = ["Invoice", "Customer"]
 WINDOW = ["--start", "2024-01-01", "--end", "2026-01-01"]

@@ -12,7 +12,7 @@ from tests.fleet.helpers import Fleet, stop_all
 
 from qbo_backfill.qbo.reports import DEFAULT_REPORTS
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 
 @pytest.fixture(scope="module")

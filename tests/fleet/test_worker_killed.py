@@ -9,6 +9,8 @@ import pytest
 from psycopg import sql
 from tests.fleet.helpers import Fleet, MakeFleet, wait_until
 
+# Not `repeats_at_scale`: the cheapest test where procrastinate retries a stalled job and
+# chunks are deferred again, so it stays in CI's rerun against the server PostgreSQL.
 pytestmark = pytest.mark.db
 
 SLOW_PAGES = ["--chunk-days", "90", "--page-size", "5"]

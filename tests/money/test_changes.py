@@ -14,7 +14,7 @@ from tests.money.conftest import TODAY, copied_company
 
 from qbo_backfill.run.reportplan import open_from
 
-pytestmark = [pytest.mark.db]
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 CLOSED_END = open_from(TODAY, 2)
 

@@ -13,7 +13,7 @@ from tests.money.conftest import Company
 
 from qbo_backfill.load.moneyrecord import MONEY_CHECKS
 
-pytestmark = [pytest.mark.db]
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 _SIGN = {"Invoice": 1, "SalesReceipt": 1, "CreditMemo": -1, "RefundReceipt": -1}
 

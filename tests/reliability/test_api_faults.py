@@ -23,7 +23,7 @@ from tests.reliability.harness import (
 
 from qbo_backfill.sandbox import FAULT_KINDS
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 # A request past the client's timeout: `slow` sleeps longer than QBO_REQUEST_TIMEOUT_SECONDS.
 # A 429 fault is a burst (the faulted request and the next 3 of the realm): a request that

@@ -19,6 +19,8 @@ from tests.reliability.harness import (
     start_cli,
 )
 
+# Not `repeats_at_scale`: the cheapest test where a chunk's advisory lock is waited for
+# (`pg_advisory_lock`), so it stays in CI's rerun against the server PostgreSQL.
 pytestmark = pytest.mark.db
 
 ARGS = [

@@ -11,7 +11,7 @@ import pytest
 from tests.reliability.crash_harness import CrashConfig, run_harness
 from tests.reliability.harness import record_figures
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.repeats_at_scale]
 
 
 def test_killed_runs_resume_to_an_exact_copy(

@@ -22,7 +22,7 @@ from tests.reliability.harness import (
 
 from qbo_backfill.load.db import embedded_url, stop_embedded
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.own_server]
 
 ARGS = [
     "backfill",

@@ -24,7 +24,7 @@ from tests.reliability.harness import (
 
 from qbo_backfill.qbo.shared_limits import LEASE_SECONDS, SLOTS_TABLE, SharedLimiter
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 YEAR = ["--start=2025-01-01", "--end=2026-01-01"]
 SANDBOX_YEAR = ["--invoice-start=2025-01-01", "--invoice-end=2026-01-01"]

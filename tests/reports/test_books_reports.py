@@ -82,6 +82,7 @@ def _tiles(rows: list[dict[str, Any]], first: date, last: date) -> None:
     assert cursor == last + timedelta(days=1)
 
 
+@pytest.mark.repeats_at_scale
 def test_default_reports_both_bases_as_served_with_calls_counted(
     make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:

@@ -21,7 +21,7 @@ from qbo_backfill.load.reportflat import flatten_report
 from qbo_backfill.load.reportstore import comparable
 from qbo_backfill.run.reportplan import months_between, months_with_data
 
-pytestmark = [pytest.mark.db]
+pytestmark = [pytest.mark.db, pytest.mark.repeats_at_scale]
 
 RANGE = ["--start", "2024-01-01", "--end", "2026-01-01", "--basis", "both"]
 # A P&L of one column a day, capped at 800 cells: two years in about 30 pieces per basis.

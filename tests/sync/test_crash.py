@@ -24,7 +24,7 @@ from tests.sync.conftest import ENTITIES, backfill_all
 
 from qbo_backfill.sandbox import Sandbox
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [pytest.mark.db, pytest.mark.slow, pytest.mark.repeats_at_scale]
 
 KILLS = int(os.environ.get("QBO_SYNC_CRASH_KILLS", "6"))
 SRC = str(Path(__file__).resolve().parents[2] / "src")

@@ -83,6 +83,7 @@ def _churn_every_entity(sb: Sandbox, rng: random.Random) -> dict[str, set[int]]:
     return deleted
 
 
+@pytest.mark.repeats_at_scale
 def test_all_names_every_entity_for_backfill_and_sync(
     make_sandbox: MakeSandbox, database_url: str, schema: str, home: Path, tmp_path: Path
 ) -> None:
