@@ -4,8 +4,10 @@ event is ignored, coalescing a burst into one sync job per company."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from psycopg import sql
 from tests.fleet.helpers import Fleet, MakeFleet, wait_until
 from tests.fleet.receiver import (
     VERIFIER,
@@ -15,6 +17,8 @@ from tests.fleet.receiver import (
     recorded,
     sync_jobs,
 )
+
+from qbo_backfill.webhooks.record import SYNCS_APART_SECONDS
 
 pytestmark = pytest.mark.db
 
@@ -111,6 +115,19 @@ def test_a_burst_for_one_company_is_one_sync_job_naming_its_entities(
     wait_until(lambda: all(j[0] == "succeeded" for j in sync_jobs(fleet)), 60, "the syncs")
     assert worker.terminate() == 0
     fleet.assert_exact("Invoice")
+    # Just synced: the company's next webhook sync waits until 5 s after that sync.
+    receiver.post(cloud_body(("again", realm, "Invoice", "3", "updated")))
+    [(due, synced)] = fleet.fetch(
+        sql.SQL(
+            "SELECT j.scheduled_at, (SELECT max(updated_at_utc) FROM {} WHERE realm_id = %s) "
+            "FROM {} j WHERE j.status = 'todo' AND j.queueing_lock = %s"
+        ).format(
+            sql.Identifier(fleet.schema, "qbo_backfill_sync_cursors"),
+            sql.Identifier(fleet.schema, "procrastinate_jobs"),
+        ),
+        [realm, f"sync:{realm}"],
+    )
+    assert due >= synced + timedelta(seconds=SYNCS_APART_SECONDS)
 
 
 def test_serve_without_a_verifier_token_or_companies_is_one_line_and_exit_2(

@@ -11,6 +11,9 @@
   is one job, and at most one more runs behind the one already running. A waiting job for
   every entity (`[]`) stays so. A new job is due `coalesce_seconds` after its first event
   (Intuit sends a burst of changes as several POSTs): what arrives meanwhile joins it.
+- A company's webhook syncs start at least `SYNCS_APART_SECONDS` after its last sync: a
+  company changing all the time is synced every few seconds, not back to back (on cores
+  shared with the receiver, back-to-back syncs kept it from answering within 3 s).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from qbo_backfill.load.cursors import CURSORS
 from qbo_backfill.load.ledger import CHUNKS, RUNS
 from qbo_backfill.webhooks.activity import EVENTS_TABLE
 from qbo_backfill.webhooks.events import WebhookEvent
+
+# The least time between a company's last sync (its cursors' update) and a webhook sync.
+SYNCS_APART_SECONDS = 5.0
 
 __all__ = ["EVENTS_TABLE", "Delivery", "WebhookEvents"]
 
@@ -85,6 +91,7 @@ class WebhookEvents:
             "queue": QUEUE,
             "task": SYNC_COMPANY,
             "after": self.coalesce_seconds,
+            "apart": SYNCS_APART_SECONDS,
         }
         if conn.autocommit:  # one statement is its own transaction
             cursor = await conn.execute(query, params)
@@ -161,7 +168,10 @@ WITH incoming AS (
         END) AS why
     FROM incoming i
 ), wanted AS (
-    SELECT realm, jsonb_agg(DISTINCT entity ORDER BY entity) AS names
+    SELECT realm, jsonb_agg(DISTINCT entity ORDER BY entity) AS names,
+           greatest(clock_timestamp() + make_interval(secs => %(after)s),
+                    (SELECT max(c.updated_at_utc) FROM {cursors} c WHERE c.realm_id = realm)
+                        + make_interval(secs => %(apart)s)) AS due
     FROM judged WHERE why IS NULL GROUP BY realm
 ), waiting AS (
     SELECT j.id, j.args ->> 'realm' AS realm FROM {jobs} j
@@ -170,8 +180,7 @@ WITH incoming AS (
     INSERT INTO {jobs} AS j
         (queue_name, task_name, priority, lock, queueing_lock, args, scheduled_at)
     SELECT %(queue)s, %(task)s, 0, 'sync:' || realm, 'sync:' || realm,
-           jsonb_build_object('realm', realm, 'entities', names),
-           clock_timestamp() + make_interval(secs => %(after)s)
+           jsonb_build_object('realm', realm, 'entities', names), due
     FROM wanted
     ON CONFLICT (queueing_lock) WHERE status = 'todo' DO UPDATE SET args = jsonb_build_object(
         'realm', j.args -> 'realm',

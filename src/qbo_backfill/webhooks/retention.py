@@ -40,8 +40,8 @@ async def prune_events(
     stop: asyncio.Event | None = None,
 ) -> int:
     """Delete the events of `schema` received over `keep_days` ago, `batch` rows a statement,
-    until none is left, `max_batches` were deleted or `stop` is set; how many were deleted. `conn` must be autocommit:
-    each batch is then its own transaction."""
+    until none is left, `max_batches` were deleted or `stop` is set; how many were deleted.
+    `conn` must be autocommit: each batch is then its own transaction."""
     if keep_days < 1 or batch < 1:
         raise ValueError("keep_days and batch must be at least 1")
     if not conn.autocommit:
