@@ -9,7 +9,8 @@ backfill read the source), deletes included.
   whole counts go together in one batch call (15 entities a call).
 
 Each entity is one transaction: its rows, its deletes, its cursor and its sync-run row
-commit together or not at all, so a sync killed at any instant and run again ends exact.
+commit together or not at all, so a sync killed at any instant and run again ends exact
+(entities with no change, nothing to write, share one).
 Every read starts `SYNC_OVERLAP` before the cursor, re-reading what a late write at the
 source could have hidden; what it returns again is written only if it changed.
 """
