@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from procrastinate import App, exceptions
 from psycopg import sql
 
 from qbo_backfill.errors import ConfigError
@@ -23,9 +22,9 @@ from qbo_backfill.fleet.budget import BudgetReached, CallBudget
 from qbo_backfill.fleet.jobs import (
     COPY_REPORTS,
     PLAN_RUN,
-    QUEUE,
     SYNC_COMPANIES,
     SYNC_COMPANY,
+    defer_once,
     plan_queueing_lock,
 )
 from qbo_backfill.fleet.reauth import ReauthMarks
@@ -119,10 +118,10 @@ async def enqueue_backfill(
     )
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
-        enqueued = await _defer_all(
+        enqueued = await defer_once(
             app, PLAN_RUN, [(plan_queueing_lock(p), asdict(p)) for p in todo]
         )
-        enqueued += await _defer_all(app, COPY_REPORTS, report_jobs)
+        enqueued += await defer_once(app, COPY_REPORTS, report_jobs)
     reached = await _budget_line(settings, url)
     return EnqueueResult(
         len(chosen),
@@ -158,7 +157,7 @@ async def enqueue_sync(
         ]
     app = build_app(url, settings.schema, pool_size=2)
     async with app.open_async():
-        enqueued = await _defer_all(app, task, jobs)
+        enqueued = await defer_once(app, task, jobs)
     reached = await _budget_line(settings, url)
     return EnqueueResult(len(chosen), enqueued, len(jobs) - enqueued, 0, reached)
 
@@ -178,19 +177,6 @@ async def _budget_line(settings: Settings, url: str) -> str | None:
         except BudgetReached as exc:
             return str(exc)
     return None
-
-
-async def _defer_all(app: App, task: str, jobs: list[tuple[str, dict[str, Any]]]) -> int:
-    """Defer each job under its queueing lock; how many were new."""
-    enqueued = 0
-    for queueing_lock, arguments in jobs:
-        deferrer = app.configure_task(task, queue=QUEUE, queueing_lock=queueing_lock, priority=0)
-        try:
-            await deferrer.defer_async(**arguments)
-        except exceptions.AlreadyEnqueued:
-            continue
-        enqueued += 1
-    return enqueued
 
 
 async def _done_keys(url: str, schema: str, keys: list[str]) -> set[str]:

@@ -34,6 +34,7 @@ __all__ = [
     "SYNC_COMPANIES",
     "SYNC_COMPANY",
     "defer_chunks",
+    "defer_once",
     "plan_queueing_lock",
     "register",
 ]
@@ -96,14 +97,18 @@ async def defer_chunks(app: App, chunks: list[ChunkJob]) -> int:
     return deferred
 
 
-async def defer_sync(app: App, realm: str, entities: list[str]) -> None:
-    """A sync job of one company (unless one is waiting: the webhooks' queueing lock)."""
-    deferrer = app.configure_task(SYNC_COMPANY, queue=QUEUE, queueing_lock=f"sync:{realm}")
-    arguments: dict[str, Any] = {"realm": realm, "entities": entities}
-    try:
-        await deferrer.defer_async(**arguments)
-    except exceptions.AlreadyEnqueued:
-        return
+async def defer_once(app: App, task: str, jobs: list[tuple[str, dict[str, Any]]]) -> int:
+    """Defer each job under its queueing lock (one already waiting is left as it is); how
+    many were new."""
+    enqueued = 0
+    for queueing_lock, arguments in jobs:
+        deferrer = app.configure_task(task, queue=QUEUE, queueing_lock=queueing_lock, priority=0)
+        try:
+            await deferrer.defer_async(**arguments)
+        except exceptions.AlreadyEnqueued:
+            continue
+        enqueued += 1
+    return enqueued
 
 
 def _context(context: JobContext) -> FleetContext:
@@ -142,7 +147,8 @@ def register(app: App) -> None:
         from qbo_backfill.fleet.syncjob import sync_companies
 
         async def alone(realm: str) -> None:
-            await defer_sync(context.app, realm, entities)
+            arguments = {"realm": realm, "entities": entities}
+            await defer_once(context.app, SYNC_COMPANY, [(f"sync:{realm}", arguments)])
 
         return await sync_companies(_context(context), realms, entities, alone)
 
