@@ -3,9 +3,11 @@ event is ignored, coalescing a burst into one sync job per company."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import timedelta
 
+import psycopg
 import pytest
 from psycopg import sql
 from tests.fleet.helpers import Fleet, MakeFleet, wait_until
@@ -18,7 +20,9 @@ from tests.fleet.receiver import (
     sync_jobs,
 )
 
-from qbo_backfill.webhooks.record import SYNCS_APART_SECONDS
+from qbo_backfill.webhooks.events import WebhookEvent, read_notifications
+from qbo_backfill.webhooks.receiver import receiver_pool
+from qbo_backfill.webhooks.record import SYNCS_APART_SECONDS, WebhookEvents
 
 pytestmark = pytest.mark.db
 
@@ -143,3 +147,56 @@ def test_serve_without_a_verifier_token_or_companies_is_one_line_and_exit_2(
     assert no_companies.returncode == 2
     assert "auth import --from-json" in no_companies.stderr
     assert VERIFIER not in no_companies.stderr + no_companies.stdout
+
+
+def test_recording_stays_an_index_lookup_however_the_events_table_grew(
+    fleet: Fleet, receiver: ReceiverProcess
+) -> None:
+    """A plan kept from when the table was empty (a hash of every stored event, per POST)
+    would make each POST cost more with every event kept (30 days of them by default):
+    the receiver's connections plan each statement for the tables as they are."""
+    receiver.stop()  # it made the tables
+    seq_scans, index_scans, plan_cache_mode = asyncio.run(_record_after_growth(fleet))
+    assert plan_cache_mode == "force_custom_plan"
+    assert seq_scans == 0
+    assert index_scans >= len(fleet.sandbox.info.realm_ids)
+
+
+async def _record_after_growth(fleet: Fleet) -> tuple[int, int, str]:
+    """Deliveries on one pooled connection, then 20,000 events stored (not analyzed), then
+    one more delivery: its scans of the events table."""
+    events = WebhookEvents(fleet.schema)
+    table = sql.Identifier(fleet.schema, "qbo_backfill_webhook_events")
+    realms = fleet.sandbox.info.realm_ids
+    async with (
+        receiver_pool(fleet.database_url, fleet.schema) as pool,
+        pool.connection() as conn,
+    ):
+        for n in range(10):  # past the 5 runs after which PostgreSQL may keep a plan
+            await events.record(conn, _deliveries(f"early{n}", realms))
+        grow = "INSERT INTO {} (event_key, source_format, led_to) SELECT 'old' || n, "
+        grow += "'cloudevents', 'ignored' FROM generate_series(1, 20000) n"
+        await conn.execute(sql.SQL(grow).format(table))
+        async with conn.transaction():
+            before = await _scans(conn, table)
+            await events.record(conn, _deliveries("late", realms))
+            after = await _scans(conn, table)
+        cursor = await conn.execute("SHOW plan_cache_mode")
+        [(mode,)] = await cursor.fetchall()
+    return after[0] - before[0], after[1] - before[1], str(mode)
+
+
+def _deliveries(tag: str, realms: list[str]) -> list[WebhookEvent]:
+    return read_notifications(
+        cloud_body(*((f"{tag}-{r}", r, "Invoice", "1", "updated") for r in realms))
+    )
+
+
+async def _scans(conn: psycopg.AsyncConnection, table: sql.Identifier) -> tuple[int, int]:
+    """The sequential and index scans of `table` this backend has counted, not yet reported."""
+    cursor = await conn.execute(
+        "SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relid = %s::regclass",
+        [table.as_string(conn)],
+    )
+    [(seq_scans, index_scans)] = await cursor.fetchall()
+    return int(seq_scans), int(index_scans)

@@ -141,16 +141,21 @@ async def prepare_receiver(settings: Settings, url: str) -> None:
 
 @asynccontextmanager
 async def receiver_pool(url: str, schema: str) -> AsyncIterator[psycopg_pool.AsyncConnectionPool]:
-    """Connections whose search path is the schema (procrastinate's triggers need it)."""
+    """Connections whose search path is the schema (procrastinate's triggers need it) and
+    that plan each statement for the tables as they are: a plan PostgreSQL kept from when
+    the events table was empty hashed every stored event on each POST, a cost growing with
+    the events kept (in the load test: 2.2 ms a POST on average as the table grew to 24,000
+    events; planned afresh, 0.33 ms)."""
 
-    async def use_schema(conn: psycopg.AsyncConnection[Any]) -> None:
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
         await conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        await conn.execute("SET plan_cache_mode = force_custom_plan")
 
     pool = psycopg_pool.AsyncConnectionPool(
         url,
         min_size=1,
         max_size=POOL_SIZE,
-        configure=use_schema,
+        configure=configure,
         open=False,
         kwargs={"connect_timeout": 10, "autocommit": True},
         timeout=RECORD_TIMEOUT_SECONDS,
