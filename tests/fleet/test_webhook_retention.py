@@ -14,7 +14,7 @@ from psycopg import sql
 from tests.fleet.helpers import Fleet, stop_all, wait_until
 from tests.fleet.receiver import ReceiverProcess, cloud_body, recorded
 
-from qbo_backfill.fleet.worker import prune_old_events
+from qbo_backfill.fleet.worker import WorkerOptions, prune_old_rows
 from qbo_backfill.webhooks.activity import webhook_activity
 from qbo_backfill.webhooks.record import EVENTS_TABLE, WebhookEvents
 from qbo_backfill.webhooks.retention import prune_events
@@ -126,11 +126,11 @@ def test_a_fleet_without_the_receiver_is_left_alone(
     name = sql.Identifier(schema, EVENTS_TABLE).as_string(conn)
     assert conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,)
 
-    async def through_the_worker() -> int:
+    async def through_the_worker() -> tuple[int, int]:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
-            return await prune_old_events(c, schema, 30)
+            return await prune_old_rows(c, schema, WorkerOptions())
 
-    assert asyncio.run(through_the_worker()) == 0
+    assert asyncio.run(through_the_worker()) == (0, 0)
     assert conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,)
 
 

@@ -11,8 +11,9 @@
   The ledger's advisory-lock claim makes the rerun of a chunk copy it once.
 - Jobs queued behind a company's lane lock are found by polling every `poll_seconds`
   (procrastinate's NOTIFY only says a job was inserted, not that a lock was freed).
-- When it starts and hourly after, it deletes succeeded jobs past `keep_finished_hours`
-  and webhook events past `keep_events_days` (webhooks/retention.py).
+- When it starts and hourly after, it deletes succeeded jobs past `keep_finished_hours`,
+  webhook events past `keep_events_days` (webhooks/retention.py) and sync runs that wrote
+  nothing past `keep_quiet_syncs_days` (load/quietsyncs.py).
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ from qbo_backfill.fleet.jobs import CONTEXT_KEY, MAX_ATTEMPTS, QUEUE
 from qbo_backfill.fleet.work import FleetContext
 from qbo_backfill.load.db import database_url
 from qbo_backfill.load.pools import ConnectionPools, autocommit_connection
+from qbo_backfill.load.quietsyncs import KEEP_QUIET_SYNCS_DAYS, prune_quiet_syncs
 from qbo_backfill.run.session import api_http_client
 from qbo_backfill.settings import Settings
 from qbo_backfill.webhooks.retention import prune_events
 
-__all__ = ["WorkerOptions", "prune_finished", "prune_old_events", "run_worker", "sweep_stalled"]
+__all__ = ["WorkerOptions", "prune_finished", "prune_old_rows", "run_worker", "sweep_stalled"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,9 @@ class WorkerOptions:
     keep_events_days: int = 30
     """Webhook events received longer ago are deleted (`worker --keep-events-days`; at
     least 1, so the last 24 hours that `fleet status` and `report` show are kept)."""
+    keep_quiet_syncs_days: int = KEEP_QUIET_SYNCS_DAYS
+    """Sync runs that wrote nothing, finished longer ago, are deleted, but for each entity's
+    last (`worker --keep-quiet-syncs-days`; 0 keeps them all)."""
 
 
 class FleetWorker:
@@ -167,9 +172,7 @@ class FleetWorker:
                 if time.monotonic() >= next_prune:
                     await prune_finished(app, self.options.keep_finished_hours)
                     async with autocommit_connection(url, pools.jobs) as conn:
-                        await prune_old_events(
-                            conn, self.settings.schema, self.options.keep_events_days, done
-                        )
+                        await prune_old_rows(conn, self.settings.schema, self.options, done)
                     next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
             except _DATABASE_DOWN as exc:
                 log.debug("stalled-job sweep skipped: %s", type(exc).__name__)
@@ -217,19 +220,30 @@ async def prune_finished(app: App, keep_hours: int) -> None:
     await app.job_manager.delete_old_jobs(nb_hours=keep_hours, queue=QUEUE)
 
 
-async def prune_old_events(
+async def prune_old_rows(
     conn: psycopg.AsyncConnection[Any],
     schema: str,
-    keep_days: int,
+    options: WorkerOptions,
     stop: asyncio.Event | None = None,
-) -> int:
-    """Delete the webhook events received over `keep_days` ago, if the receiver made their
-    table (10,000 rows a statement, ending early when `stop` is set); one log line
-    when any were deleted. How many."""
-    deleted = await prune_events(conn, schema, keep_days, stop=stop)
-    if deleted:
-        log.info("deleted %d webhook events received over %d days ago", deleted, keep_days)
-    return deleted
+) -> tuple[int, int]:
+    """Delete the webhook events and the quiet sync runs past their days (each a bounded
+    number of 10,000-row statements, ending early when `stop` is set); one log line for
+    each when any were deleted. How many of each."""
+    events = await prune_events(conn, schema, options.keep_events_days, stop=stop)
+    if events:
+        log.info(
+            "deleted %d webhook events received over %d days ago",
+            events,
+            options.keep_events_days,
+        )
+    syncs = await prune_quiet_syncs(conn, schema, options.keep_quiet_syncs_days, stop=stop)
+    if syncs:
+        log.info(
+            "deleted %d sync runs that wrote nothing, finished over %d days ago",
+            syncs,
+            options.keep_quiet_syncs_days,
+        )
+    return events, syncs
 
 
 def _log_tasks() -> None:

@@ -18,9 +18,16 @@ from qbo_backfill.load.columns import SCOPE
 from qbo_backfill.load.db import DDL_LOCK, values_rows
 from qbo_backfill.load.ledger import RUNS
 
-__all__ = ["SYNC_RUNS", "SyncFigures", "SyncRecord", "SyncRuns"]
+__all__ = ["QUIET", "SYNC_RUNS", "SyncFigures", "SyncRecord", "SyncRuns"]
 
 SYNC_RUNS = "qbo_backfill_sync_runs"
+# A sync run that wrote nothing to the raw table (most of a fleet's hourly syncs): the rows
+# the worker prunes after `worker --keep-quiet-syncs-days` (load/quietsyncs.py), indexed
+# alone by age.
+QUIET = (
+    "status = 'done' AND inserted = 0 AND updated = 0 AND deleted = 0 AND reactivated = 0 "
+    "AND quarantined = 0"
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,9 @@ class SyncRuns:
 
     async def create(self, conn: psycopg.AsyncConnection) -> None:
         await conn.execute(DDL_LOCK)
-        await conn.execute(sql.SQL(_DDL).format(table=self.table, scope=SCOPE))
+        await conn.execute(
+            sql.SQL(_DDL).format(table=self.table, scope=SCOPE, quiet=sql.SQL(QUIET))
+        )
 
     async def next_ids(self, conn: psycopg.AsyncConnection, count: int) -> list[int]:
         """`count` fresh ids from the backfill runs' sequence (outside any transaction's
@@ -137,7 +146,9 @@ CREATE TABLE IF NOT EXISTS {table} (
     error TEXT,
     finished_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
-CREATE INDEX IF NOT EXISTS qbo_backfill_sync_runs_entity_idx ON {table} (realm_id, entity)
+CREATE INDEX IF NOT EXISTS qbo_backfill_sync_runs_entity_idx ON {table} (realm_id, entity);
+CREATE INDEX IF NOT EXISTS qbo_backfill_sync_runs_quiet_idx ON {table} (finished_at)
+    WHERE {quiet}
 """
 _COLUMNS = (
     "sync_run_id",

@@ -3,8 +3,7 @@ received over `keep_days` ago (`worker --keep-events-days`).
 
 - Only when the receiver made the table: a fleet without webhooks is left untouched (the
   table is neither needed nor created).
-- In batches of `batch` rows, one statement and one transaction each (on an autocommit
-  connection), so a large backlog never holds one long transaction or its locks.
+- In batches of `batch` rows, one statement and one transaction each (load/batches.py).
 - An event is recorded so that a replay leads to nothing; one re-delivered after its row
   was pruned is recorded again and may enqueue one more sync, which is harmless: a sync
   copies what changed since the company's cursor, whatever triggered it.
@@ -20,14 +19,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from qbo_backfill.load.batches import (
+    PRUNE_BATCH_ROWS,
+    PRUNE_MAX_BATCHES,
+    delete_in_batches,
+    table_exists,
+)
 from qbo_backfill.webhooks.activity import EVENTS_TABLE
 
-__all__ = ["PRUNE_BATCH_ROWS", "PRUNE_MAX_BATCHES", "prune_events"]
-
-PRUNE_BATCH_ROWS = 10_000
-# Batches one prune deletes at most: a large backlog is cleared over several hourly runs
-# rather than holding up the worker's stalled-job sweep, which runs on the same task.
-PRUNE_MAX_BATCHES = 50
+__all__ = ["prune_events"]
 
 
 async def prune_events(
@@ -42,38 +42,24 @@ async def prune_events(
     """Delete the events of `schema` received over `keep_days` ago, `batch` rows a statement,
     until none is left, `max_batches` were deleted or `stop` is set; how many were deleted.
     `conn` must be autocommit: each batch is then its own transaction."""
-    if keep_days < 1 or batch < 1:
-        raise ValueError("keep_days and batch must be at least 1")
-    if not conn.autocommit:
-        raise ValueError("prune_events needs an autocommit connection")
-    if not await _exists(conn, schema):
+    if keep_days < 1:
+        raise ValueError("keep_days must be at least 1")
+    if not await table_exists(conn, schema, EVENTS_TABLE):
         return 0
     delete = sql.SQL(_DELETE).format(table=sql.Identifier(schema, EVENTS_TABLE))
-    deleted = 0
-    for _ in range(max_batches):
-        if stop is not None and stop.is_set():
-            break
-        cursor = await conn.execute(delete, {"days": keep_days, "batch": batch})
-        deleted += max(cursor.rowcount, 0)
-        if cursor.rowcount < batch:
-            break
-    return deleted
-
-
-async def _exists(conn: psycopg.AsyncConnection[Any], schema: str) -> bool:
-    name = sql.Identifier(schema, EVENTS_TABLE).as_string(conn)
-    cursor = await conn.execute("SELECT to_regclass(%s)", (name,))
-    row = await cursor.fetchone()
-    return row is not None and row[0] is not None
+    return await delete_in_batches(
+        conn, delete, {"days": keep_days}, batch=batch, max_batches=max_batches, stop=stop
+    )
 
 
 # The oldest `batch` events past the limit, found by the `received_at` index, deleted by
-# their key.
+# their key (an array, so by the primary key: `IN (SELECT ..)` was a join reading the whole
+# table: 138 ms a batch of 10,000 at 600,000 events, against 37 ms).
 _DELETE = """
-DELETE FROM {table} WHERE event_key IN (
+DELETE FROM {table} WHERE event_key = ANY(ARRAY(
     SELECT event_key FROM {table}
     WHERE received_at < now() - make_interval(days => %(days)s)
     ORDER BY received_at
     LIMIT %(batch)s
-)
+))
 """

@@ -151,8 +151,20 @@ def fleet_status_command(fmt: str) -> int:
     type=click.IntRange(min=1),
     help="Delete webhook events received over this many days ago (the receiver's table).",
 )
+@click.option(
+    "--keep-quiet-syncs-days",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Delete sync runs that wrote nothing after this many days, but for each entity's "
+    "last (0: keep them all).",
+)
 def worker_command(
-    concurrency: int, no_listen_notify: bool, keep_finished_hours: int, keep_events_days: int
+    concurrency: int,
+    no_listen_notify: bool,
+    keep_finished_hours: int,
+    keep_events_days: int,
+    keep_quiet_syncs_days: int,
 ) -> int:
     """Run fleet jobs until SIGTERM or SIGINT; then finish the running chunks and exit 0.
     Reconnects by itself when the database restarts."""
@@ -166,6 +178,7 @@ def worker_command(
         listen_notify=not no_listen_notify,
         keep_finished_hours=keep_finished_hours,
         keep_events_days=keep_events_days,
+        keep_quiet_syncs_days=keep_quiet_syncs_days,
     )
     run_worker(settings, options)
     return EXIT_OK
