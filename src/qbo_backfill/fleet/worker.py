@@ -230,19 +230,13 @@ async def prune_old_rows(
     number of 10,000-row statements, ending early when `stop` is set); one log line for
     each when any were deleted. How many of each."""
     events = await prune_events(conn, schema, options.keep_events_days, stop=stop)
-    if events:
-        log.info(
-            "deleted %d webhook events received over %d days ago",
-            events,
-            options.keep_events_days,
-        )
     syncs = await prune_quiet_syncs(conn, schema, options.keep_quiet_syncs_days, stop=stop)
-    if syncs:
-        log.info(
-            "deleted %d sync runs that wrote nothing, finished over %d days ago",
-            syncs,
-            options.keep_quiet_syncs_days,
-        )
+    for count, what, days in (
+        (events, "webhook events received", options.keep_events_days),
+        (syncs, "sync runs that wrote nothing, finished", options.keep_quiet_syncs_days),
+    ):
+        if count:
+            log.info("deleted %d %s over %d days ago", count, what, days)
     return events, syncs
 
 
