@@ -24,7 +24,7 @@ PRUNE_MAX_BATCHES = 50
 
 async def delete_in_batches(
     conn: psycopg.AsyncConnection[Any],
-    delete: sql.Composable,
+    delete: sql.Composed,
     params: Mapping[str, object],
     *,
     batch: int = PRUNE_BATCH_ROWS,
