@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-__all__ = ["PRUNE_BATCH_ROWS", "PRUNE_MAX_BATCHES", "delete_in_batches", "table_exists"]
+__all__ = ["PRUNE_BATCH_ROWS", "PRUNE_MAX_BATCHES", "delete_in_batches"]
 
 PRUNE_BATCH_ROWS = 10_000
 PRUNE_MAX_BATCHES = 50
@@ -46,10 +46,3 @@ async def delete_in_batches(
         if cursor.rowcount < batch:
             break
     return deleted
-
-
-async def table_exists(conn: psycopg.AsyncConnection[Any], schema: str, table: str) -> bool:
-    name = sql.Identifier(schema, table).as_string(conn)
-    cursor = await conn.execute("SELECT to_regclass(%s)", (name,))
-    row = await cursor.fetchone()
-    return row is not None and row[0] is not None

@@ -115,6 +115,12 @@ async def has_column(conn: psycopg.AsyncConnection, schema: str, table: str, col
     return await fetch_int(conn, query, (schema, table, column)) > 0
 
 
+async def has_table(conn: psycopg.AsyncConnection, schema: str, table: str) -> bool:
+    """Whether `schema.table` exists: `table_exists` on an async connection."""
+    query = "SELECT (to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL)::int"
+    return await fetch_int(conn, query, (schema, table)) > 0
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     """Whether `schema.table` exists (names passed as values, never pasted into SQL)."""
     row = conn.execute(

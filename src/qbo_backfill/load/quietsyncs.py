@@ -22,13 +22,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.load.batches import (
-    PRUNE_BATCH_ROWS,
-    PRUNE_MAX_BATCHES,
-    delete_in_batches,
-    table_exists,
-)
+from qbo_backfill.load.batches import PRUNE_BATCH_ROWS, PRUNE_MAX_BATCHES, delete_in_batches
 from qbo_backfill.load.cursors import CURSORS
+from qbo_backfill.load.db import has_table
 from qbo_backfill.load.syncruns import QUIET, SYNC_RUNS
 
 __all__ = ["KEEP_QUIET_SYNCS_DAYS", "prune_quiet_syncs"]
@@ -49,7 +45,7 @@ async def prune_quiet_syncs(
     0), `batch` rows a statement; how many were deleted. `conn` must be autocommit."""
     if keep_days < 0:
         raise ValueError("keep_days must be 0 (keep them all) or more")
-    if keep_days == 0 or not await table_exists(conn, schema, SYNC_RUNS):
+    if keep_days == 0 or not await has_table(conn, schema, SYNC_RUNS):
         return 0
     delete = sql.SQL(_DELETE).format(
         table=sql.Identifier(schema, SYNC_RUNS),

@@ -19,12 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from qbo_backfill.load.batches import (
-    PRUNE_BATCH_ROWS,
-    PRUNE_MAX_BATCHES,
-    delete_in_batches,
-    table_exists,
-)
+from qbo_backfill.load.batches import PRUNE_BATCH_ROWS, PRUNE_MAX_BATCHES, delete_in_batches
+from qbo_backfill.load.db import has_table
 from qbo_backfill.webhooks.activity import EVENTS_TABLE
 
 __all__ = ["prune_events"]
@@ -44,7 +40,7 @@ async def prune_events(
     `conn` must be autocommit: each batch is then its own transaction."""
     if keep_days < 1:
         raise ValueError("keep_days must be at least 1")
-    if not await table_exists(conn, schema, EVENTS_TABLE):
+    if not await has_table(conn, schema, EVENTS_TABLE):
         return 0
     delete = sql.SQL(_DELETE).format(table=sql.Identifier(schema, EVENTS_TABLE))
     return await delete_in_batches(
